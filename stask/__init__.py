@@ -1,0 +1,10 @@
+"""stask: durable background tasks for Flask, on SQL and RQ."""
+
+from .app import create_app
+from .enums import Priority, Status
+from .extension import STask
+from .models import Task, Worker
+from .workers.base import BaseWorker
+
+__all__ = ["STask", "BaseWorker", "Task", "Worker", "Status", "Priority", "create_app"]
+__version__ = "0.1.0"

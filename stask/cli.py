@@ -1,0 +1,205 @@
+"""``flask stask …``: run workers, the cron job, and manage tasks and workers from a shell."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from .enums import QUEUE_ORDER, Priority
+from .exceptions import StaskError
+
+stask_cli = AppGroup("stask", help="Background tasks: workers, the cron job, tasks and worker plugins.")
+
+
+def _ext() -> Any:
+    return current_app.extensions["stask"]
+
+
+def clean_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Refusals become one readable line on stderr and exit status 1, never a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except StaskError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    return wrapper
+
+
+def _bar(label: str) -> Callable[[int, int], None]:
+    """A progress callback printing ``label: done/total`` on one refreshed line."""
+
+    def report(done: int, total: int) -> None:
+        end = "\n" if done >= total else ""
+        click.echo(f"\r{label}: {done}/{total}", nl=False, err=True)
+        if end:
+            click.echo("", err=True)
+
+    return report
+
+
+@stask_cli.command("worker")
+@click.option("--burst", is_flag=True, help="Exit once the queues are empty.")
+@click.option("--queues", "-q", default=",".join(QUEUE_ORDER), show_default=True,
+              help="Comma-separated queues, served strictly in this order.")
+@click.option("--worker-class", "-w", default=None,
+              help="fork (default: one process per task), simple (in-process) or a dotted path.")
+@click.option("--with-scheduler/--without-scheduler", default=True, show_default=True,
+              help="Also move due delayed tasks and retries onto the queues.")
+@click.option("--max-jobs", type=int, default=None, help="Exit after this many jobs.")
+@clean_errors
+def worker_command(burst: bool, queues: str, worker_class: str | None, with_scheduler: bool,
+                   max_jobs: int | None) -> None:
+    """Serve the high, normal and low queues."""
+    from .rqworker import build_worker
+
+    names = [q.strip() for q in queues.split(",") if q.strip()]
+    for name in names:
+        Priority.parse(name)
+    try:
+        worker = build_worker(current_app._get_current_object(), names, worker_class)  # type: ignore[attr-defined]
+    except (ImportError, AttributeError, TypeError) as exc:
+        raise click.ClickException(f"cannot use worker class {worker_class!r}: {exc}") from None
+    worker.work(burst=burst, with_scheduler=with_scheduler, max_jobs=max_jobs, logging_level="INFO")
+
+
+@stask_cli.command("process")
+@click.option("--limit", type=int, default=None, help="Run at most this many tasks.")
+@clean_errors
+def process_command(limit: int | None) -> None:
+    """The cron job: reconcile SQL with Redis, run every due task here, then exit."""
+    finished = _ext().process_pending_tasks(limit=limit, on_progress=_bar("tasks"))
+    click.echo(f"{finished} task(s) finished")
+
+
+@stask_cli.command("create")
+@click.argument("identifier")
+@click.argument("action")
+@click.option("--data", default="{}", help="Options as a JSON object.")
+@click.option("--priority", default="normal", type=click.Choice([p.value for p in Priority]), show_default=True)
+@click.option("--start-at", default=None, help="ISO 8601 date-time (UTC unless an offset is given).")
+@click.option("--max-attempts", type=int, default=None)
+@clean_errors
+def create_command(identifier: str, action: str, data: str, priority: str, start_at: str | None,
+                   max_attempts: int | None) -> None:
+    """Create a task and print its id."""
+    try:
+        options = json.loads(data)
+    except json.JSONDecodeError as exc:
+        raise click.ClickException(f"--data is not valid JSON: {exc}") from None
+    task = _ext().create(identifier, action, data=options, priority=priority, start_at=start_at,
+                         max_attempts=max_attempts)
+    click.echo(task.id)
+
+
+@stask_cli.command("status")
+@click.argument("task_id", type=int)
+@click.option("--json", "as_json", is_flag=True)
+@clean_errors
+def status_command(task_id: int, as_json: bool) -> None:
+    """Show one task and the tail of its log."""
+    stask = _ext()
+    task = stask.get_task(task_id)
+    info = stask.progress(task_id)
+    if as_json:
+        click.echo(json.dumps({**task.to_dict(), **info}, indent=2))
+        return
+    click.echo(f"task {task.id}: {task.identifier}.{task.action} [{task.priority}] {task.status_text} "
+               f"{info['progress']}% attempts {task.attempts}/{task.max_attempts}")
+    if info["message"]:
+        click.echo(f"message: {info['message']}")
+    if task.error:
+        click.echo(f"error: {task.error}")
+    if task.result:
+        click.echo(f"result: {task.result}")
+    for line in info["log_lines"]:
+        click.echo(f"  {line}")
+
+
+@stask_cli.command("stats")
+@click.option("--json", "as_json", is_flag=True)
+def stats_command(as_json: bool) -> None:
+    """Task counts by status, and workers."""
+    stats = _ext().get_stats()
+    if as_json:
+        click.echo(json.dumps(stats))
+        return
+    for key, value in stats.items():
+        click.echo(f"{key:>15}: {value}")
+
+
+@stask_cli.command("retry")
+@click.argument("task_id", type=int)
+@clean_errors
+def retry_command(task_id: int) -> None:
+    """Queue a failed or cancelled task again."""
+    task = _ext().retry(task_id)
+    click.echo(f"task {task.id} queued again")
+
+
+@stask_cli.command("cancel")
+@click.argument("task_id", type=int)
+@clean_errors
+def cancel_command(task_id: int) -> None:
+    """Cancel a queued task, or ask a running one to stop."""
+    task = _ext().cancel(task_id)
+    click.echo(f"task {task.id} {'cancelled' if task.is_final else 'asked to stop'}")
+
+
+@stask_cli.command("cleanup")
+@click.option("--days", type=click.IntRange(min=0), default=30, show_default=True)
+@clean_errors
+def cleanup_command(days: int) -> None:
+    """Delete ended tasks older than DAYS, with their logs and result files."""
+    removed = _ext().cleanup(days=days, on_progress=_bar("deleted"))
+    click.echo(f"{removed} task(s) deleted")
+
+
+@stask_cli.command("discover")
+@clean_errors
+def discover_command() -> None:
+    """Register worker classes found in installed packages and STASK_WORKERS."""
+    report = _ext().discover_workers()
+    for key in ("added", "updated", "missing"):
+        if report[key]:
+            click.echo(f"{key}: {', '.join(report[key])}")
+    for item in report["invalid"]:
+        click.echo(f"invalid: {item['source']}: {item['reason']}", err=True)
+    click.echo(f"{len(report['workers'])} valid worker(s)")
+    if report["invalid"]:
+        sys.exit(2)
+
+
+@stask_cli.command("workers")
+def workers_command() -> None:
+    """List registered workers."""
+    for row in _ext().get_workers():
+        state = "active" if row.active else "inactive"
+        click.echo(f"{row.identifier:<24} {state:<9} {row.scope:<16} {row.title}")
+
+
+@stask_cli.command("activate")
+@click.argument("identifier")
+@clean_errors
+def activate_command(identifier: str) -> None:
+    """Let tasks be created for a worker."""
+    _ext().activate_worker(identifier)
+    click.echo(f"{identifier} activated")
+
+
+@stask_cli.command("deactivate")
+@click.argument("identifier")
+@clean_errors
+def deactivate_command(identifier: str) -> None:
+    """Refuse new tasks for a worker."""
+    _ext().deactivate_worker(identifier)
+    click.echo(f"{identifier} deactivated")

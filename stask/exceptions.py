@@ -1,0 +1,74 @@
+"""Every error stask raises on purpose derives from :class:`StaskError`.
+
+Each message says what went wrong and what to do about it; the CLI prints it and exits
+non-zero, the API turns it into ``{"success": false, "error": {"code", "message"}}``.
+"""
+
+from __future__ import annotations
+
+
+class StaskError(Exception):
+    """Base class: catch this to handle anything stask refuses."""
+
+    code = "stask_error"
+    http_status = 400
+
+
+class InvalidInput(StaskError):
+    """A value given to stask has the wrong type or form."""
+
+    code = "invalid_input"
+
+
+class UnknownWorker(StaskError):
+    """No registered worker has this identifier."""
+
+    code = "unknown_worker"
+    http_status = 404
+
+
+class InactiveWorker(StaskError):
+    """The worker exists but is not active; activate it first."""
+
+    code = "inactive_worker"
+    http_status = 409
+
+
+class UnknownAction(StaskError):
+    """The worker has no ``task_<action>`` method."""
+
+    code = "unknown_action"
+    http_status = 404
+
+
+class TaskNotFound(StaskError):
+    """No task has this id."""
+
+    code = "task_not_found"
+    http_status = 404
+
+
+class InvalidState(StaskError):
+    """The task is not in a state that allows this operation."""
+
+    code = "invalid_state"
+    http_status = 409
+
+
+class WorkerValidationError(StaskError):
+    """A worker class breaks the plugin contract (see the message for which rule)."""
+
+    code = "invalid_worker"
+
+
+class UnsafePath(StaskError):
+    """A file name would leave the task's folder."""
+
+    code = "unsafe_path"
+
+
+class TaskStopped(StaskError):
+    """Raised inside a running action when someone asked the task to stop."""
+
+    code = "task_stopped"
+    http_status = 409

@@ -1,0 +1,197 @@
+"""The two durable records: ``s_tasks`` (one row per task) and ``s_workers`` (one per plugin).
+
+Models use their own declarative base so they work with stask's own Flask-SQLAlchemy
+instance or a host application's. Query helpers return ``Select`` objects
+(``db.session.scalars(Task.failed()).all()``), never run anything themselves.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from .enums import CLAIMABLE, INCOMPLETE, Priority, Status
+
+#: MariaDB's DATETIME drops fractions unless asked; run and wait times need milliseconds.
+Timestamp = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+
+
+def utcnow() -> datetime:
+    """Naive UTC: the one timestamp form that means the same on all three databases."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Task(Base):
+    __tablename__ = "s_tasks"
+
+    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True)
+    identifier: Mapped[str] = mapped_column(sa.String(64))
+    action: Mapped[str] = mapped_column(sa.String(64))
+    status: Mapped[int] = mapped_column(sa.SmallInteger, default=int(Status.QUEUED))
+    priority: Mapped[str] = mapped_column(sa.String(8), default=Priority.NORMAL.value)
+    progress: Mapped[int] = mapped_column(sa.SmallInteger, default=0)
+    message: Mapped[str | None] = mapped_column(sa.String(1000))
+    result: Mapped[str | None] = mapped_column(sa.Text)
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    data: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    meta: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(sa.Integer, default=1)
+    user_id: Mapped[int | None] = mapped_column(sa.Integer)
+    started_by: Mapped[str | None] = mapped_column(sa.String(191))
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    start_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    started_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    finished_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    #: Metrics written by the claim and finish statements (no extra SQL).
+    wait_ms: Mapped[int | None] = mapped_column(sa.Integer)
+    run_ms: Mapped[int | None] = mapped_column(sa.Integer)
+    peak_memory_kb: Mapped[int | None] = mapped_column(sa.Integer)
+
+    __table_args__ = (
+        sa.Index("ix_s_tasks_status_start_at", "status", "start_at"),
+        sa.Index("ix_s_tasks_identifier_status", "identifier", "status"),
+        sa.Index("ix_s_tasks_created_at", "created_at"),
+        sa.Index("ix_s_tasks_finished_at", "finished_at"),
+        sa.Index("ix_s_tasks_priority_status", "priority", "status"),
+    )
+
+    # -- query helpers (the scopes of the original) -------------------------------------
+    @classmethod
+    def with_status(cls, *statuses: Status) -> sa.Select[tuple[Task]]:
+        return sa.select(cls).where(cls.status.in_([int(s) for s in statuses])).order_by(cls.id)
+
+    @classmethod
+    def pending(cls) -> sa.Select[tuple[Task]]:
+        return cls.with_status(Status.QUEUED)
+
+    @classmethod
+    def preparing(cls) -> sa.Select[tuple[Task]]:
+        return cls.with_status(Status.PREPARING)
+
+    @classmethod
+    def running(cls) -> sa.Select[tuple[Task]]:
+        return cls.with_status(Status.RUNNING)
+
+    @classmethod
+    def finished(cls) -> sa.Select[tuple[Task]]:
+        return cls.with_status(Status.FINISHED)
+
+    @classmethod
+    def failed(cls) -> sa.Select[tuple[Task]]:
+        return cls.with_status(Status.FAILED)
+
+    @classmethod
+    def cancelled(cls) -> sa.Select[tuple[Task]]:
+        return cls.with_status(Status.CANCELLED)
+
+    @classmethod
+    def incomplete(cls) -> sa.Select[tuple[Task]]:
+        return cls.with_status(*INCOMPLETE)
+
+    @classmethod
+    def claimable(cls) -> sa.Select[tuple[Task]]:
+        return cls.with_status(*CLAIMABLE)
+
+    @classmethod
+    def with_priority(cls, priority: Priority | str) -> sa.Select[tuple[Task]]:
+        return sa.select(cls).where(cls.priority == Priority.parse(priority).value).order_by(cls.id)
+
+    @classmethod
+    def high_priority(cls) -> sa.Select[tuple[Task]]:
+        return cls.with_priority(Priority.HIGH)
+
+    @classmethod
+    def normal_priority(cls) -> sa.Select[tuple[Task]]:
+        return cls.with_priority(Priority.NORMAL)
+
+    @classmethod
+    def low_priority(cls) -> sa.Select[tuple[Task]]:
+        return cls.with_priority(Priority.LOW)
+
+    # -- presentation ---------------------------------------------------------------------
+    @property
+    def status_enum(self) -> Status:
+        return Status(self.status)
+
+    @property
+    def status_text(self) -> str:
+        return self.status_enum.text
+
+    @property
+    def is_final(self) -> bool:
+        return self.status_enum.is_final
+
+    def to_dict(self) -> dict[str, Any]:
+        def iso(value: datetime | None) -> str | None:
+            return value.isoformat() + "Z" if value else None
+
+        return {
+            "id": self.id,
+            "identifier": self.identifier,
+            "action": self.action,
+            "status": self.status,
+            "status_text": self.status_text,
+            "priority": self.priority,
+            "progress": self.progress,
+            "message": self.message,
+            "result": self.result,
+            "error": self.error,
+            "data": self.data,
+            "meta": self.meta,
+            "attempts": self.attempts,
+            "max_attempts": self.max_attempts,
+            "user_id": self.user_id,
+            "started_by": self.started_by,
+            "created_at": iso(self.created_at),
+            "start_at": iso(self.start_at),
+            "started_at": iso(self.started_at),
+            "finished_at": iso(self.finished_at),
+            "wait_ms": self.wait_ms,
+            "run_ms": self.run_ms,
+            "peak_memory_kb": self.peak_memory_kb,
+        }
+
+    def __repr__(self) -> str:
+        return f"<Task {self.id} {self.identifier}.{self.action} {self.status_text}>"
+
+
+class Worker(Base):
+    __tablename__ = "s_workers"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    identifier: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    class_path: Mapped[str] = mapped_column(sa.String(255))
+    scope: Mapped[str] = mapped_column(sa.String(64), default="")
+    title: Mapped[str] = mapped_column(sa.String(255), default="")
+    description: Mapped[str] = mapped_column(sa.Text, default="")
+    icon: Mapped[str] = mapped_column(sa.String(64), default="")
+    active: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    position: Mapped[int] = mapped_column(sa.Integer, default=0)
+    settings: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, onupdate=utcnow)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "identifier": self.identifier,
+            "class_path": self.class_path,
+            "scope": self.scope,
+            "title": self.title,
+            "description": self.description,
+            "icon": self.icon,
+            "active": self.active,
+            "position": self.position,
+            "settings": self.settings or {},
+        }
+
+    def __repr__(self) -> str:
+        return f"<Worker {self.identifier} {'active' if self.active else 'inactive'}>"

@@ -1,0 +1,135 @@
+"""Live progress in Redis, heartbeats of running tasks, and cooperative stop flags.
+
+Progress ticks never touch SQL: each one is a single Redis pipeline (hash + expiry +
+heartbeat + stop-flag check) and a log line. When the task ends its hash is dropped:
+the row then holds the final progress and message, and the log file holds the lines.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+
+@dataclass(frozen=True)
+class Keys:
+    prefix: str
+
+    def progress(self, task_id: int) -> str:
+        return f"{self.prefix}:progress:{task_id}"
+
+    def heartbeat(self, task_id: int) -> str:
+        return f"{self.prefix}:hb:{task_id}"
+
+    def stop(self, task_id: int) -> str:
+        return f"{self.prefix}:stop:{task_id}"
+
+
+def estimate_eta(started: float, now: float, processed: int | None, total: int | None, percent: float) -> float | None:
+    """Seconds left, assuming the rate so far holds; ``None`` until there is a rate."""
+    elapsed = now - started
+    if processed is not None and total and processed > 0:
+        return max(0.0, elapsed * (total - processed) / processed)
+    if 0 < percent < 100:
+        return max(0.0, elapsed * (100 - percent) / percent)
+    return None
+
+
+class LiveProgress:
+    def __init__(self, connection: redis.Redis, keys: Keys, ttl: int, heartbeat_ttl: int) -> None:
+        self.redis = connection
+        self.keys = keys
+        self.ttl = ttl
+        self.heartbeat_ttl = heartbeat_ttl
+
+    def publish(self, task_id: int, fields: dict[str, Any]) -> bool:
+        """Store a tick; returns True when a stop was requested for this task."""
+        pipe = self.redis.pipeline(transaction=False)
+        key = self.keys.progress(task_id)
+        pipe.hset(key, mapping={k: "" if v is None else str(v) for k, v in fields.items()})
+        pipe.expire(key, self.ttl)
+        pipe.set(self.keys.heartbeat(task_id), os.getpid(), ex=self.heartbeat_ttl)
+        pipe.exists(self.keys.stop(task_id))
+        return bool(pipe.execute()[-1])
+
+    def read(self, task_id: int) -> dict[str, str] | None:
+        raw = self.redis.hgetall(self.keys.progress(task_id))
+        if not raw:
+            return None
+        return {k.decode(): v.decode() for k, v in raw.items()}
+
+    def clear(self, task_id: int) -> None:
+        self.redis.delete(self.keys.progress(task_id), self.keys.heartbeat(task_id), self.keys.stop(task_id))
+
+    def request_stop(self, task_id: int) -> None:
+        self.redis.set(self.keys.stop(task_id), 1, ex=self.ttl)
+
+    def stop_requested(self, task_id: int) -> bool:
+        return bool(self.redis.exists(self.keys.stop(task_id)))
+
+    def alive(self, task_ids: list[int]) -> dict[int, bool]:
+        if not task_ids:
+            return {}
+        pipe = self.redis.pipeline(transaction=False)
+        for task_id in task_ids:
+            pipe.exists(self.keys.heartbeat(task_id))
+        return {task_id: bool(found) for task_id, found in zip(task_ids, pipe.execute())}
+
+
+class Heartbeat:
+    """One daemon thread per process refreshing the heartbeat keys of the tasks it runs.
+
+    A task without a heartbeat key for ``heartbeat_ttl`` seconds is presumed dead (its
+    process was killed) and is retried or failed by the reconcile step. The thread sleeps
+    ``ttl / 3`` between beats, so a live task always has a fresh key; a task shorter than
+    that costs no Redis command at all.
+    """
+
+    def __init__(self) -> None:
+        self._tasks: dict[int, LiveProgress] = {}
+        self._beaten: set[int] = set()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self._wake = threading.Event()
+
+    def track(self, task_id: int, live: LiveProgress) -> None:
+        with self._lock:
+            self._tasks[task_id] = live
+            if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
+                self._pid = os.getpid()
+                self._thread = threading.Thread(target=self._run, name="stask-heartbeat", daemon=True)
+                self._thread.start()
+
+    def untrack(self, task_id: int) -> bool:
+        """Stop beating for a task; returns whether a heartbeat key was ever written for it."""
+        with self._lock:
+            self._tasks.pop(task_id, None)
+            beaten = task_id in self._beaten
+            self._beaten.discard(task_id)
+            return beaten
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                tasks = list(self._tasks.items())
+            interval = min((live.heartbeat_ttl for _, live in tasks), default=10) / 3
+            self._wake.wait(max(0.2, interval))
+            with self._lock:
+                tasks = [(task_id, live) for task_id, live in self._tasks.items()]
+            for task_id, live in tasks:
+                try:
+                    live.redis.set(live.keys.heartbeat(task_id), os.getpid(), ex=live.heartbeat_ttl)
+                    with self._lock:
+                        if task_id in self._tasks:
+                            self._beaten.add(task_id)
+                except redis.RedisError:
+                    time.sleep(1)  # Redis down: the reconcile step will judge once it is back
+
+
+heartbeat = Heartbeat()

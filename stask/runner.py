@@ -1,0 +1,309 @@
+"""Run one attempt of one task: claim, resolve the worker, execute, record the outcome.
+
+This is what an RQ job calls (:func:`run_task`) and what ``process_pending_tasks`` calls
+in-process. It issues exactly two SQL statements per attempt (claim and finish) and no
+Redis command unless the action reports progress or runs long enough to need heartbeats.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import traceback
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from flask import Flask, current_app
+from rq.timeouts import JobTimeoutException
+
+from . import signals
+from .enums import CLAIMABLE, Status
+from .exceptions import TaskStopped
+from .models import Task, utcnow
+from .progress import estimate_eta, heartbeat
+from .retry import backoff_delay
+
+if TYPE_CHECKING:
+    from .extension import STask
+
+_bound_app: Flask | None = None
+WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def bind_app(app: Flask) -> None:
+    """Tell jobs which app to run in (the ``flask stask worker`` command does this)."""
+    global _bound_app
+    _bound_app = app
+
+
+def run_task(payload: dict[str, Any]) -> str:
+    """The RQ job function. Returns what happened, for RQ's logs."""
+    app = _bound_app or current_app._get_current_object()  # type: ignore[attr-defined]
+    with app.app_context():
+        return execute(app.extensions["stask"], payload)
+
+
+@dataclass
+class TaskInfo:
+    """What an action sees of its task: plain values, no lazy database access."""
+
+    id: int
+    identifier: str
+    action: str
+    data: dict[str, Any]
+    priority: str
+    attempts: int
+    max_attempts: int
+    timeout: int
+    created_at: datetime
+    start_at: datetime | None = None
+    user_id: int | None = None
+    backoff: tuple[float, float] = (5.0, 600.0)
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> TaskInfo:
+        return cls(**{k: payload[k] for k in cls.__dataclass_fields__ if k in payload})
+
+    def payload(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+@dataclass
+class Outcome:
+    status: Status
+    message: str | None = None
+    result: str | None = None
+    error: str | None = None
+    retry: bool = False
+
+
+@dataclass
+class TaskContext:
+    """Per-attempt state behind ``BaseWorker``'s helper methods."""
+
+    task: TaskInfo
+    stask: STask
+    started: float = field(default_factory=time.time)
+    outcome: Outcome | None = None
+    touched_redis: bool = False
+    last_percent: float = 0.0
+
+    @property
+    def storage(self) -> Any:
+        return self.stask.runtime.storage
+
+    def log(self, message: str) -> None:
+        stamp = utcnow().strftime("%Y-%m-%d %H:%M:%S")
+        self.storage.append_log(self.task.id, f"[{stamp}] {message}")
+
+    def push_progress(
+        self, percent: float | None, message: str | None, *, processed: int | None = None, total: int | None = None
+    ) -> None:
+        if percent is None and processed is not None and total:
+            percent = 100.0 * processed / total
+        percent = min(100.0, max(0.0, float(percent if percent is not None else self.last_percent)))
+        self.last_percent = percent
+        now = time.time()
+        eta = estimate_eta(self.started, now, processed, total, percent)
+        self.touched_redis = True
+        stop = self.stask.runtime.live.publish(
+            self.task.id,
+            {
+                "progress": round(percent),
+                "message": message,
+                "processed": processed,
+                "total": total,
+                "eta": None if eta is None else round(eta, 1),
+                "updated": round(now, 3),
+            },
+        )
+        if message:
+            self.log(f"{round(percent):3d}% {message}")
+        if stop:
+            raise TaskStopped("stopped on request")
+
+    def finish(self, message: str | None, result: str | Path | None) -> None:
+        self.outcome = Outcome(Status.FINISHED, message=message, result=self._relative_result(result))
+
+    def fail(self, message: str, *, retry: bool) -> None:
+        self.outcome = Outcome(Status.FAILED, message=message, error=message, retry=retry)
+
+    def _relative_result(self, result: str | Path | None) -> str | None:
+        """Result files are stored relative to the task's folder (downloads resolve them there)."""
+        if result is None:
+            return None
+        folder = self.storage.result_dir(self.task.id).resolve()
+        path = Path(result)
+        if path.is_absolute():
+            try:
+                return str(path.resolve().relative_to(folder))
+            except ValueError:
+                return str(result)
+        return str(result)
+
+
+# -- peak memory of one attempt (Linux: reset the high-water mark, read it after) ----------
+def _reset_peak_rss() -> None:
+    try:
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+    except OSError:
+        pass
+
+
+def _peak_rss_kb() -> int | None:
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def claim(stask: STask, info: TaskInfo, now: datetime) -> bool:
+    """The one atomic statement that turns a queued row into a running attempt.
+
+    Matching on the attempt count as well as the status makes a job delivered twice,
+    a stale job of an earlier attempt, or a job whose task was cancelled, claim nothing.
+    """
+    due = max(info.created_at, info.start_at or info.created_at)
+    statement = (
+        sa.update(Task)
+        .where(Task.id == info.id, Task.status.in_([int(s) for s in CLAIMABLE]), Task.attempts == info.attempts)
+        .values(
+            status=int(Status.RUNNING),
+            attempts=info.attempts + 1,
+            started_at=now,
+            started_by=WORKER_NAME,
+            finished_at=None,
+            wait_ms=max(0, int((now - due).total_seconds() * 1000)),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session = stask.db.session
+    claimed = session.execute(statement).rowcount == 1
+    session.commit()
+    return claimed
+
+
+def execute(stask: STask, payload: dict[str, Any]) -> str:
+    info = TaskInfo.from_payload(payload)
+    now = utcnow()
+    if not claim(stask, info, now):
+        return "skipped"
+    info = replace(info, attempts=info.attempts + 1)
+    context = TaskContext(task=info, stask=stask)
+    signals.task_started.send(current_app._get_current_object(), task=info.payload())  # type: ignore[attr-defined]
+    _reset_peak_rss()
+    started = time.perf_counter()
+    heartbeat.track(info.id, stask.runtime.live)
+    beaten = False
+    try:
+        context.outcome = _run_action(stask, context)
+    finally:
+        beaten = heartbeat.untrack(info.id)
+    run_ms = int((time.perf_counter() - started) * 1000)
+    record_outcome(stask, info, context.outcome, run_ms=run_ms, peak_kb=_peak_rss_kb(), now=utcnow())
+    if context.touched_redis or beaten:
+        stask.runtime.live.clear(info.id)
+    return Status(context.outcome.status).text
+
+
+def _run_action(stask: STask, context: TaskContext) -> Outcome:
+    info = context.task
+    definition = stask.resolve_worker(info.identifier)
+    if definition is None:
+        return Outcome(Status.FAILED, error=f"worker {info.identifier!r} is not registered: run `flask stask discover`")
+    if not definition.active:
+        return Outcome(Status.FAILED, error=f"worker {info.identifier!r} is inactive: activate it and retry the task")
+    cls = definition.worker_class()
+    method = cls.action_callable(info.action)
+    if method is None:
+        return Outcome(Status.FAILED, error=f"worker {info.identifier!r} has no action {info.action!r}")
+    worker = cls(context, definition.settings())
+    try:
+        getattr(worker, method.__name__)(info, dict(info.data or {}))
+    except TaskStopped:
+        context.log("Stopped on request")
+        return Outcome(Status.CANCELLED, message="Stopped on request")
+    except JobTimeoutException:
+        message = f"timed out after {info.timeout} s"
+        context.log(message)
+        return Outcome(Status.FAILED, error=message, retry=True)
+    except Exception as exc:
+        message = f"{type(exc).__name__}: {exc}"
+        context.log("Attempt %d failed\n%s" % (info.attempts, traceback.format_exc()))
+        return Outcome(Status.FAILED, error=message, retry=True)
+    return context.outcome or Outcome(Status.FINISHED)
+
+
+def record_outcome(
+    stask: STask,
+    info: TaskInfo,
+    outcome: Outcome,
+    *,
+    run_ms: int | None,
+    peak_kb: int | None,
+    now: datetime,
+) -> bool:
+    """The finish statement (and, for a retry, the scheduling of the next attempt).
+
+    Guarded by status and attempt so that a late finish never overwrites a decision the
+    reconcile step already made about this attempt. Returns whether the row changed.
+    """
+    retry_at: datetime | None = None
+    values: dict[str, Any] = {"run_ms": run_ms, "peak_memory_kb": peak_kb}
+    if outcome.status == Status.FAILED and outcome.retry and info.attempts < info.max_attempts:
+        delay = backoff_delay(info.attempts, *info.backoff)
+        retry_at = now + timedelta(seconds=delay)
+        values.update(
+            status=int(Status.QUEUED),
+            start_at=retry_at,
+            error=outcome.error,
+            message=f"Attempt {info.attempts} of {info.max_attempts} failed; retrying in {delay:.1f} s",
+        )
+    elif outcome.status == Status.FINISHED:
+        values.update(
+            status=int(Status.FINISHED),
+            progress=100,
+            finished_at=now,
+            message=(outcome.message or "Finished")[:1000],
+            result=outcome.result,
+            error=None,
+        )
+    else:
+        values.update(
+            status=int(outcome.status),
+            finished_at=now,
+            message=(outcome.message or outcome.error or outcome.status.text)[:1000],
+            error=outcome.error,
+        )
+    statement = (
+        sa.update(Task)
+        .where(Task.id == info.id, Task.status == int(Status.RUNNING), Task.attempts == info.attempts)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    session = stask.db.session
+    changed = session.execute(statement).rowcount == 1
+    session.commit()
+    if not changed:
+        return False
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    event = {**info.payload(), "status": values["status"], "error": outcome.error, "run_ms": run_ms}
+    if retry_at is not None:
+        stask.runtime.transport.enqueue([{**info.payload(), "start_at": retry_at}], now)
+        signals.task_retried.send(app, task=event)
+    elif outcome.status == Status.FINISHED:
+        signals.task_finished.send(app, task=event)
+    elif outcome.status == Status.CANCELLED:
+        signals.task_cancelled.send(app, task=event)
+    else:
+        signals.task_failed.send(app, task=event)
+    return True

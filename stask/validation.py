@@ -1,0 +1,77 @@
+"""Turn loosely typed input (code, JSON, CLI strings) into checked values, or raise InvalidInput."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timezone
+from typing import Any
+
+from .exceptions import InvalidInput
+
+ACTION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+MAX_ATTEMPTS_LIMIT = 100
+
+
+def parse_datetime(value: Any, field: str = "start_at") -> datetime | None:
+    """``None``, a datetime or an ISO 8601 string -> naive UTC datetime."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            raise InvalidInput(f"{field} {value!r} is not an ISO 8601 date-time such as 2026-01-31T12:00:00Z") from None
+    if not isinstance(value, datetime):
+        raise InvalidInput(f"{field} must be an ISO 8601 date-time string, got {type(value).__name__}")
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    if not 2000 <= value.year <= 9000:
+        raise InvalidInput(f"{field} {value.isoformat()} is out of range")
+    return value
+
+
+def parse_data(value: Any, field: str = "data") -> dict[str, Any]:
+    """A JSON object; returned as it will read back from the database."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidInput(f"{field} must be a JSON object, got {type(value).__name__}")
+    try:
+        text = json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"{field} is not JSON-serialisable: {exc}") from None
+    if len(text) > 1_000_000:
+        raise InvalidInput(f"{field} is larger than 1 MB once encoded; store big inputs as an upload")
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+def parse_positive_int(value: Any, field: str, *, upper: int | None = None) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        else:
+            raise InvalidInput(f"{field} must be a positive integer")
+    if value < 1 or (upper is not None and value > upper):
+        raise InvalidInput(f"{field} must be between 1 and {upper or 'any'}")
+    return value
+
+
+def parse_optional_int(value: Any, field: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(f"{field} must be an integer")
+    return value
+
+
+def parse_action(value: Any) -> str:
+    if not isinstance(value, str) or not ACTION_RE.match(value):
+        raise InvalidInput(f"action {value!r} must be 1-64 letters, digits, '_' or '-'")
+    return value
