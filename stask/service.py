@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("stask")
 ProgressCallback = Callable[[int, int], None]
+#: Rows per INSERT statement in ``create_many`` (keeps under SQLite's bound-parameter limit).
+INSERT_CHUNK = 2000
 
 
 class TaskService:
@@ -216,7 +218,12 @@ class TaskService:
         if len(columns) == 1:
             ids = [session.execute(sa.insert(Task).values(**columns[0])).inserted_primary_key[0]]
         else:
-            ids = list(session.scalars(sa.insert(Task).returning(Task.id, sort_by_parameter_order=True), columns))
+            # One multi-row INSERT per chunk (bound-parameter limits); ids within one statement
+            # are assigned in row order on all three databases, so sorting them restores it.
+            ids = []
+            for start in range(0, len(columns), INSERT_CHUNK):
+                chunk = columns[start : start + INSERT_CHUNK]
+                ids.extend(sorted(session.scalars(sa.insert(Task).values(chunk).returning(Task.id))))
         session.commit()
         tasks = [Task(id=task_id, **values) for task_id, values in zip(ids, columns)]
         payloads = [TaskInfo.from_payload({**p, "id": task_id}).payload() for task_id, p in zip(ids, prepared)]

@@ -1,0 +1,65 @@
+"""Helpers shared by tests: waiting for conditions and running real worker processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def worker_env(app: Flask, **extra: str) -> dict[str, str]:
+    """Environment that makes ``flask --app wsgi`` in a child process use the test's app settings."""
+    config = app.config
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=config["SQLALCHEMY_DATABASE_URI"],
+        REDIS_URL=config["REDIS_URL"],
+        STASK_STORAGE=config["STASK_STORAGE"],
+        STASK_WORKERS=config["STASK_WORKERS"],
+        STASK_AUTO_ACTIVATE="1",
+        STASK_HEARTBEAT_TTL=str(config["STASK_HEARTBEAT_TTL"]),
+        STASK_RECONCILE_INTERVAL=str(config["STASK_RECONCILE_INTERVAL"]),
+        STASK_BACKOFF_BASE=str(config["STASK_BACKOFF_BASE"]),
+        STASK_BACKOFF_CAP=str(config["STASK_BACKOFF_CAP"]),
+        PYTHONPATH=str(ROOT),
+        **extra,
+    )
+    return env
+
+
+def flask_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "flask", "--app", "wsgi", *args]
+
+
+def spawn_worker(app: Flask, kind: str = "simple", *extra: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        flask_command("stask", "worker", "--worker-class", kind, *extra),
+        cwd=ROOT,
+        env=worker_env(app),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.kill()
+    process.wait(timeout=10)
