@@ -1,4 +1,7 @@
-"""The web layer: admin panel (HTML + HTMX) and JSON API blueprints. Nothing imports this package."""
+"""The web layer: admin panel (HTML + HTMX), JSON API and monitoring blueprints.
+
+Nothing outside this package imports it; it calls the service (``app.extensions["stask"]``).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,15 @@ from flask import Flask
 
 
 def register_web(app: Flask) -> None:
-    """Mount the panel and API under ``STASK_URL_PREFIX``."""
+    """Mount the panel, the API and the monitoring endpoints under ``STASK_URL_PREFIX``."""
     from .api import api_bp
+    from .auth import auth_bp, init_auth
+    from .i18n import init_i18n
+    from .monitoring import monitoring_bp
+    from .panel import panel_bp
 
-    app.register_blueprint(api_bp, url_prefix=app.config["STASK_URL_PREFIX"])
+    prefix = app.config["STASK_URL_PREFIX"]
+    init_i18n(app)
+    init_auth(app)
+    for blueprint in (auth_bp, panel_bp, api_bp, monitoring_bp):
+        app.register_blueprint(blueprint, url_prefix=prefix)

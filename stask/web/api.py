@@ -1,12 +1,7 @@
-"""JSON API (placeholder blueprint filled in by the panel/API issue)."""
+"""JSON API (skeleton: to be completed by the API work)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint
 
 api_bp = Blueprint("stask_api", __name__)
-
-
-@api_bp.get("/health")
-def health() -> object:
-    return jsonify({"status": "ok"})
