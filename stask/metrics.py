@@ -1,0 +1,508 @@
+"""Performance figures computed when they are read, from the rows the engine already writes.
+
+The task path pays nothing for metrics: the claim and finish statements store
+``wait_ms``, ``run_ms``, ``peak_memory_kb``, ``attempts`` and ``finished_at``; this
+module aggregates them in SQL at read time.
+
+Cost at scale. A window is split into whole hours already rolled up into
+``s_stats_hourly`` (read as a few small rows each) and at most two raw edges — the
+partial first hour and the hours not yet closed — scanned through the ``finished_at``
+index. Each scan is four ``GROUP BY`` statements (outcomes, run-time values, wait-time
+values, error messages); the values come back as a histogram (one row per distinct
+millisecond value), never one row per task, so percentiles are exact without fetching
+a column of a million values.
+
+Percentiles use the nearest-rank definition: the p-th percentile of N values is the
+smallest value v such that at least ceil(p * N / 100) values are <= v (p50 of
+1, 2, 3, 4 is 2; p95 of 1..100 is 95). Rates are judged on tasks that ended finished
+or failed; cancelled tasks count in throughput but are neither success nor error.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.functions import FunctionElement
+
+from .enums import INCOMPLETE, Status
+from .models import Task, Worker, utcnow
+from .rollups import HourlyStats
+
+log = logging.getLogger("stask")
+
+EPOCH = datetime(1970, 1, 1)
+HOUR = timedelta(hours=1)
+#: The longest window a request may ask for (a year).
+MAX_HOURS = 24 * 366
+FINAL = [int(Status.FINISHED), int(Status.CANCELLED), int(Status.FAILED)]
+PERCENTILES = (50, 95)
+#: Failure messages listed in a summary, kept per rollup row, and their length.
+TOP_ERRORS = 10
+ERRORS_PER_ROLLUP = 25
+ERROR_CHARS = 200
+#: An hour is rolled up only this long after it ended, so late finish statements are counted.
+ROLLUP_GRACE = timedelta(minutes=2)
+
+Key = tuple[datetime, str, str]  # (hour, identifier, action)
+_WHOLE = re.compile(r"[0-9]{1,7}")
+
+
+# -- the hour of a timestamp, in SQL, on each database ----------------------------------------
+class epoch_hour(FunctionElement[int]):  # noqa: N801 (SQL function naming)
+    """Whole hours since 1970-01-01 of a naive UTC timestamp (rendered without bound parameters,
+    so the same text can appear in SELECT and GROUP BY on PostgreSQL)."""
+
+    type = sa.BigInteger()
+    inherit_cache = True
+    name = "epoch_hour"
+
+
+@compiles(epoch_hour)
+def _epoch_hour_sqlite(element: epoch_hour, compiler: Any, **kw: Any) -> str:
+    return f"(CAST(strftime('%s', {compiler.process(element.clauses, **kw)}) AS INTEGER) / 3600)"
+
+
+@compiles(epoch_hour, "postgresql")
+def _epoch_hour_postgresql(element: epoch_hour, compiler: Any, **kw: Any) -> str:
+    return f"CAST(FLOOR(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) / 3600) AS BIGINT)"
+
+
+@compiles(epoch_hour, "mysql")
+@compiles(epoch_hour, "mariadb")
+def _epoch_hour_mysql(element: epoch_hour, compiler: Any, **kw: Any) -> str:
+    # Not UNIX_TIMESTAMP(): that one depends on the session time zone.
+    return f"TIMESTAMPDIFF(HOUR, '1970-01-01 00:00:00', {compiler.process(element.clauses, **kw)})"
+
+
+def floor_hour(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def ceil_hour(moment: datetime) -> datetime:
+    floor = floor_hour(moment)
+    return floor if floor == moment else floor + HOUR
+
+
+def iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() + "Z" if moment else None
+
+
+# -- accumulators ---------------------------------------------------------------------------
+@dataclass
+class Distribution:
+    """Every distinct value with its count: merges exactly, gives exact percentiles."""
+
+    hist: Counter[int] = field(default_factory=Counter)
+
+    def add(self, value: int, count: int) -> None:
+        self.hist[int(value)] += int(count)
+
+    def merge(self, other: Distribution) -> None:
+        self.hist.update(other.hist)
+
+    @property
+    def count(self) -> int:
+        return sum(self.hist.values())
+
+    def percentile(self, p: int) -> int | None:
+        total = self.count
+        if not total:
+            return None
+        rank = max(1, -(-p * total // 100))  # ceil(p * total / 100) in integers
+        seen = 0
+        for value in sorted(self.hist):
+            seen += self.hist[value]
+            if seen >= rank:
+                return value
+        return None  # not reached: seen ends at total >= rank
+
+    def summary(self) -> dict[str, Any]:
+        total = self.count
+        if not total:
+            return {"count": 0, "avg": None, "p50": None, "p95": None, "max": None}
+        return {
+            "count": total,
+            "avg": round(sum(v * c for v, c in self.hist.items()) / total, 1),
+            **{f"p{p}": self.percentile(p) for p in PERCENTILES},
+            "max": max(self.hist),
+        }
+
+    def pairs(self) -> list[list[int]]:
+        return [[value, count] for value, count in sorted(self.hist.items())]
+
+
+@dataclass
+class Stats:
+    """Outcomes and distributions of the tasks that ended in one slice of time (or several merged)."""
+
+    finished: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    retried: int = 0
+    memory_count: int = 0
+    memory_sum: int = 0
+    memory_max: int | None = None
+    run: Distribution = field(default_factory=Distribution)
+    wait: Distribution = field(default_factory=Distribution)
+    #: message -> [count, last time it happened]
+    errors: dict[str, list[Any]] = field(default_factory=dict)
+
+    @property
+    def completed(self) -> int:
+        return self.finished + self.failed + self.cancelled
+
+    def add_outcome(self, status: int, count: int) -> None:
+        if status == Status.FINISHED:
+            self.finished += count
+        elif status == Status.FAILED:
+            self.failed += count
+        elif status == Status.CANCELLED:
+            self.cancelled += count
+
+    def add_memory(self, count: int, total: int, maximum: int | None) -> None:
+        self.memory_count += int(count or 0)
+        self.memory_sum += int(total or 0)
+        if maximum is not None:
+            self.memory_max = max(self.memory_max or 0, int(maximum))
+
+    def add_error(self, message: str, count: int, last: datetime | None) -> None:
+        entry = self.errors.setdefault(message, [0, None])
+        entry[0] += int(count)
+        if last is not None and (entry[1] is None or last > entry[1]):
+            entry[1] = last
+
+    def merge(self, other: Stats) -> None:
+        self.finished += other.finished
+        self.failed += other.failed
+        self.cancelled += other.cancelled
+        self.retried += other.retried
+        self.add_memory(other.memory_count, other.memory_sum, other.memory_max)
+        self.run.merge(other.run)
+        self.wait.merge(other.wait)
+        for message, (count, last) in other.errors.items():
+            self.add_error(message, count, last)
+
+    def rates(self) -> tuple[float | None, float | None]:
+        judged = self.finished + self.failed
+        if not judged:
+            return None, None
+        return round(self.finished / judged, 4), round(self.failed / judged, 4)
+
+    def top_errors(self, limit: int = TOP_ERRORS) -> list[dict[str, Any]]:
+        ranked = sorted(self.errors.items(), key=lambda item: (-item[1][0], item[0]))[:limit]
+        return [{"message": message, "count": count, "last_seen": iso(last)} for message, (count, last) in ranked]
+
+    def figures(self, minutes: float) -> dict[str, Any]:
+        """The JSON figures of a summary (without the live counts of unfinished tasks)."""
+        success_rate, error_rate = self.rates()
+        return {
+            "finished": self.finished,
+            "failed": self.failed,
+            "cancelled": self.cancelled,
+            "completed": self.completed,
+            "retried": self.retried,
+            "throughput_per_minute": round(self.completed / minutes, 3) if minutes > 0 else 0.0,
+            "success_rate": success_rate,
+            "error_rate": error_rate,
+            "wait_ms": self.wait.summary(),
+            "run_ms": self.run.summary(),
+            "peak_memory_kb": {
+                "count": self.memory_count,
+                "avg": round(self.memory_sum / self.memory_count, 1) if self.memory_count else None,
+                "max": self.memory_max,
+            },
+        }
+
+
+def merged(parts: Iterable[Stats]) -> Stats:
+    total = Stats()
+    for part in parts:
+        total.merge(part)
+    return total
+
+
+# -- reading rows ---------------------------------------------------------------------------
+def scan(session: Session, condition: Any) -> dict[Key, Stats]:
+    """Aggregate the final task rows matching ``condition`` per (hour, worker, action): four statements."""
+    hour = epoch_hour(Task.finished_at)
+    keys = (hour, Task.identifier, Task.action)
+    where = sa.and_(condition, Task.status.in_(FINAL))
+    out: dict[Key, Stats] = {}
+
+    def stats(row: Any) -> Stats:
+        key = (EPOCH + timedelta(hours=int(row[0])), row[1], row[2])
+        found = out.get(key)
+        if found is None:
+            found = out[key] = Stats()
+        return found
+
+    outcomes = (
+        sa.select(
+            *keys,
+            Task.status,
+            sa.func.count(),
+            sa.func.sum(sa.case((Task.attempts > 1, 1), else_=0)),
+            sa.func.count(Task.peak_memory_kb),
+            sa.func.sum(Task.peak_memory_kb),
+            sa.func.max(Task.peak_memory_kb),
+        )
+        .where(where)
+        .group_by(*keys, Task.status)
+    )
+    for row in session.execute(outcomes):
+        target = stats(row)
+        target.add_outcome(int(row[3]), int(row[4]))
+        target.retried += int(row[5] or 0)
+        target.add_memory(row[6], row[7], row[8])
+    for column, attribute in ((Task.run_ms, "run"), (Task.wait_ms, "wait")):
+        values = sa.select(*keys, column, sa.func.count()).where(where, column.is_not(None)).group_by(*keys, column)
+        for row in session.execute(values):
+            getattr(stats(row), attribute).add(row[3], row[4])
+    message = sa.func.substr(
+        sa.func.coalesce(Task.error, Task.message, sa.literal_column("''")),
+        sa.literal_column("1"),
+        sa.literal_column(str(ERROR_CHARS)),
+    )
+    errors = (
+        sa.select(*keys, message, sa.func.count(), sa.func.max(Task.finished_at))
+        .where(where, Task.status == int(Status.FAILED))
+        .group_by(*keys, message)
+    )
+    for row in session.execute(errors):
+        stats(row).add_error(row[3] or "", row[4], row[5])
+    return out
+
+
+def ensure_rollups(session: Session, now: datetime) -> datetime:
+    """Roll every closed hour not yet rolled into ``s_stats_hourly``; returns where rolled hours end.
+
+    Idempotent and safe between processes: the unique key makes a second writer's insert
+    fail, and that writer simply uses the rows the first one wrote.
+    """
+    closed_end = floor_hour(now - ROLLUP_GRACE)
+    last = session.scalar(sa.select(sa.func.max(HourlyStats.hour)))
+    condition = Task.finished_at < closed_end
+    if last is not None:
+        if last + HOUR >= closed_end:
+            session.commit()
+            return closed_end
+        condition = sa.and_(condition, Task.finished_at >= last + HOUR)
+    parts = scan(session, condition)
+    session.add_all(_rollup_row(key, stats) for key, stats in parts.items() if key[0] < closed_end)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()  # another process rolled the same hours first
+    return closed_end
+
+
+def _rollup_row(key: Key, stats: Stats) -> HourlyStats:
+    errors = sorted(stats.errors.items(), key=lambda item: (-item[1][0], item[0]))[:ERRORS_PER_ROLLUP]
+    return HourlyStats(
+        hour=key[0],
+        identifier=key[1],
+        action=key[2],
+        finished=stats.finished,
+        failed=stats.failed,
+        cancelled=stats.cancelled,
+        retried=stats.retried,
+        memory_count=stats.memory_count,
+        memory_sum=stats.memory_sum,
+        memory_max=stats.memory_max,
+        run_hist=stats.run.pairs(),
+        wait_hist=stats.wait.pairs(),
+        errors=[[message, count, iso(last)] for message, (count, last) in errors],
+        created_at=utcnow(),
+    )
+
+
+def _from_rollup(row: Any) -> Stats:
+    stats = Stats(
+        finished=row.finished,
+        failed=row.failed,
+        cancelled=row.cancelled,
+        retried=row.retried,
+        memory_count=row.memory_count,
+        memory_sum=int(row.memory_sum or 0),
+        memory_max=row.memory_max,
+    )
+    for value, count in row.run_hist or []:
+        stats.run.add(value, count)
+    for value, count in row.wait_hist or []:
+        stats.wait.add(value, count)
+    for message, count, last in row.errors or []:
+        stats.add_error(message, count, datetime.fromisoformat(last.rstrip("Z")) if last else None)
+    return stats
+
+
+def collect(
+    session: Session, start: datetime, end: datetime, *, identifier: str | None = None, rollups: bool = True
+) -> dict[Key, Stats]:
+    """Statistics per (hour, worker, action) of the tasks that ended in ``[start, end]``."""
+    only = (Task.identifier == identifier) if identifier else sa.true()
+    raw = sa.and_(Task.finished_at >= start, Task.finished_at <= end)
+    out: dict[Key, Stats] = {}
+    if rollups:
+        try:
+            rolled_end = ensure_rollups(session, end)
+            first_full = ceil_hour(start)
+            if first_full < rolled_end:
+                query = sa.select(HourlyStats).where(HourlyStats.hour >= first_full, HourlyStats.hour < rolled_end)
+                if identifier:
+                    query = query.where(HourlyStats.identifier == identifier)
+                for row in session.scalars(query):
+                    out[(row.hour, row.identifier, row.action)] = _from_rollup(row)
+                raw = sa.or_(
+                    sa.and_(Task.finished_at >= start, Task.finished_at < first_full),
+                    sa.and_(Task.finished_at >= rolled_end, Task.finished_at <= end),
+                )
+        except SQLAlchemyError:
+            # No s_stats_hourly (a host app that skipped migration 0002): everything from raw rows.
+            log.warning("stask: hourly rollups unavailable, scanning raw rows", exc_info=True)
+            session.rollback()
+            out.clear()
+            raw = sa.and_(Task.finished_at >= start, Task.finished_at <= end)
+    for key, stats in scan(session, sa.and_(raw, only)).items():
+        if key in out:
+            out[key].merge(stats)
+        else:
+            out[key] = stats
+    session.commit()
+    return out
+
+
+def unfinished_counts(session: Session, identifier: str | None = None) -> dict[tuple[str, int], int]:
+    """Tasks queued, preparing or running now, per (worker, status): the live part of the totals."""
+    query = sa.select(Task.identifier, Task.status, sa.func.count()).where(
+        Task.status.in_([int(s) for s in INCOMPLETE])
+    )
+    if identifier:
+        query = query.where(Task.identifier == identifier)
+    rows = session.execute(query.group_by(Task.identifier, Task.status)).all()
+    return {(row[0], int(row[1])): int(row[2]) for row in rows}
+
+
+# -- public figures --------------------------------------------------------------------------
+def parse_hours(value: Any, default: int = 24) -> int:
+    """The ``hours`` query parameter: a whole number from 1 to :data:`MAX_HOURS`."""
+    from .exceptions import InvalidInput
+
+    if value is None or value == "":
+        return default
+    text = str(value)
+    if not _WHOLE.fullmatch(text) or not 1 <= int(text) <= MAX_HOURS:
+        raise InvalidInput(f"hours must be a whole number from 1 to {MAX_HOURS}, got {value!r}")
+    return int(text)
+
+
+def _window(hours: int, now: datetime | None) -> tuple[datetime, datetime]:
+    end = now or utcnow()
+    return end - timedelta(hours=hours), end
+
+
+def _live_totals(counts: dict[tuple[str, int], int]) -> dict[str, int]:
+    totals = {"pending": 0, "preparing": 0, "running": 0}
+    for (_identifier, status), count in counts.items():
+        name = "pending" if status == Status.QUEUED else Status(status).text
+        totals[name] += count
+    return totals
+
+
+def series(parts: dict[Key, Stats], start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """One point per hour of the window (partial first and last hours included) for the charts."""
+    by_hour: dict[datetime, Stats] = {}
+    for (hour, _identifier, _action), stats in parts.items():
+        by_hour.setdefault(hour, Stats()).merge(stats)
+    points = []
+    hour = floor_hour(start)
+    while hour <= end:
+        stats = by_hour.get(hour, Stats())
+        minutes = (min(hour + HOUR, end) - max(hour, start)).total_seconds() / 60
+        _success, error_rate = stats.rates()
+        points.append(
+            {
+                "hour": iso(hour),
+                "finished": stats.finished,
+                "failed": stats.failed,
+                "cancelled": stats.cancelled,
+                "throughput_per_minute": round(stats.completed / minutes, 3) if minutes > 0 else 0.0,
+                "failure_rate": error_rate,
+                "run_ms_p95": stats.run.percentile(95),
+            }
+        )
+        hour += HOUR
+    return points
+
+
+def summary(session: Session, hours: int = 24, *, now: datetime | None = None) -> dict[str, Any]:
+    """Totals, throughput, rates, wait/run percentiles, memory, top errors and hourly series."""
+    start, end = _window(hours, now)
+    parts = collect(session, start, end)
+    total = merged(parts.values())
+    live = _live_totals(unfinished_counts(session))
+    session.commit()
+    figures = total.figures(hours * 60)
+    totals = {
+        **live,
+        "finished": total.finished,
+        "cancelled": total.cancelled,
+        "failed": total.failed,
+        "completed": total.completed,
+        "retried": total.retried,
+    }
+    return {
+        "window": {"hours": hours, "from": iso(start), "to": iso(end)},
+        "totals": totals,
+        **{k: v for k, v in figures.items() if k not in ("finished", "failed", "cancelled", "completed", "retried")},
+        "top_errors": total.top_errors(),
+        "series": series(parts, start, end),
+    }
+
+
+def worker_stats(
+    session: Session, hours: int = 24, *, identifier: str | None = None, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """The summary's figures per worker, each with the same per action. Registered workers
+    without tasks in the window are listed with zeros, so a table shows every worker."""
+    start, end = _window(hours, now)
+    parts = collect(session, start, end, identifier=identifier)
+    live = unfinished_counts(session, identifier)
+    query = sa.select(Worker.identifier, Worker.title, Worker.active).order_by(Worker.position, Worker.identifier)
+    if identifier:
+        query = query.where(Worker.identifier == identifier)
+    registered = {row.identifier: (row.title, bool(row.active)) for row in session.execute(query)}
+    session.commit()
+    per_action: dict[str, dict[str, Stats]] = {}
+    for (_hour, ident, action), stats in parts.items():
+        per_action.setdefault(ident, {}).setdefault(action, Stats()).merge(stats)
+    seen = set(per_action) | {ident for ident, _status in live}
+    names = list(registered) + sorted(seen - set(registered))
+    minutes = hours * 60
+    out = []
+    for ident in names:
+        actions = per_action.get(ident, {})
+        overall = merged(actions.values())
+        title, active = registered.get(ident, (ident, False))
+        out.append(
+            {
+                "identifier": ident,
+                "title": title or ident,
+                "active": active,
+                "registered": ident in registered,
+                **_live_totals({k: v for k, v in live.items() if k[0] == ident}),
+                **overall.figures(minutes),
+                "top_errors": overall.top_errors(5),
+                "actions": [{"action": action, **stats.figures(minutes)} for action, stats in sorted(actions.items())],
+            }
+        )
+    return out
