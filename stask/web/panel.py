@@ -1,12 +1,33 @@
-"""Admin panel views (skeleton being completed)."""
+"""Admin panel: full pages plus the small fragments htmx swaps into them.
+
+Every view is an ordinary server-rendered page that also works with JavaScript off; htmx
+only adds liveness (polling progress fragments that stop themselves at a final state, the
+task table updated in place). State changes are POST forms that call the service facade
+and need the admin role. Workers pages live in :mod:`stask.web.panel_workers`.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, current_app, render_template, request, url_for
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from werkzeug.routing import BuildError
+
+from ..enums import Status
+from ..exceptions import StaskError
+from . import panel_data, panel_format
+from .auth import current_role, protect
+from .listing import parse_task_query, run_task_query
+from .panel_support import (
+    HTMX_STOP_POLLING,
+    can_write,
+    is_htmx,
+    stask_extension,
+    write_required,
+)
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 panel_bp = Blueprint(
@@ -16,8 +37,17 @@ panel_bp = Blueprint(
     static_folder=str(_PACKAGE / "static" / "stask"),
     static_url_path="/static",
 )
+protect(panel_bp)
+
+#: Recent tasks on the dashboard; log lines on a task page.
+RECENT_TASKS = 10
+LOG_LINES = 60
+#: "Retry all failed" handles at most this many per click (each retry is a guarded UPDATE).
+RETRY_ALL_LIMIT = 1000
+BULK_LIMIT = 500
 
 
+# -- helpers every template can use -------------------------------------------------------
 def stask_url(endpoint: str, **values: Any) -> str | None:
     """``url_for`` that returns None for an endpoint another part of stask has not registered."""
     if endpoint not in current_app.view_functions:
@@ -32,29 +62,32 @@ def stask_lang_url(code: str) -> str:
     """The current page in another language (keeps its query string)."""
     args = request.args.to_dict(flat=False)
     args["lang"] = [code]
-    if request.endpoint and request.endpoint in current_app.view_functions and request.method == "GET":
+    if request.endpoint in current_app.view_functions and request.method == "GET":
         try:
-            return url_for(request.endpoint, **(request.view_args or {}), **args)
+            return url_for(request.endpoint, **(request.view_args or {}), **args)  # type: ignore[arg-type]
         except BuildError:
             pass
     return f"{request.path}?lang={code}"
 
 
 def stask_role() -> str | None:
-    """The signed-in role, or None when auth offers no roles (skeleton auth)."""
-    from . import auth
-
-    role = getattr(auth, "current_role", None)
-    return role() if role else None
+    """The signed-in role: "admin", "readonly" or None."""
+    return current_role()
 
 
 def stask_nav_active(endpoint: str) -> bool:
     current = request.endpoint or ""
-    if endpoint == "stask_panel.tasks":
-        return current in ("stask_panel.tasks", "stask_panel.task")
-    if endpoint == "stask_panel.workers":
-        return current in ("stask_panel.workers", "stask_panel.worker_settings")
-    return current == endpoint
+    groups = {
+        "stask_panel.tasks": ("stask_panel.tasks", "stask_panel.task"),
+        "stask_panel.workers": ("stask_panel.workers", "stask_panel.worker_settings"),
+    }
+    return current in groups.get(endpoint, (endpoint,))
+
+
+def api_url(path: str) -> str:
+    """A URL under the stask prefix (for endpoints the API blueprint owns)."""
+    base = url_for("stask_panel.dashboard").rstrip("/")
+    return f"{base}/{path.lstrip('/')}"
 
 
 @panel_bp.app_context_processor
@@ -65,9 +98,200 @@ def _panel_helpers() -> dict[str, Any]:
         "stask_lang_url": stask_lang_url,
         "stask_role": stask_role,
         "stask_nav_active": stask_nav_active,
+        "stask_can_write": can_write,
+        "stask_api_url": api_url,
+        "Status": Status,
+        "stask_progress_of": lambda row: panel_data.live_progress(stask_extension(), [row])[row.id],
     }
 
 
+@panel_bp.record_once
+def _install_formatting(state: Any) -> None:
+    panel_format.install(state.app)
+
+
+@panel_bp.errorhandler(StaskError)
+def _stask_error(exc: StaskError) -> tuple[str, int]:
+    """A refused operation on a page: an explained error page, never a traceback."""
+    return render_template("stask/error.html", message=str(exc), code=exc.code), exc.http_status
+
+
+# -- dashboard -----------------------------------------------------------------------------
 @panel_bp.get("/")
 def dashboard() -> str:
-    return render_template("stask/dashboard.html")
+    ext = stask_extension()
+    recent = panel_data.recent_tasks(ext, RECENT_TASKS)
+    return render_template(
+        "stask/dashboard.html",
+        live=panel_data.dashboard_live(ext),
+        recent=recent,
+        progress=panel_data.live_progress(ext, recent),
+    )
+
+
+@panel_bp.get("/fragments/overview")
+def overview() -> str:
+    """Counters, queues and RQ workers: the dashboard refreshes this every few seconds."""
+    return render_template("stask/fragments/overview.html", live=panel_data.dashboard_live(stask_extension()))
+
+
+# -- tasks ---------------------------------------------------------------------------------
+@panel_bp.get("/tasks")
+def tasks() -> Response | str | tuple[str, int]:
+    ext = stask_extension()
+    error = None
+    try:
+        query = parse_task_query(request.args)
+        page = run_task_query(query)
+    except StaskError as exc:
+        error, query, page = str(exc), None, None
+    context = {
+        "query": query,
+        "page": page,
+        "error": error,
+        "args": request.args,
+        "workers": [w.identifier for w in ext.get_workers()],
+        "statuses": list(Status),
+        "failed_count": panel_data.failed_count(ext),
+    }
+    template = "stask/fragments/task_table.html" if is_htmx() else "stask/tasks.html"
+    body = render_template(template, **context)
+    response = Response(body, status=400 if error else 200)
+    response.vary.add("HX-Request")
+    return response
+
+
+@panel_bp.post("/tasks/bulk")
+@write_required
+def bulk() -> Response:
+    """Retry, cancel or delete the ticked tasks; one flash line per kind of outcome."""
+    ext = stask_extension()
+    op = request.form.get("op", "")
+    operations = {"retry": ext.retry, "cancel": ext.cancel, "delete": ext.delete}
+    if op not in operations:
+        flash(_("Choose retry, cancel or delete."), "error")
+        return _back_to_tasks()
+    raw_ids = request.form.getlist("ids")
+    ids = [int(v) for v in raw_ids if v.isdigit()][:BULK_LIMIT]
+    if not ids:
+        flash(_("Select at least one task first."), "warning")
+        return _back_to_tasks()
+    done, refused = 0, []
+    for task_id in ids:
+        try:
+            operations[op](task_id)
+            done += 1
+        except StaskError as exc:
+            refused.append(f"#{task_id}: {exc}")
+    labels = {
+        "retry": ngettext("%(num)d task queued again.", "%(num)d tasks queued again.", done),
+        "cancel": ngettext("%(num)d task cancelled or stopping.", "%(num)d tasks cancelled or stopping.", done),
+        "delete": ngettext("%(num)d task deleted.", "%(num)d tasks deleted.", done),
+    }
+    flash(labels[op], "success" if done else "warning")
+    if refused:
+        shown = "; ".join(refused[:5]) + ("…" if len(refused) > 5 else "")
+        flash(_("Refused: %(list)s", list=shown), "error")
+    return _back_to_tasks()
+
+
+@panel_bp.post("/tasks/retry-failed")
+@write_required
+def retry_failed() -> Response:
+    ext = stask_extension()
+    ids = panel_data.failed_ids(ext, RETRY_ALL_LIMIT)
+    done = 0
+    for task_id in ids:
+        try:
+            ext.retry(task_id)
+            done += 1
+        except StaskError:
+            pass  # changed meanwhile (retried or deleted by someone else): nothing to do
+    flash(ngettext("%(num)d failed task queued again.", "%(num)d failed tasks queued again.", done), "success")
+    if len(ids) == RETRY_ALL_LIMIT:
+        flash(_("More failed tasks remain: click again to retry the next batch."), "warning")
+    return _back_to_tasks()
+
+
+def _back_to_tasks() -> Response:
+    """Back to the list the user came from (same filters), never to another site."""
+    target = request.form.get("next", "")
+    base = url_for("stask_panel.tasks")
+    if not target.startswith(base) or target.startswith("//"):
+        target = base
+    return redirect(target, code=303)
+
+
+# -- one task ------------------------------------------------------------------------------
+@panel_bp.get("/tasks/<int:task_id>")
+def task(task_id: int) -> str:
+    ext = stask_extension()
+    row = ext.get_task(task_id)
+    progress = ext.progress(task_id, log_lines=LOG_LINES)
+    log_lines = progress["log_lines"]
+    if row.status == Status.FAILED:
+        log_lines = ext.runtime.storage.tail_log(task_id, 400)
+    return render_template(
+        "stask/task.html",
+        task=row,
+        p=progress,
+        log_lines=log_lines[-LOG_LINES:],
+        traceback=panel_data.last_traceback(log_lines) if row.status == Status.FAILED else None,
+        result=panel_data.result_view(ext, row),
+    )
+
+
+@panel_bp.get("/tasks/<int:task_id>/bar")
+def task_bar(task_id: int) -> tuple[str, int]:
+    """The polled progress fragment; HTTP 286 tells htmx to stop polling once the task ended."""
+    ext = stask_extension()
+    row = ext.get_task(task_id)
+    progress = panel_data.live_progress(ext, [row])[row.id]
+    detail = request.args.get("detail") == "1"
+    with_actions = request.args.get("actions") == "1"
+    body = render_template(
+        "stask/fragments/progress.html", task=row, p=progress, detail=detail, with_actions=with_actions
+    )
+    if not row.is_final:
+        return body, 200
+    if with_actions:  # the task page's buttons change with the final state: send them out of band
+        body += render_template(
+            "stask/fragments/task_actions.html", task=row, p=progress, result=panel_data.result_view(ext, row), oob=True
+        )
+    return body, HTMX_STOP_POLLING
+
+
+@panel_bp.get("/tasks/<int:task_id>/log")
+def task_log(task_id: int) -> tuple[str, int]:
+    ext = stask_extension()
+    row = ext.get_task(task_id)
+    lines = ext.runtime.storage.tail_log(task_id, LOG_LINES)
+    body = render_template("stask/fragments/log.html", task=row, log_lines=lines)
+    return body, HTMX_STOP_POLLING if row.is_final else 200
+
+
+@panel_bp.post("/tasks/<int:task_id>/<any(retry, cancel, stop, delete):op>")
+@write_required
+def task_action(task_id: int, op: str) -> Response:
+    ext = stask_extension()
+    try:
+        if op == "retry":
+            ext.retry(task_id)
+            flash(_("Task #%(id)d is queued again.", id=task_id), "success")
+        elif op == "delete":
+            ext.delete(task_id)
+            flash(_("Task #%(id)d deleted.", id=task_id), "success")
+            return redirect(url_for("stask_panel.tasks"), code=303)
+        else:
+            row = ext.cancel(task_id)
+            if row.status == Status.CANCELLED:
+                flash(_("Task #%(id)d cancelled.", id=task_id), "success")
+            else:
+                flash(_("Stopping task #%(id)d… it ends as cancelled at its next progress report.", id=task_id),
+                      "info")
+    except StaskError as exc:
+        flash(str(exc), "error")
+    return redirect(url_for("stask_panel.task", task_id=task_id), code=303)
+
+
+from . import panel_workers  # noqa: E402,F401  (registers the workers views on panel_bp)

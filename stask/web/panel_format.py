@@ -1,0 +1,103 @@
+"""Template filters and globals of the panel: localised labels, times, sizes, page numbers."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import Flask
+from flask_babel import format_decimal, format_timedelta
+from flask_babel import lazy_gettext as _l
+
+from ..enums import Status
+from .panel_forms import choice_options
+
+STATUS_LABELS = {
+    Status.QUEUED: _l("pending"),
+    Status.PREPARING: _l("preparing"),
+    Status.RUNNING: _l("running"),
+    Status.FINISHED: _l("finished"),
+    Status.CANCELLED: _l("cancelled"),
+    Status.FAILED: _l("failed"),
+}
+PRIORITY_LABELS = {"high": _l("high"), "normal": _l("normal"), "low": _l("low")}
+
+
+def status_text(code: Any) -> str:
+    try:
+        return Status(int(code)).text
+    except (TypeError, ValueError):
+        return "unknown"
+
+
+def status_label(code: Any) -> str:
+    try:
+        return str(STATUS_LABELS[Status(int(code))])
+    except (TypeError, ValueError, KeyError):
+        return str(code)
+
+
+def priority_label(name: Any) -> str:
+    return str(PRIORITY_LABELS.get(str(name), name))
+
+
+def fmt_dt(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value else "—"
+
+
+def fmt_duration(seconds: Any) -> str:
+    """Short, localised: "3 sec", "2 min", "4 hr"."""
+    if seconds is None:
+        return "—"
+    seconds = float(seconds)
+    if seconds < 60:
+        return format_timedelta(timedelta(seconds=round(seconds)), threshold=1, format="short")
+    return format_timedelta(timedelta(seconds=seconds), threshold=0.95, format="short")
+
+
+def fmt_ms(value: Any) -> str:
+    if value is None:
+        return "—"
+    value = int(value)
+    if value < 1000:
+        return f"{value} ms"
+    return f"{format_decimal(value / 1000, format='#,##0.0')} s"
+
+
+def fmt_number(value: Any) -> str:
+    return format_decimal(int(value or 0))  # type: ignore[no-any-return]
+
+
+def fmt_bytes(value: Any) -> str:
+    size = float(value or 0)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{format_decimal(size, format='#,##0.#')} {unit}"
+        size /= 1024
+    return f"{size} GB"
+
+
+def page_numbers(current: int, pages: int, around: int = 2) -> list[int | None]:
+    """1 … 4 5 [6] 7 8 … 20 (None marks a gap)."""
+    wanted = {1, pages, *range(current - around, current + around + 1)}
+    out: list[int | None] = []
+    previous = 0
+    for number in sorted(n for n in wanted if 1 <= n <= pages):
+        if number - previous > 1:
+            out.append(None)
+        out.append(number)
+        previous = number
+    return out
+
+
+def install(app: Flask) -> None:
+    app.jinja_env.filters.update(
+        stask_dt=fmt_dt, stask_duration=fmt_duration, stask_ms=fmt_ms, stask_number=fmt_number, stask_bytes=fmt_bytes
+    )
+    app.jinja_env.globals.update(
+        stask_status_text=status_text,
+        stask_status_label=status_label,
+        stask_priority_label=priority_label,
+        stask_choices=choice_options,
+        stask_page_numbers=page_numbers,
+    )
