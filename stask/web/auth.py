@@ -1,15 +1,526 @@
-"""Authentication, roles and CSRF (skeleton: to be completed by the API/security work)."""
+"""Who may see and change what: login, bearer tokens, roles, CSRF and security headers.
+
+Nothing of stask is anonymous except the login page, static files and ``/health``. A request
+is authenticated, in this order, by:
+
+1. ``Authorization: Bearer <token>`` — ``STASK_API_TOKEN`` (admin) or ``STASK_READONLY_TOKEN``
+   (read-only), each a comma-separated list; such requests are exempt from CSRF.
+2. ``STASK_AUTHORIZE`` — a callable (or ``"module:function"``) taking the request and returning
+   ``True``/``"admin"``, ``"readonly"`` or ``False``/``None``. When set it replaces the login
+   page (wire it to the host's Flask-Login ``current_user``); ``STASK_LOGIN_URL`` is where
+   anonymous browsers are sent then.
+3. The session of the login page: ``STASK_ADMIN_PASSWORD`` (admin) or
+   ``STASK_READONLY_PASSWORD`` (read-only), plain or a Werkzeug hash
+   (``werkzeug.security.generate_password_hash``). ``STASK_LOGIN_TOKEN`` logs a browser in
+   once through ``/login?token=…`` (``make run`` prints that URL, as Jupyter does).
+
+With none of these configured every request is refused, and the login page says why.
+Session requests that change state need the per-session CSRF token: form field ``csrf_token``
+or header ``X-CSRF-Token`` (base.html hands it to htmx through ``hx-headers``).
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import redis
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from werkzeug.security import check_password_hash
+from werkzeug.utils import import_string
+
+from .errors import STASK_BLUEPRINTS, error_response, is_stask_request, register_error_handlers, url_prefix
+
+log = logging.getLogger("stask")
+F = TypeVar("F", bound=Callable[..., Any])
+
+ADMIN = "admin"
+READONLY = "readonly"
+ROLES = (ADMIN, READONLY)
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+#: Failed password attempts per client address before the login page answers 429.
+LOGIN_MAX_FAILURES = 10
+LOGIN_FAILURE_WINDOW = 300
+#: Largest request body (MB) when the app sets no MAX_CONTENT_LENGTH; bigger files go in chunks.
+MAX_REQUEST_MB = 64
+#: Werkzeug hash prefixes: such a configured password is checked with ``check_password_hash``.
+HASH_PREFIXES = ("scrypt:", "pbkdf2:")
+DEFAULT_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
+_SESSION_ROLE = "stask_role"
+_SESSION_STAMP = "stask_stamp"
+_SESSION_CSRF = "stask_csrf"
 
 auth_bp = Blueprint("stask_auth", __name__)
+_protected: set[str] = set(STASK_BLUEPRINTS)
 
 
-def init_auth(app: Flask) -> None:
-    app.config.setdefault("SECRET_KEY", None)
+# -- configuration ---------------------------------------------------------------------------
+def _setting(name: str) -> Any:
+    """Flask config first (a host's own value wins), the environment second."""
+    value = current_app.config.get(name)
+    return value if value not in (None, "") else os.environ.get(name) or None
+
+
+def _flag(name: str) -> bool:
+    value = _setting(name)
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
+def _tokens(name: str) -> list[str]:
+    value = _setting(name)
+    if not value:
+        return []
+    items = value.split(",") if isinstance(value, str) else list(value)
+    return [str(item).strip() for item in items if str(item).strip()]
+
+
+def _authorize_hook() -> Callable[[Any], Any] | None:
+    hook = _setting("STASK_AUTHORIZE")
+    if isinstance(hook, str):
+        hook = import_string(hook.replace(":", "."))
+    if hook is not None and not callable(hook):
+        raise TypeError("STASK_AUTHORIZE must be a callable taking the request (or its import path)")
+    return hook  # type: ignore[no-any-return]
+
+
+def login_configured() -> bool:
+    """Whether the built-in login page can sign anyone in."""
+    return bool(
+        _setting("STASK_ADMIN_PASSWORD") or _setting("STASK_READONLY_PASSWORD") or _setting("STASK_LOGIN_TOKEN")
+    )
+
+
+def auth_configured() -> bool:
+    return (
+        login_configured()
+        or bool(_tokens("STASK_API_TOKEN") or _tokens("STASK_READONLY_TOKEN"))
+        or bool(_setting("STASK_AUTHORIZE"))
+    )
+
+
+# -- secrets compared in constant time ---------------------------------------------------------
+def _digest(value: str) -> bytes:
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).digest()
+
+
+def _match_any(given: str, candidates: list[str]) -> bool:
+    """Compare digests (equal length) against every candidate, without stopping early."""
+    given_digest = _digest(given)
+    found = False
+    for candidate in candidates:
+        found |= hmac.compare_digest(given_digest, _digest(candidate))
+    return found
+
+
+def check_password(given: str, configured: str | None) -> bool:
+    """A configured Werkzeug hash is checked as such; a plain password by digest comparison."""
+    if not configured or not given:
+        return False
+    if configured.startswith(HASH_PREFIXES):
+        return check_password_hash(configured, given)
+    return _match_any(given, [configured])
+
+
+def _stamp() -> str:
+    """Changes when the passwords change, which signs every session out."""
+    material = f"{_setting('STASK_ADMIN_PASSWORD') or ''}\0{_setting('STASK_READONLY_PASSWORD') or ''}"
+    key = str(current_app.secret_key or "").encode()
+    return hmac.new(key, material.encode(), hashlib.sha256).hexdigest()[:16]
+
+
+# -- roles -------------------------------------------------------------------------------------
+def _bearer() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return value.strip()
+
+
+def _resolve_role() -> tuple[str | None, str | None]:
+    """(role, how) for this request; how is "bearer", "host" or "session"."""
+    token = _bearer()
+    if token is not None:
+        if token and _match_any(token, _tokens("STASK_API_TOKEN")):
+            return ADMIN, "bearer"
+        if token and _match_any(token, _tokens("STASK_READONLY_TOKEN")):
+            return READONLY, "bearer"
+        g.stask_bad_token = True
+        return None, None
+    hook = _authorize_hook()
+    if hook is not None:
+        answer = hook(request)
+        if answer is True or answer == ADMIN:
+            return ADMIN, "host"
+        if answer == READONLY:
+            return READONLY, "host"
+        return None, None
+    role = session.get(_SESSION_ROLE)
+    if role in ROLES and hmac.compare_digest(str(session.get(_SESSION_STAMP, "")), _stamp()):
+        return role, "session"
+    return None, None
+
+
+def current_role() -> str | None:
+    """ "admin", "readonly", or None for an anonymous request (computed once per request)."""
+    if "stask_role" not in g:
+        g.stask_role, g.stask_auth_via = _resolve_role()
+    return g.stask_role  # type: ignore[no-any-return]
+
+
+def authenticated_by() -> str | None:
+    current_role()
+    return g.get("stask_auth_via")
+
+
+def can_write() -> bool:
+    return current_role() == ADMIN
+
+
+def require_write(view: F) -> F:
+    """403 for the read-only role (and 401/redirect when nobody is signed in)."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        role = current_role()
+        if role is None:
+            return _refuse_anonymous()
+        if role != ADMIN:
+            return error_response("forbidden", "read-only access: this needs the admin role", 403)
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def public(view: F) -> F:
+    """Mark a view of a protected blueprint as open to anonymous requests (health, login)."""
+    view._stask_public = True  # type: ignore[attr-defined]
+    return view
+
+
+# -- CSRF ----------------------------------------------------------------------------------------
+def csrf_token() -> str:
+    """This session's CSRF token (created on first use)."""
+    token = session.get(_SESSION_CSRF)
+    if not token:
+        token = session[_SESSION_CSRF] = secrets.token_urlsafe(32)
+    return str(token)
+
+
+def csrf_valid() -> bool:
+    expected = session.get(_SESSION_CSRF)
+    given = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token") or ""
+    return bool(expected) and hmac.compare_digest(str(given).encode(), str(expected).encode())
+
+
+def _csrf_failure() -> Response:
+    return error_response("csrf_failed", "the form has expired or its CSRF token is missing: reload and try again", 403)
+
+
+# -- the guard ------------------------------------------------------------------------------------
+def _is_public() -> bool:
+    endpoint = request.endpoint or ""
+    if endpoint == "static" or endpoint.endswith(".static") or endpoint in ("stask_auth.login", "stask_auth.logout"):
+        return True
+    view = current_app.view_functions.get(endpoint)
+    if getattr(view, "_stask_public", False):
+        return True
+    return request.path == url_prefix() + "/health"
+
+
+def _login_redirect() -> Response:
+    login_url = _setting("STASK_LOGIN_URL") if _setting("STASK_AUTHORIZE") else None
+    target = login_url or url_for("stask_auth.login")
+    separator = "&" if "?" in target else "?"
+    return redirect(f"{target}{separator}next={_quote(request.full_path.rstrip('?'))}")
+
+
+def _quote(value: str) -> str:
+    from urllib.parse import quote
+
+    return quote(value, safe="/")
+
+
+def _refuse_anonymous() -> Response:
+    """401 JSON for programs; the login page for browsers (htmx: a full-page redirect)."""
+    from .errors import wants_json
+
+    if g.get("stask_bad_token"):
+        return error_response(
+            "invalid_token", "the bearer token is not valid", 401, {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+        )
+    if request.headers.get("HX-Request") == "true":
+        response = error_response("unauthorized", "sign in first", 401)
+        response.headers["HX-Redirect"] = url_for("stask_auth.login")
+        return response
+    if wants_json():
+        message = "sign in first: send Authorization: Bearer <token>"
+        if not auth_configured():
+            message = "no credentials are configured: set STASK_API_TOKEN (or STASK_ADMIN_PASSWORD)"
+        return error_response("unauthorized", message, 401, {"WWW-Authenticate": 'Bearer realm="stask"'})
+    if _setting("STASK_AUTHORIZE") and not _setting("STASK_LOGIN_URL"):
+        return error_response("forbidden", "you are not allowed to use this panel", 403)
+    return _login_redirect()
+
+
+def guard() -> Response | None:
+    """before_request: refuse anonymous requests, enforce CSRF on session writes (once per request)."""
+    if g.get("stask_guarded"):
+        return None
+    g.stask_guarded = True
+    if request.blueprint not in _protected or _is_public():
+        return None
+    if current_role() is None:
+        return _refuse_anonymous()
+    if current_app.config.get("MAX_CONTENT_LENGTH") is None:
+        # Bounds what reading a form (for its CSRF field) may cost; uploads raise it per worker.
+        request.max_content_length = int(current_app.config.get("STASK_MAX_REQUEST_MB", MAX_REQUEST_MB)) << 20
+    if request.method not in SAFE_METHODS and authenticated_by() != "bearer" and not csrf_valid():
+        return _csrf_failure()
+    return None
 
 
 def protect(blueprint: Blueprint) -> None:
-    """Require an authenticated user for every view of ``blueprint``."""
+    """Require an authenticated user (and CSRF on writes) for every view of ``blueprint``."""
+    if blueprint.name in _protected and blueprint.name not in STASK_BLUEPRINTS:
+        return
+    _protected.add(blueprint.name)
+    if not getattr(blueprint, "_stask_guard", False):
+        blueprint._stask_guard = True  # type: ignore[attr-defined]
+        blueprint.before_request(guard)
+
+
+# -- headers on every stask response ----------------------------------------------------------------
+def _security_headers(response: Response) -> Response:
+    if not is_stask_request() and not request.path.startswith("/static/stask/"):
+        return response
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", str(current_app.config.get("STASK_CSP") or DEFAULT_CSP))
+    for name, value in SECURITY_HEADERS.items():
+        headers.setdefault(name, value)
+    endpoint = request.endpoint or ""
+    if not (endpoint == "static" or endpoint.endswith(".static")) and "Cache-Control" not in headers:
+        headers["Cache-Control"] = "no-store"
+    return response
+
+
+# -- the login page -----------------------------------------------------------------------------------
+def _safe_next(target: str | None) -> str:
+    """Only a path under the stask prefix: never another site (``//evil``, ``https://``, ``\\``)."""
+    default = _home()
+    if not target or not isinstance(target, str):
+        return default
+    parts = urlsplit(target)
+    prefix = url_prefix()
+    if parts.scheme or parts.netloc or "\\" in target or not target.startswith("/") or target.startswith("//"):
+        return default
+    if prefix and not (parts.path == prefix or parts.path.startswith(prefix + "/")):
+        return default
+    return target
+
+
+def _home() -> str:
+    try:
+        return url_for("stask_panel.dashboard")
+    except Exception:  # the panel may be disabled in a host app: the prefix is the next best place
+        return url_prefix() + "/"
+
+
+def _client_key() -> str:
+    prefix = current_app.config.get("STASK_REDIS_PREFIX", "stask")
+    return f"{prefix}:login-failures:{request.remote_addr or 'unknown'}"
+
+
+def _runtime_redis() -> redis.Redis | None:
+    runtime = current_app.extensions.get("stask.runtime")
+    return runtime.redis if runtime is not None else None
+
+
+def _too_many_failures() -> bool:
+    connection = _runtime_redis()
+    if connection is None:
+        return False
+    try:
+        count = connection.get(_client_key())
+    except redis.RedisError as exc:
+        log.warning("stask: login rate limit unavailable (Redis): %s", exc)
+        return False
+    limit = int(current_app.config.get("STASK_LOGIN_MAX_FAILURES", LOGIN_MAX_FAILURES))
+    return count is not None and int(count) >= limit
+
+
+def _record_failure() -> None:
+    connection = _runtime_redis()
+    if connection is None:
+        return
+    try:
+        pipe = connection.pipeline(transaction=False)
+        pipe.incr(_client_key())
+        pipe.expire(_client_key(), LOGIN_FAILURE_WINDOW, nx=True)
+        pipe.execute()
+    except redis.RedisError as exc:
+        log.warning("stask: could not record a failed login (Redis): %s", exc)
+
+
+def _sign_in(role: str) -> None:
+    """A fresh session (no fixation), its own CSRF token, the password stamp."""
+    session.clear()
+    session[_SESSION_ROLE] = role
+    session[_SESSION_STAMP] = _stamp()
+    session[_SESSION_CSRF] = secrets.token_urlsafe(32)
+    g.pop("stask_role", None)
+
+
+def _use_login_token(token: str) -> bool:
+    """The one-time token: valid once across every process (a Redis SET NX marks it used)."""
+    configured = _setting("STASK_LOGIN_TOKEN")
+    if not configured or not token or not _match_any(token, [str(configured)]):
+        return False
+    connection = _runtime_redis()
+    if connection is None:
+        return False
+    prefix = current_app.config.get("STASK_REDIS_PREFIX", "stask")
+    key = f"{prefix}:login-token-used:{hashlib.sha256(token.encode()).hexdigest()[:32]}"
+    return bool(connection.set(key, 1, nx=True, ex=30 * 86400))
+
+
+def _login_page(error: str | None = None, status: int = 200) -> Response:
+    context = {
+        "error": error,
+        "next": _safe_next(request.values.get("next")),
+        "login_configured": login_configured(),
+        "has_password": bool(_setting("STASK_ADMIN_PASSWORD") or _setting("STASK_READONLY_PASSWORD")),
+        "host_managed": bool(_setting("STASK_AUTHORIZE")),
+        "host_login_url": _setting("STASK_LOGIN_URL"),
+        "role": current_role(),
+    }
+    return Response(render_template("stask/login.html", **context), status=status)
+
+
+@auth_bp.route("/login", methods=["GET", "POST"])
+def login() -> Response:
+    """The password form; ``?token=`` signs in with the one-time login token."""
+    if request.method == "GET":
+        token = request.args.get("token")
+        if token is not None:
+            if _too_many_failures():
+                return _login_page("too_many", 429)
+            if _use_login_token(token):
+                _sign_in(ADMIN)
+                return redirect(_safe_next(request.args.get("next")), code=303)
+            _record_failure()
+            return _login_page("bad_token", 403)
+        return _login_page()
+    if _setting("STASK_AUTHORIZE"):
+        return _login_page("host_managed", 400)
+    if not csrf_valid():
+        return _login_page("csrf", 400)
+    if _too_many_failures():
+        return _login_page("too_many", 429)
+    password = request.form.get("password", "")
+    role = None
+    if check_password(password, _setting("STASK_ADMIN_PASSWORD")):
+        role = ADMIN
+    elif check_password(password, _setting("STASK_READONLY_PASSWORD")):
+        role = READONLY
+    if role is None:
+        _record_failure()
+        return _login_page("bad_password", 401)
+    _sign_in(role)
+    return redirect(_safe_next(request.form.get("next")), code=303)
+
+
+@auth_bp.route("/logout", methods=["GET", "POST"])
+def logout() -> Response:
+    """POST (with the CSRF token), or a GET from one of stask's own pages, signs out."""
+    same_site = request.headers.get("Sec-Fetch-Site") == "same-origin"
+    if request.method == "POST" and not csrf_valid():
+        return error_response("csrf_failed", "the form has expired: reload and try again", 403)
+    if request.method == "POST" or same_site:
+        session.pop(_SESSION_ROLE, None)
+        session.pop(_SESSION_STAMP, None)
+        session[_SESSION_CSRF] = secrets.token_urlsafe(32)
+        return redirect(url_for("stask_auth.login"), code=303)
+    return Response(render_template("stask/logout.html"))
+
+
+# -- installation -----------------------------------------------------------------------------------
+def generate_login_token() -> str:
+    """A fresh one-time login token (``make run`` puts it in ``STASK_LOGIN_TOKEN`` and prints the URL)."""
+    return secrets.token_urlsafe(24)
+
+
+def _secret_key(app: Flask) -> None:
+    if app.config.get("SECRET_KEY"):
+        return
+    key = app.config.get("STASK_SECRET_KEY") or os.environ.get("STASK_SECRET_KEY") or os.environ.get("SECRET_KEY")
+    if not key:
+        key = secrets.token_hex(32)
+        log.warning(
+            "stask: no SECRET_KEY or STASK_SECRET_KEY set; using a random key, so sign-ins end when the "
+            "process restarts and are not shared between processes"
+        )
+    app.config["SECRET_KEY"] = key
+
+
+def init_auth(app: Flask) -> None:
+    """Secret key, cookie flags, the guard, CSRF helpers for templates, headers, error handlers."""
+    _secret_key(app)
+    if app.config.get("SESSION_COOKIE_SAMESITE") is None:
+        app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    secure = app.config.get("STASK_SECURE_COOKIES", os.environ.get("STASK_SECURE_COOKIES"))
+    if isinstance(secure, str):
+        secure = secure.strip().lower() in ("1", "true", "yes", "on")
+    if secure:
+        app.config["SESSION_COOKIE_SECURE"] = True
+    for blueprint in (auth_bp,):
+        protect(blueprint)
+    app.before_request(guard)
+    app.after_request(_security_headers)
+    register_error_handlers(app)
+    app.jinja_env.globals["stask_csrf_token"] = csrf_token
+
+    @app.context_processor
+    def _auth_context() -> dict[str, Any]:
+        # Only on stask pages: a host using Flask-WTF keeps its own ``csrf_token`` elsewhere.
+        if not is_stask_request():
+            return {}
+        return {"csrf_token": csrf_token, "stask_current_role": current_role}
+
+    with app.app_context():
+        if not app.config.get("TESTING") and not auth_configured():
+            log.warning(
+                "stask: no STASK_ADMIN_PASSWORD, STASK_API_TOKEN or STASK_AUTHORIZE configured; "
+                "the panel and the API refuse every request"
+            )

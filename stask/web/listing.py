@@ -1,0 +1,267 @@
+"""The task list: filters from a query string, validated, run as two bounded statements.
+
+Shared by ``GET /stask/api/tasks`` and the panel's task table. It stays fast on a million
+rows because every filter and sort key has an index on ``s_tasks`` (status/start_at,
+identifier/status, created_at, finished_at, priority/status, the primary key), the total is
+counted over at most ``COUNT_CAP + 1`` rows (a LIMITed subquery) and pages are bounded.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+
+from ..enums import Priority, Status
+from ..exceptions import InvalidInput
+from ..models import Task
+from ..validation import ACTION_RE, parse_datetime
+from ..workers.base import IDENTIFIER_RE
+
+#: Counting stops here; beyond it the total is reported as ``COUNT_CAP`` with ``total_capped``.
+COUNT_CAP = 10_000
+DEFAULT_PER_PAGE = 50
+MAX_PER_PAGE = 200
+#: Keeps OFFSET within what every database accepts (and what anyone would page to).
+MAX_PAGE = 1_000_000
+MAX_SEARCH = 200
+#: Sort keys users may ask for -> column. Each is the primary key or leads an index.
+SORTS: dict[str, Any] = {
+    "id": Task.id,
+    "created_at": Task.created_at,
+    "finished_at": Task.finished_at,
+    "status": Task.status,
+    "priority": Task.priority,
+    "identifier": Task.identifier,
+}
+_STATUS_NAMES = {s.text: s for s in Status} | {"pending": Status.QUEUED}
+_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+FILTER_KEYS = ("status", "identifier", "action", "priority", "created_from", "created_to", "q")
+
+
+@dataclass(frozen=True)
+class TaskQuery:
+    """A validated task-list request; ``to_args`` gives it back as query-string values."""
+
+    statuses: tuple[int, ...] = ()
+    identifier: str | None = None
+    action: str | None = None
+    priority: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    #: ``created_to`` was a bare date: the whole day is included.
+    created_to_exclusive: datetime | None = None
+    q: str | None = None
+    sort: str = "id"
+    order: str = "desc"
+    page: int = 1
+    per_page: int = DEFAULT_PER_PAGE
+    raw: dict[str, str] = field(default_factory=dict, compare=False)
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.per_page
+
+    @property
+    def filtered(self) -> bool:
+        return any(self.raw.get(key) for key in FILTER_KEYS)
+
+    def to_args(self, **changes: Any) -> dict[str, str]:
+        """Query-string values for this query with ``changes`` (for sort and page links)."""
+        args = {key: value for key, value in self.raw.items() if value}
+        args.update({key: str(value) for key, value in changes.items() if value is not None})
+        return args
+
+    def with_page(self, page: int) -> TaskQuery:
+        return replace(self, page=page)
+
+    def conditions(self) -> list[Any]:
+        where: list[Any] = []
+        if self.statuses:
+            where.append(Task.status.in_(self.statuses))
+        if self.identifier:
+            where.append(Task.identifier == self.identifier)
+        if self.action:
+            where.append(Task.action == self.action)
+        if self.priority:
+            where.append(Task.priority == self.priority)
+        if self.created_from:
+            where.append(Task.created_at >= self.created_from)
+        if self.created_to_exclusive:
+            where.append(Task.created_at < self.created_to_exclusive)
+        elif self.created_to:
+            where.append(Task.created_at <= self.created_to)
+        if self.q:
+            where.append(_search(self.q))
+        return where
+
+    def statement(self) -> sa.Select[tuple[Task]]:
+        column = SORTS[self.sort]
+        direction = sa.desc if self.order == "desc" else sa.asc
+        ordering = [direction(column)] if self.sort == "id" else [direction(column), direction(Task.id)]
+        return sa.select(Task).where(*self.conditions()).order_by(*ordering).limit(self.per_page).offset(self.offset)
+
+    def count_statement(self, cap: int = COUNT_CAP) -> sa.Select[tuple[int]]:
+        """``count(*)`` over at most ``cap + 1`` matching rows: bounded work on any table size."""
+        inner = sa.select(Task.id).where(*self.conditions()).limit(cap + 1).subquery()
+        return sa.select(sa.func.count()).select_from(inner)
+
+
+@dataclass
+class TaskPage:
+    items: list[Task]
+    total: int
+    total_capped: bool
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "items": [task.to_dict() for task in self.items],
+            "total": self.total,
+            "total_capped": self.total_capped,
+            "page": self.page,
+            "per_page": self.per_page,
+            "pages": self.pages,
+        }
+
+
+def _search(text: str) -> Any:
+    """Case-insensitive LIKE on the message and on the JSON data as text.
+
+    JSON is stored with non-ASCII escaped (``\\u0443``), so the escaped spelling is searched too.
+    """
+    candidates = {text, json.dumps(text)[1:-1]}
+    data_text = sa.cast(Task.data, sa.Text)
+    clauses = []
+    for candidate in candidates:
+        clauses.append(Task.message.icontains(candidate, autoescape=True))
+        clauses.append(data_text.icontains(candidate, autoescape=True))
+    return sa.or_(*clauses)
+
+
+def safe_datetime(value: Any, field: str) -> datetime | None:
+    """``parse_datetime`` that also turns out-of-range offsets (OverflowError) into InvalidInput."""
+    try:
+        return parse_datetime(value, field)
+    except OverflowError:
+        raise InvalidInput(f"{field} is out of range") from None
+
+
+def _one(args: Mapping[str, Any], key: str) -> str:
+    value = args.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidInput(f"{key} must be a string")
+    return value.strip()
+
+
+def _int_arg(args: Mapping[str, Any], key: str, default: int, upper: int) -> int:
+    raw = _one(args, key)
+    if not raw:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= upper:
+        raise InvalidInput(f"{key} must be a whole number from 1 to {upper}, got {raw[:20]!r}")
+    return int(raw)
+
+
+def _statuses(args: Mapping[str, Any]) -> tuple[int, ...]:
+    getlist = getattr(args, "getlist", None)
+    values = getlist("status") if getlist else [args.get("status") or ""]
+    codes: list[int] = []
+    for value in values:
+        for part in str(value).split(","):
+            part = part.strip().lower()
+            if not part:
+                continue
+            if part.isdigit() and int(part) in Status._value2member_map_:
+                codes.append(int(part))
+            elif part in _STATUS_NAMES:
+                codes.append(int(_STATUS_NAMES[part]))
+            else:
+                choices = ", ".join(sorted(_STATUS_NAMES)) + " or their codes"
+                raise InvalidInput(f"unknown status {part[:20]!r}: use {choices}")
+    return tuple(sorted(set(codes)))
+
+
+def parse_task_query(args: Mapping[str, Any]) -> TaskQuery:
+    """Validate list filters (``request.args`` or a dict); raises :class:`InvalidInput`."""
+    raw = {key: _one(args, key) for key in (*FILTER_KEYS, "sort", "order", "per_page")}
+    statuses = _statuses(args)
+    raw["status"] = ",".join(str(code) for code in statuses)
+    identifier = raw["identifier"] or None
+    if identifier and not IDENTIFIER_RE.match(identifier):
+        raise InvalidInput(f"identifier {identifier[:70]!r} is not a worker identifier")
+    action = raw["action"] or None
+    if action and not ACTION_RE.match(action):
+        raise InvalidInput(f"action {action[:70]!r} must be 1-64 letters, digits, '_' or '-'")
+    priority = Priority.parse(raw["priority"]).value if raw["priority"] else None
+    created_from = safe_datetime(raw["created_from"], "created_from")
+    created_to = safe_datetime(raw["created_to"], "created_to")
+    day_end = created_to + timedelta(days=1) if created_to and _DATE_ONLY.match(raw["created_to"]) else None
+    if created_from and created_to and created_from > created_to:
+        raise InvalidInput("created_from must not be after created_to")
+    q = raw["q"] or None
+    if q and len(q) > MAX_SEARCH:
+        raise InvalidInput(f"q must be at most {MAX_SEARCH} characters")
+    sort = raw["sort"] or "id"
+    if sort not in SORTS:
+        raise InvalidInput(f"cannot sort by {sort[:40]!r}: use one of {', '.join(SORTS)}")
+    order = (raw["order"] or "desc").lower()
+    if order not in ("asc", "desc"):
+        raise InvalidInput("order must be asc or desc")
+    return TaskQuery(
+        statuses=statuses,
+        identifier=identifier,
+        action=action,
+        priority=priority,
+        created_from=created_from,
+        created_to=created_to,
+        created_to_exclusive=day_end,
+        q=q,
+        sort=sort,
+        order=order,
+        page=_int_arg(args, "page", 1, MAX_PAGE),
+        per_page=_int_arg(args, "per_page", DEFAULT_PER_PAGE, MAX_PER_PAGE),
+        raw=raw,
+    )
+
+
+def run_task_query(query: TaskQuery, session: Any = None) -> TaskPage:
+    """Two statements: the page of rows and the capped count.
+
+    The rows are detached from the session, so a later commit elsewhere in the request
+    cannot expire them (which would reload each one: a statement per row).
+    """
+    if session is None:
+        session = current_app.extensions["stask"].db.session
+    cap = int(current_app.config.get("STASK_LIST_COUNT_CAP", COUNT_CAP))
+    items = list(session.scalars(query.statement()))
+    if query.page == 1 and len(items) < query.per_page:
+        counted = len(items)  # the whole result is on this page: no count needed
+    else:
+        counted = int(session.scalar(query.count_statement(cap)) or 0)
+    for item in items:
+        session.expunge(item)
+    capped = counted > cap
+    return TaskPage(items=items, total=min(counted, cap), total_capped=capped, page=query.page, per_page=query.per_page)

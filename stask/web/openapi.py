@@ -1,0 +1,709 @@
+"""The OpenAPI 3 document of every JSON endpoint, served at ``<prefix>/api/openapi.json``.
+
+Paths are written relative to the stask prefix and prefixed when served, so a host that
+mounts stask elsewhere gets a correct document. The monitoring blueprint contributes its
+own path items through ``stask.web.monitoring.OPENAPI_PATHS`` (same convention; it may use
+the shared components below, e.g. ``#/components/schemas/Error``).
+"""
+
+from __future__ import annotations
+
+import copy
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from flask import Response, current_app, jsonify
+
+from .. import __name__ as _package
+from ..enums import Priority, Status
+from .api import MAX_BULK, MAX_LOG_LINES, RETRY_FAILED_LIMIT, SAFE_DOWNLOAD_TYPES, api_bp
+from .listing import COUNT_CAP, MAX_PER_PAGE, MAX_SEARCH, SORTS
+
+OPENAPI_VERSION = "3.0.3"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    return {**schema, "nullable": True}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+_ERROR_TEXT = {
+    "400": "Bad input (malformed JSON, wrong types, invalid values)",
+    "401": "No valid credentials",
+    "403": "The read-only role cannot do this, or the CSRF token is missing",
+    "404": "No such task, worker, action or file",
+    "409": "The task or worker is not in a state that allows this",
+    "413": "The body or the file is too large",
+    "415": "Wrong content type or file type",
+}
+
+
+def _errors(*codes: str) -> dict[str, Any]:
+    return {code: {"$ref": f"#/components/responses/E{code}"} for code in codes}
+
+
+def _ok(name: str, description: str = "Success") -> dict[str, Any]:
+    return {"200": _json(_ref(name), description)}
+
+
+TASK_ID = {
+    "name": "task_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "integer", "format": "int64", "minimum": 1},
+}
+IDENTIFIER = {
+    "name": "identifier",
+    "in": "path",
+    "required": True,
+    "description": "Worker identifier",
+    "schema": {"type": "string", "example": "csv_export"},
+}
+ACTION = {
+    "name": "action",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "example": "export"},
+}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["success", "error"],
+        "properties": {
+            "success": {"type": "boolean", "enum": [False]},
+            "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+    "Task": {
+        "type": "object",
+        "required": [
+            "id",
+            "identifier",
+            "action",
+            "status",
+            "status_text",
+            "priority",
+            "progress",
+            "attempts",
+            "max_attempts",
+            "created_at",
+        ],
+        "properties": {
+            "id": {"type": "integer", "format": "int64"},
+            "identifier": {"type": "string"},
+            "action": {"type": "string"},
+            "status": {
+                "type": "integer",
+                "enum": [int(s) for s in Status],
+                "description": "10 queued, 30 preparing, 50 running, 80 finished, 90 cancelled, 100 failed",
+            },
+            "status_text": {"type": "string", "enum": [s.text for s in Status]},
+            "priority": {"type": "string", "enum": [p.value for p in Priority]},
+            "progress": {"type": "integer", "minimum": 0, "maximum": 100},
+            "message": _nullable({"type": "string"}),
+            "result": _nullable({"type": "string", "description": "Result file, relative to the task's folder"}),
+            "error": _nullable({"type": "string"}),
+            "data": _nullable({"type": "object"}),
+            "meta": _nullable({"type": "object"}),
+            "attempts": {"type": "integer"},
+            "max_attempts": {"type": "integer"},
+            "user_id": _nullable({"type": "integer"}),
+            "started_by": _nullable({"type": "string"}),
+            "created_at": {"type": "string", "format": "date-time"},
+            "start_at": _nullable({"type": "string", "format": "date-time"}),
+            "started_at": _nullable({"type": "string", "format": "date-time"}),
+            "finished_at": _nullable({"type": "string", "format": "date-time"}),
+            "wait_ms": _nullable({"type": "integer"}),
+            "run_ms": _nullable({"type": "integer"}),
+            "peak_memory_kb": _nullable({"type": "integer"}),
+        },
+    },
+    "RunRequest": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "data": _nullable({"type": "object", "description": "Options for the action (JSON object, < 1 MB)"}),
+            "priority": {"type": "string", "enum": [p.value for p in Priority], "default": "normal"},
+            "start_at": _nullable(
+                {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "Run not before this moment (ISO 8601; UTC if no offset)",
+                }
+            ),
+            "max_attempts": _nullable({"type": "integer", "minimum": 1, "maximum": 100}),
+        },
+    },
+    "CreateRequest": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["identifier", "action"],
+        "properties": {
+            "identifier": {"type": "string", "example": "csv_export"},
+            "action": {"type": "string", "example": "export"},
+            "data": _nullable({"type": "object"}),
+            "priority": {"type": "string", "enum": [p.value for p in Priority]},
+            "start_at": _nullable({"type": "string", "format": "date-time"}),
+            "max_attempts": _nullable({"type": "integer", "minimum": 1, "maximum": 100}),
+        },
+    },
+    "TaskCreated": {
+        "type": "object",
+        "required": ["success", "id", "task"],
+        "properties": {"success": {"type": "boolean", "enum": [True]}, "id": {"type": "integer"}, "task": _ref("Task")},
+    },
+    "TaskResponse": {
+        "type": "object",
+        "required": ["success", "task"],
+        "properties": {
+            "success": {"type": "boolean", "enum": [True]},
+            "task": _ref("Task"),
+            "stopping": {"type": "boolean", "description": "cancel: a running task was asked to stop"},
+        },
+    },
+    "TaskDeleted": {
+        "type": "object",
+        "required": ["success", "id"],
+        "properties": {"success": {"type": "boolean", "enum": [True]}, "id": {"type": "integer"}},
+    },
+    "TaskList": {
+        "type": "object",
+        "required": ["success", "items", "total", "total_capped", "page", "per_page", "pages"],
+        "properties": {
+            "success": {"type": "boolean", "enum": [True]},
+            "items": {"type": "array", "items": _ref("Task")},
+            "total": {"type": "integer", "description": f"Matching tasks, counted up to {COUNT_CAP}"},
+            "total_capped": {"type": "boolean", "description": f"More than {COUNT_CAP} tasks match"},
+            "page": {"type": "integer"},
+            "per_page": {"type": "integer"},
+            "pages": {"type": "integer"},
+        },
+    },
+    "Progress": {
+        "type": "object",
+        "required": [
+            "success",
+            "id",
+            "status",
+            "status_text",
+            "progress",
+            "processed",
+            "total",
+            "eta",
+            "message",
+            "log_lines",
+        ],
+        "properties": {
+            "success": {"type": "boolean", "enum": [True]},
+            "id": {"type": "integer"},
+            "status": {"type": "integer", "enum": [int(s) for s in Status]},
+            "status_text": {"type": "string", "enum": [s.text for s in Status]},
+            "progress": {"type": "integer", "minimum": 0, "maximum": 100},
+            "processed": _nullable({"type": "integer"}),
+            "total": _nullable({"type": "integer"}),
+            "eta": _nullable({"type": "number", "description": "Seconds left at the rate so far"}),
+            "message": _nullable({"type": "string"}),
+            "stop_requested": {"type": "boolean"},
+            "log_lines": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+    "Stats": {
+        "type": "object",
+        "required": [
+            "success",
+            "pending",
+            "preparing",
+            "running",
+            "finished",
+            "cancelled",
+            "failed",
+            "total",
+            "workers",
+            "active_workers",
+            "queues",
+        ],
+        "properties": {
+            "success": {"type": "boolean", "enum": [True]},
+            **{
+                name: {"type": "integer"}
+                for name in (
+                    "pending",
+                    "preparing",
+                    "running",
+                    "finished",
+                    "cancelled",
+                    "failed",
+                    "total",
+                    "workers",
+                    "active_workers",
+                )
+            },
+            "queues": {
+                "type": "object",
+                "additionalProperties": {"type": "integer"},
+                "description": "Jobs waiting in each RQ queue (high, normal, low)",
+            },
+        },
+    },
+    "BulkRequest": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["action", "ids"],
+        "properties": {
+            "action": {"type": "string", "enum": ["retry", "cancel", "delete"]},
+            "ids": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": MAX_BULK,
+                "items": {"type": "integer", "format": "int64", "minimum": 1},
+            },
+        },
+    },
+    "BulkResult": {
+        "type": "object",
+        "required": ["success", "action", "done", "failed"],
+        "properties": {
+            "success": {"type": "boolean", "enum": [True]},
+            "action": {"type": "string"},
+            "done": {"type": "array", "items": {"type": "integer"}},
+            "failed": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["id", "error"],
+                    "properties": {
+                        "id": {"type": "integer"},
+                        "error": {
+                            "type": "object",
+                            "required": ["code", "message"],
+                            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+                        },
+                    },
+                },
+            },
+        },
+    },
+    "RetryFailedRequest": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {"limit": {"type": "integer", "minimum": 1, "maximum": RETRY_FAILED_LIMIT}},
+    },
+    "RetryFailedResult": {
+        "type": "object",
+        "required": ["success", "retried", "skipped", "remaining"],
+        "properties": {
+            "success": {"type": "boolean", "enum": [True]},
+            "retried": {"type": "array", "items": {"type": "integer"}},
+            "skipped": {"type": "array", "items": {"type": "integer"}},
+            "remaining": {"type": "boolean", "description": "More failed tasks wait: call again"},
+        },
+    },
+    "Worker": {
+        "type": "object",
+        "required": ["identifier", "class_path", "active", "settings", "available", "actions"],
+        "properties": {
+            "identifier": {"type": "string"},
+            "class_path": {"type": "string"},
+            "scope": {"type": "string"},
+            "title": {"type": "string"},
+            "description": {"type": "string"},
+            "icon": {"type": "string"},
+            "active": {"type": "boolean"},
+            "position": {"type": "integer"},
+            "settings": {"type": "object", "description": "Settings stored for this worker"},
+            "available": {"type": "boolean", "description": "Its class can be imported here"},
+            "load_error": _nullable({"type": "string"}),
+            "actions": {"type": "array", "items": {"type": "string"}},
+            "action_fields": {"type": "object"},
+            "accepts_upload": {"type": "boolean"},
+            "default_settings": {"type": "object"},
+        },
+    },
+    "WorkerList": {
+        "type": "object",
+        "required": ["success", "workers"],
+        "properties": {
+            "success": {"type": "boolean", "enum": [True]},
+            "workers": {"type": "array", "items": _ref("Worker")},
+        },
+    },
+    "WorkerResponse": {
+        "type": "object",
+        "required": ["success", "worker"],
+        "properties": {"success": {"type": "boolean", "enum": [True]}, "worker": _ref("Worker")},
+    },
+    "WorkerDetail": {
+        "type": "object",
+        "required": ["success", "worker", "tasks"],
+        "properties": {
+            "success": {"type": "boolean", "enum": [True]},
+            "worker": _ref("Worker"),
+            "tasks": {
+                "type": "object",
+                "additionalProperties": {"type": "integer"},
+                "description": "This worker's tasks by status, and total",
+            },
+        },
+    },
+    "Settings": {
+        "type": "object",
+        "required": ["success", "identifier", "settings", "stored", "defaults"],
+        "properties": {
+            "success": {"type": "boolean", "enum": [True]},
+            "identifier": {"type": "string"},
+            "settings": {"type": "object", "description": "Effective: defaults overlaid with stored values"},
+            "stored": {"type": "object"},
+            "defaults": {"type": "object"},
+        },
+    },
+    "Discovery": {
+        "type": "object",
+        "required": ["success", "added", "updated", "missing", "invalid", "workers"],
+        "properties": {
+            "success": {"type": "boolean", "enum": [True]},
+            "added": {"type": "array", "items": {"type": "string"}},
+            "updated": {"type": "array", "items": {"type": "string"}},
+            "missing": {"type": "array", "items": {"type": "string"}},
+            "invalid": {"type": "object", "additionalProperties": {"type": "string"}},
+            "workers": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+    "UploadRequest": {
+        "type": "object",
+        "required": ["file"],
+        "properties": {
+            "file": {"type": "string", "format": "binary"},
+            "upload_id": {"type": "string", "description": "From the first chunk's answer (chunked uploads)"},
+        },
+    },
+    "Upload": {
+        "type": "object",
+        "required": ["success", "complete", "upload_id"],
+        "properties": {
+            "success": {"type": "boolean", "enum": [True]},
+            "complete": {"type": "boolean"},
+            "upload_id": _nullable({"type": "string"}),
+            "received": {"type": "integer", "description": "Bytes stored so far (chunked, incomplete)"},
+            "file": {
+                "type": "object",
+                "required": ["name", "size", "owner"],
+                "properties": {
+                    "name": {"type": "string", "description": "The stored (safe, unique) file name"},
+                    "size": {"type": "integer"},
+                    "owner": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+
+
+def _list_parameters() -> list[dict[str, Any]]:
+    def query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+        return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+    return [
+        query("status", {"type": "string"}, "Status names or codes, comma-separated (e.g. failed,cancelled)"),
+        query("identifier", {"type": "string"}, "Worker identifier"),
+        query("action", {"type": "string"}, "Action name"),
+        query("priority", {"type": "string", "enum": [p.value for p in Priority]}, "Priority"),
+        query("created_from", {"type": "string", "format": "date-time"}, "Created at or after (ISO 8601)"),
+        query("created_to", {"type": "string"}, "Created at or before (a bare date includes the whole day)"),
+        query("q", {"type": "string", "maxLength": MAX_SEARCH}, "Text in the message or the data"),
+        query("sort", {"type": "string", "enum": list(SORTS)}, "Sort key"),
+        query("order", {"type": "string", "enum": ["asc", "desc"]}, "Sort order"),
+        query("page", {"type": "integer", "minimum": 1, "maximum": 1_000_000}, "Page number"),
+        query("per_page", {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE}, "Rows per page"),
+    ]
+
+
+def _upload_operation(summary: str, parameters: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "summary": summary,
+        "description": "Multipart field `file`. Size limit: the worker setting `upload_max_mb` (default 20) "
+        "and MAX_CONTENT_LENGTH; extensions: the setting `upload_extensions` (default csv, txt, json). "
+        "Chunked: send `Content-Range: bytes first-last/total` with each chunk and the `upload_id` the first "
+        "chunk returned.",
+        "parameters": [
+            *parameters,
+            {
+                "name": "Content-Range",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string"},
+                "description": "bytes first-last/total, for chunked uploads",
+            },
+            {"name": "X-Upload-Id", "in": "header", "required": False, "schema": {"type": "string"}},
+        ],
+        "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": _ref("UploadRequest")}}},
+        "responses": {
+            "201": _json(_ref("Upload"), "The file is stored (complete)"),
+            "202": _json(_ref("Upload"), "A chunk is stored; send the next one"),
+            **_errors("400", "401", "403", "404", "409", "413", "415"),
+        },
+    }
+
+
+def _paths() -> dict[str, Any]:
+    download_types = sorted(SAFE_DOWNLOAD_TYPES | {"application/octet-stream"})
+    return {
+        "/worker/{identifier}/run/{action}": {
+            "post": {
+                "summary": "Start an action of a worker",
+                "tags": ["tasks"],
+                "parameters": [IDENTIFIER, ACTION],
+                "requestBody": {"required": False, "content": {"application/json": {"schema": _ref("RunRequest")}}},
+                "responses": {
+                    "201": _json(_ref("TaskCreated"), "The task is stored and queued"),
+                    **_errors("400", "401", "403", "404", "409", "413", "415"),
+                },
+            }
+        },
+        "/task/{task_id}/progress": {
+            "get": {
+                "summary": "Live progress of a task",
+                "tags": ["tasks"],
+                "parameters": [
+                    TASK_ID,
+                    {
+                        "name": "lines",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LOG_LINES},
+                        "description": "Log lines to return (default 20)",
+                    },
+                ],
+                "responses": {**_ok("Progress"), **_errors("400", "401", "404")},
+            }
+        },
+        "/task/{task_id}/download": {
+            "get": {
+                "summary": "Download the task's result file",
+                "tags": ["tasks"],
+                "parameters": [
+                    TASK_ID,
+                    {
+                        "name": "file",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string"},
+                        "description": "Another file of the task's result folder",
+                    },
+                ],
+                "responses": {
+                    "200": {
+                        "description": "The file, as an attachment",
+                        "content": {
+                            t: {"schema": {"type": "string", "format": "binary"} if t != "application/json" else {}}
+                            for t in download_types
+                        },
+                    },
+                    **_errors("400", "401", "404"),
+                },
+            }
+        },
+        "/task/{task_id}/upload": {
+            "post": {**_upload_operation("Attach a file to a task", [TASK_ID]), "tags": ["uploads"]}
+        },
+        "/worker/{identifier}/upload": {
+            "post": {**_upload_operation("Upload a file for a worker", [IDENTIFIER]), "tags": ["uploads"]}
+        },
+        "/stats": {
+            "get": {
+                "summary": "Task counts by status, workers, queue depths",
+                "tags": ["tasks"],
+                "responses": {**_ok("Stats"), **_errors("401")},
+            }
+        },
+        "/api/tasks": {
+            "get": {
+                "summary": "List tasks (filters, search, sorting, pages)",
+                "tags": ["tasks"],
+                "parameters": _list_parameters(),
+                "responses": {**_ok("TaskList"), **_errors("400", "401")},
+            },
+            "post": {
+                "summary": "Create a task",
+                "tags": ["tasks"],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("CreateRequest")}}},
+                "responses": {
+                    "201": _json(_ref("TaskCreated"), "The task is stored and queued"),
+                    **_errors("400", "401", "403", "404", "409", "413", "415"),
+                },
+            },
+        },
+        "/api/tasks/{task_id}": {
+            "get": {
+                "summary": "One task",
+                "tags": ["tasks"],
+                "parameters": [TASK_ID],
+                "responses": {**_ok("TaskResponse"), **_errors("401", "404")},
+            },
+            "delete": {
+                "summary": "Delete a task that is not running (and its files)",
+                "tags": ["tasks"],
+                "parameters": [TASK_ID],
+                "responses": {**_ok("TaskDeleted"), **_errors("401", "403", "404", "409")},
+            },
+        },
+        "/api/tasks/{task_id}/retry": {
+            "post": {
+                "summary": "Queue a failed or cancelled task again",
+                "tags": ["tasks"],
+                "parameters": [TASK_ID],
+                "responses": {**_ok("TaskResponse"), **_errors("401", "403", "404", "409")},
+            }
+        },
+        "/api/tasks/{task_id}/cancel": {
+            "post": {
+                "summary": "Cancel a queued task, or ask a running one to stop",
+                "tags": ["tasks"],
+                "parameters": [TASK_ID],
+                "responses": {**_ok("TaskResponse"), **_errors("401", "403", "404", "409")},
+            }
+        },
+        "/api/tasks/retry-failed": {
+            "post": {
+                "summary": "Queue failed tasks again, a batch at a time",
+                "tags": ["tasks"],
+                "requestBody": {
+                    "required": False,
+                    "content": {"application/json": {"schema": _ref("RetryFailedRequest")}},
+                },
+                "responses": {**_ok("RetryFailedResult"), **_errors("400", "401", "403", "413", "415")},
+            }
+        },
+        "/api/tasks/bulk": {
+            "post": {
+                "summary": "Retry, cancel or delete several tasks",
+                "tags": ["tasks"],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("BulkRequest")}}},
+                "responses": {**_ok("BulkResult", "Each id's outcome"), **_errors("400", "401", "403", "413", "415")},
+            }
+        },
+        "/api/workers": {
+            "get": {
+                "summary": "Registered workers",
+                "tags": ["workers"],
+                "responses": {**_ok("WorkerList"), **_errors("401")},
+            }
+        },
+        "/api/workers/discover": {
+            "post": {
+                "summary": "Find installed worker classes and register new ones",
+                "tags": ["workers"],
+                "responses": {**_ok("Discovery"), **_errors("401", "403")},
+            }
+        },
+        "/api/workers/{identifier}": {
+            "get": {
+                "summary": "One worker and its task counts",
+                "tags": ["workers"],
+                "parameters": [IDENTIFIER],
+                "responses": {**_ok("WorkerDetail"), **_errors("401", "404")},
+            }
+        },
+        "/api/workers/{identifier}/activate": {
+            "post": {
+                "summary": "Activate a worker",
+                "tags": ["workers"],
+                "parameters": [IDENTIFIER],
+                "responses": {**_ok("WorkerResponse"), **_errors("401", "403", "404")},
+            }
+        },
+        "/api/workers/{identifier}/deactivate": {
+            "post": {
+                "summary": "Deactivate a worker (new tasks are refused)",
+                "tags": ["workers"],
+                "parameters": [IDENTIFIER],
+                "responses": {**_ok("WorkerResponse"), **_errors("401", "403", "404")},
+            }
+        },
+        "/api/workers/{identifier}/settings": {
+            "get": {
+                "summary": "A worker's settings",
+                "tags": ["workers"],
+                "parameters": [IDENTIFIER],
+                "responses": {**_ok("Settings"), **_errors("401", "404")},
+            },
+            "put": {
+                "summary": "Change some of a worker's settings",
+                "tags": ["workers"],
+                "parameters": [IDENTIFIER],
+                "description": "A JSON object of setting -> value; keys and types must match the "
+                "worker's default_settings. Omitted settings are kept.",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+                "responses": {**_ok("Settings"), **_errors("400", "401", "403", "404", "413", "415")},
+            },
+        },
+        "/api/openapi.json": {
+            "get": {
+                "summary": "This document",
+                "tags": ["meta"],
+                "responses": {"200": _json({"type": "object"}, "OpenAPI 3 document"), **_errors("401")},
+            }
+        },
+    }
+
+
+def _monitoring_paths() -> dict[str, Any]:
+    try:
+        from .monitoring import OPENAPI_PATHS
+    except ImportError:
+        return {}
+    return dict(OPENAPI_PATHS)
+
+
+def build_document(prefix: str) -> dict[str, Any]:
+    """The whole document for stask mounted at ``prefix``."""
+    prefix = prefix.rstrip("/")
+    paths: dict[str, Any] = {}
+    for path, item in {**_paths(), **_monitoring_paths()}.items():
+        full = path if prefix and (path == prefix or path.startswith(prefix + "/")) else prefix + path
+        paths[full] = copy.deepcopy(item)
+    return {
+        "openapi": OPENAPI_VERSION,
+        "info": {
+            "title": "stask API",
+            "version": _version(),
+            "description": (
+                "Background tasks for Flask. Authenticate with `Authorization: Bearer <token>` "
+                "(STASK_API_TOKEN for admin, STASK_READONLY_TOKEN for read-only). Browser sessions of the "
+                "panel work too, but their POST/PUT/DELETE requests need the `X-CSRF-Token` header. Every "
+                'error is `{"success": false, "error": {"code", "message"}}`.'
+            ),
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"bearerAuth": []}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
+            "schemas": copy.deepcopy(SCHEMAS),
+            "responses": {f"E{code}": _json(_ref("Error"), text) for code, text in _ERROR_TEXT.items()},
+        },
+    }
+
+
+def _version() -> str:
+    try:
+        return version(_package)
+    except PackageNotFoundError:  # running from a checkout that is not installed
+        return "0"
+
+
+@api_bp.get("/api/openapi.json")
+def openapi_document() -> Response:
+    prefix = str(current_app.config.get("STASK_URL_PREFIX", "/stask"))
+    return jsonify(build_document(prefix))

@@ -1,0 +1,247 @@
+"""Receiving uploaded files: size and type limits on the server, chunks, safe names.
+
+A file arrives as the multipart field ``file``. Big files may come in chunks, each its own
+request with ``Content-Range: bytes <first>-<last>/<total>`` (the jQuery-File-Upload and
+Uppy convention): the first chunk (``first`` = 0) opens an upload and the answer carries its
+``upload_id``; later chunks send it back (form field ``upload_id`` or header
+``X-Upload-Id``) and must continue exactly where the file ends. Chunks are appended to
+``uploads/.partial/<upload_id>``; the last one moves the file into the owner's folder
+(``storage.upload_dir(owner)``) under a safe, unique name. Nothing is ever written outside
+the uploads folder, and nothing is served back from it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import redis
+from flask import current_app, request
+from werkzeug.datastructures import FileStorage
+from werkzeug.utils import secure_filename
+
+from ..exceptions import InvalidInput, InvalidState, StaskError
+from ..storage import Storage, safe_name
+
+DEFAULT_MAX_MB = 20
+DEFAULT_EXTENSIONS = ("csv", "txt", "json")
+#: Room for the multipart headers around the file in one request.
+MULTIPART_OVERHEAD = 64 * 1024
+#: An unfinished chunked upload is forgotten after this many seconds.
+SESSION_TTL = 86400
+_RANGE = re.compile(r"^bytes (\d{1,15})-(\d{1,15})/(\d{1,15})$")
+_UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
+_BLOCK = 64 * 1024
+
+
+class UnsupportedMediaType(StaskError):
+    """The request body or the file has a type this endpoint does not take."""
+
+    code = "unsupported_media_type"
+    http_status = 415
+
+
+class FileTypeNotAllowed(UnsupportedMediaType):
+    """The file's extension is not in the worker's ``upload_extensions``."""
+
+    code = "file_type_not_allowed"
+
+
+class TooLarge(StaskError):
+    """The body or the file is larger than allowed."""
+
+    code = "too_large"
+    http_status = 413
+
+
+class UploadNotFound(StaskError):
+    """No unfinished chunked upload has this id (expired, finished, or another owner's)."""
+
+    code = "upload_not_found"
+    http_status = 404
+
+
+@dataclass(frozen=True)
+class UploadPolicy:
+    max_bytes: int
+    extensions: tuple[str, ...]
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any]) -> UploadPolicy:
+        """``upload_max_mb`` (default 20) and ``upload_extensions`` (default csv, txt, json)."""
+        try:
+            megabytes = float(settings.get("upload_max_mb", DEFAULT_MAX_MB))
+        except (TypeError, ValueError):
+            megabytes = DEFAULT_MAX_MB
+        raw = settings.get("upload_extensions", DEFAULT_EXTENSIONS)
+        if isinstance(raw, str):
+            raw = raw.split(",")
+        extensions = tuple(sorted({str(e).strip().lower().lstrip(".") for e in raw or () if str(e).strip()}))
+        limit = int(max(0.0, megabytes) * 1024 * 1024)
+        app_limit = current_app.config.get("MAX_CONTENT_LENGTH")
+        if app_limit:
+            limit = min(limit, int(app_limit))
+        return cls(max_bytes=limit, extensions=extensions)
+
+    def check_name(self, filename: str | None) -> str:
+        """A safe file name with an allowed extension, or an error saying what is wrong."""
+        name = secure_filename(filename or "")
+        if not name or "." not in name:
+            raise InvalidInput("the file needs a name with an extension")
+        extension = name.rsplit(".", 1)[1].lower()
+        if extension not in self.extensions:
+            allowed = ", ".join(self.extensions) or "none"
+            raise FileTypeNotAllowed(f"files of type .{extension} are not accepted here: allowed are {allowed}")
+        return safe_name(name[-200:].lstrip("._-") or name)
+
+
+@dataclass(frozen=True)
+class ChunkRange:
+    first: int
+    last: int
+    total: int
+
+    @classmethod
+    def parse(cls, header: str) -> ChunkRange:
+        match = _RANGE.match(header.strip())
+        if not match:
+            raise InvalidInput("Content-Range must look like 'bytes 0-1048575/5242880'")
+        first, last, total = (int(v) for v in match.groups())
+        if last < first or last >= total:
+            raise InvalidInput("Content-Range is inconsistent: need first <= last < total")
+        return cls(first, last, total)
+
+    @property
+    def size(self) -> int:
+        return self.last - self.first + 1
+
+
+def receive(storage: Storage, connection: redis.Redis, owner: str, policy: UploadPolicy) -> tuple[dict[str, Any], int]:
+    """Store the file (or chunk) of the current request; returns (JSON body, HTTP status)."""
+    chunk = ChunkRange.parse(request.headers["Content-Range"]) if request.headers.get("Content-Range") else None
+    allowed = (chunk.size if chunk else policy.max_bytes) + MULTIPART_OVERHEAD
+    if chunk and chunk.total > policy.max_bytes or request.content_length and request.content_length > allowed:
+        raise TooLarge(f"files here may be at most {_megabytes(policy.max_bytes)}")
+    request.max_content_length = min(allowed, int(current_app.config.get("MAX_CONTENT_LENGTH") or allowed))
+    if request.mimetype != "multipart/form-data":
+        raise UnsupportedMediaType("send the file as multipart/form-data in a field named 'file'")
+    part = request.files.get("file")
+    if part is None:
+        raise InvalidInput("send the file as multipart/form-data in a field named 'file'")
+    name = policy.check_name(part.filename)
+    folder = storage.upload_dir(owner)
+    if chunk is None:
+        folder.mkdir(parents=True, exist_ok=True)
+        temporary = folder / f".incoming-{secrets.token_hex(8)}"
+        try:
+            with temporary.open("wb") as handle:
+                _copy(part, handle, policy.max_bytes, policy)
+            final = _place(temporary, folder, name)
+        finally:
+            temporary.unlink(missing_ok=True)
+        return {"success": True, "complete": True, "upload_id": None, "file": _described(final, owner)}, 201
+    return _receive_chunk(storage, connection, owner, policy, part, name, chunk)
+
+
+def _receive_chunk(
+    storage: Storage,
+    connection: redis.Redis,
+    owner: str,
+    policy: UploadPolicy,
+    part: FileStorage,
+    name: str,
+    chunk: ChunkRange,
+) -> tuple[dict[str, Any], int]:
+    partial_dir = storage.root / "uploads" / ".partial"
+    partial_dir.mkdir(parents=True, exist_ok=True)
+    prefix = current_app.config.get("STASK_REDIS_PREFIX", "stask")
+    upload_id = request.form.get("upload_id") or request.headers.get("X-Upload-Id") or ""
+    if not upload_id:
+        if chunk.first != 0:
+            raise InvalidInput("a chunk after the first needs the upload_id the first chunk returned")
+        _sweep(partial_dir)
+        upload_id = secrets.token_hex(16)
+        connection.hset(f"{prefix}:upload:{upload_id}", mapping={"owner": owner, "name": name, "total": chunk.total})
+        connection.expire(f"{prefix}:upload:{upload_id}", SESSION_TTL)
+    elif not _UPLOAD_ID.match(upload_id):
+        raise InvalidInput("upload_id is not one this server issued")
+    record = {k.decode(): v.decode() for k, v in connection.hgetall(f"{prefix}:upload:{upload_id}").items()}
+    if record.get("owner") != owner:
+        raise UploadNotFound(f"no unfinished upload {upload_id}: start again from the first chunk")
+    if record.get("name") != name or int(record.get("total", -1)) != chunk.total:
+        raise InvalidInput("every chunk of an upload must carry the same file name and total size")
+    path = partial_dir / upload_id
+    with path.open("ab") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        current = handle.seek(0, os.SEEK_END)
+        if current != chunk.first:
+            raise InvalidState(f"this upload continues at byte {current}, not {chunk.first}")
+        written = _copy(part, handle, chunk.size, policy)
+        if written != chunk.size:
+            handle.truncate(current)
+            raise InvalidInput(f"the chunk has {written} bytes but Content-Range announced {chunk.size}")
+    received = chunk.last + 1
+    if received < chunk.total:
+        return {"success": True, "complete": False, "upload_id": upload_id, "received": received}, 202
+    connection.delete(f"{prefix}:upload:{upload_id}")
+    folder = storage.upload_dir(owner)
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        final = _place(path, folder, name)
+    finally:
+        path.unlink(missing_ok=True)
+    return {"success": True, "complete": True, "upload_id": upload_id, "file": _described(final, owner)}, 201
+
+
+def _copy(part: FileStorage, handle: IO[bytes], limit: int, policy: UploadPolicy) -> int:
+    """Copy at most ``limit`` bytes; one byte more means the file is too large."""
+    written = 0
+    while True:
+        block = part.stream.read(_BLOCK)
+        if not block:
+            return written
+        written += len(block)
+        if written > limit:
+            if limit < policy.max_bytes:  # a chunk longer than its Content-Range
+                raise InvalidInput("the chunk is longer than its Content-Range")
+            raise TooLarge(f"files here may be at most {_megabytes(policy.max_bytes)}")
+        handle.write(block)
+
+
+def _place(source: Path, folder: Path, name: str) -> Path:
+    """Move ``source`` to ``folder/name``, or ``name-1``, ``name-2``… if taken (never overwrite)."""
+    stem, dot, extension = name.rpartition(".")
+    for attempt in range(1000):
+        candidate = folder / (name if attempt == 0 else f"{stem}-{attempt}{dot}{extension}")
+        try:
+            os.close(os.open(candidate, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o640))
+        except FileExistsError:
+            continue
+        os.replace(source, candidate)
+        return candidate
+    raise InvalidState(f"too many files named {name!r} already: rename the file")
+
+
+def _described(path: Path, owner: str) -> dict[str, Any]:
+    return {"name": path.name, "size": path.stat().st_size, "owner": owner}
+
+
+def _sweep(partial_dir: Path) -> None:
+    """Forget chunked uploads abandoned for longer than ``SESSION_TTL``."""
+    cutoff = time.time() - SESSION_TTL
+    for leftover in partial_dir.iterdir():
+        try:
+            if leftover.stat().st_mtime < cutoff:
+                leftover.unlink()
+        except FileNotFoundError:
+            continue  # another request removed it first
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1024 / 1024:.1f} MB"
