@@ -287,8 +287,7 @@ def task_action(task_id: int, op: str) -> Response:
             if row.status == Status.CANCELLED:
                 flash(_("Task #%(id)d cancelled.", id=task_id), "success")
             else:
-                flash(_("Stopping task #%(id)d… it ends as cancelled at its next progress report.", id=task_id),
-                      "info")
+                flash(_("Stopping task #%(id)d… it ends as cancelled at its next progress report.", id=task_id), "info")
     except StaskError as exc:
         flash(str(exc), "error")
     return redirect(url_for("stask_panel.task", task_id=task_id), code=303)

@@ -46,12 +46,14 @@ def queue_overview(ext: Any) -> list[dict[str, Any]]:
     out = []
     for name in QUEUE_ORDER:
         count, oldest = due.get(name, (0, None))
-        out.append({
-            "name": name,
-            "depth": depth.get(name),
-            "due": int(count or 0),
-            "oldest_age": max(0.0, (now - oldest).total_seconds()) if oldest else None,
-        })
+        out.append(
+            {
+                "name": name,
+                "depth": depth.get(name),
+                "due": int(count or 0),
+                "oldest_age": max(0.0, (now - oldest).total_seconds()) if oldest else None,
+            }
+        )
     return out
 
 
@@ -72,19 +74,21 @@ def rq_workers(ext: Any) -> list[dict[str, Any]]:
         beat = worker.last_heartbeat
         if beat is not None and beat.tzinfo is None:
             beat = beat.replace(tzinfo=timezone.utc)
-        out.append({
-            "name": worker.name,
-            "state": worker.get_state(),
-            "busy": worker.get_state() in BUSY_STATES,
-            "queues": worker.queue_names(),
-            "job": job,
-            "task_id": task_id,
-            "heartbeat_age": (now - beat).total_seconds() if beat else None,
-            "successful": worker.successful_job_count,
-            "failed": worker.failed_job_count,
-            "pid": worker.pid,
-            "hostname": worker.hostname,
-        })
+        out.append(
+            {
+                "name": worker.name,
+                "state": worker.get_state(),
+                "busy": worker.get_state() in BUSY_STATES,
+                "queues": worker.queue_names(),
+                "job": job,
+                "task_id": task_id,
+                "heartbeat_age": (now - beat).total_seconds() if beat else None,
+                "successful": worker.successful_job_count,
+                "failed": worker.failed_job_count,
+                "pid": worker.pid,
+                "hostname": worker.hostname,
+            }
+        )
     return out
 
 
@@ -139,9 +143,11 @@ def failed_count(ext: Any) -> int:
 
 
 def failed_ids(ext: Any, limit: int) -> list[int]:
-    ids = list(ext.db.session.scalars(
-        sa.select(Task.id).where(Task.status == int(Status.FAILED)).order_by(Task.id).limit(limit)
-    ))
+    ids = list(
+        ext.db.session.scalars(
+            sa.select(Task.id).where(Task.status == int(Status.FAILED)).order_by(Task.id).limit(limit)
+        )
+    )
     ext.db.session.commit()
     return ids
 

@@ -153,9 +153,7 @@ def settings_display(defaults: dict[str, Any], current: dict[str, Any]) -> dict[
     return out
 
 
-def parse_settings_form(
-    defaults: dict[str, Any], form: MultiDict[str, str]
-) -> tuple[dict[str, Any], dict[str, str]]:
+def parse_settings_form(defaults: dict[str, Any], form: MultiDict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
     """``(values, errors)``: every setting converted to its default's type, or a message."""
     values: dict[str, Any] = {}
     errors: dict[str, str] = {}

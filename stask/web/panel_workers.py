@@ -16,10 +16,28 @@ from .panel import panel_bp
 from .panel_support import is_htmx, stask_extension, write_required
 
 #: Names with a drawing in ``static/stask/icons.svg``; any other icon shows a letter badge.
-ICONS = frozenset({
-    "envelope", "file-csv", "broom", "gear", "comment", "database", "clock", "bolt", "bell", "chart",
-    "cloud", "download", "upload", "user", "image", "layers", "search", "sync",
-})
+ICONS = frozenset(
+    {
+        "envelope",
+        "file-csv",
+        "broom",
+        "gear",
+        "comment",
+        "database",
+        "clock",
+        "bolt",
+        "bell",
+        "chart",
+        "cloud",
+        "download",
+        "upload",
+        "user",
+        "image",
+        "layers",
+        "search",
+        "sync",
+    }
+)
 
 
 def icon_name(worker: Worker) -> str | None:
@@ -59,8 +77,9 @@ def uploaded_files(ext: Any, identifier: str) -> list[str]:
 def task_counts(ext: Any) -> tuple[dict[str, dict[int, int]], dict[str, Any]]:
     """Task counts per worker and status, and each worker's last start: one grouped query."""
     rows = ext.db.session.execute(
-        sa.select(Task.identifier, Task.status, sa.func.count(), sa.func.max(Task.started_at))
-        .group_by(Task.identifier, Task.status)
+        sa.select(Task.identifier, Task.status, sa.func.count(), sa.func.max(Task.started_at)).group_by(
+            Task.identifier, Task.status
+        )
     ).all()
     ext.db.session.commit()
     counts: dict[str, dict[int, int]] = {}
@@ -96,15 +115,17 @@ def _cards(ext: Any, override: dict[tuple[str, str], dict[str, Any]] | None = No
             (override or {}).get((worker.identifier, action)) or run_section(ext, worker, info, action)
             for action in info["actions"]
         ]
-        cards.append({
-            "worker": worker,
-            "icon": icon_name(worker),
-            "info": info,
-            "counts": counts.get(worker.identifier, {}),
-            "total": sum(counts.get(worker.identifier, {}).values()),
-            "last_run": last.get(worker.identifier),
-            "sections": sections,
-        })
+        cards.append(
+            {
+                "worker": worker,
+                "icon": icon_name(worker),
+                "info": info,
+                "counts": counts.get(worker.identifier, {}),
+                "total": sum(counts.get(worker.identifier, {}).values()),
+                "last_run": last.get(worker.identifier),
+                "sections": sections,
+            }
+        )
     return cards
 
 
@@ -135,7 +156,10 @@ def run(identifier: str, action: str) -> Response | str | tuple[str, int]:
         except StaskError as exc:
             errors["_form"] = str(exc)
     section = run_section(
-        ext, worker, info, action,
+        ext,
+        worker,
+        info,
+        action,
         values=panel_forms.form_values(fields, request.form) if errors else None,
         errors=errors,
         priority=priority if errors else Priority.NORMAL.value,
@@ -169,8 +193,12 @@ def set_active(identifier: str) -> Response:
 def discover() -> Response:
     report = stask_extension().discover_workers()
     flash(
-        _("Discovery: %(found)d workers found, %(added)d added, %(updated)d updated.",
-          found=len(report["workers"]), added=len(report["added"]), updated=len(report["updated"])),
+        _(
+            "Discovery: %(found)d workers found, %(added)d added, %(updated)d updated.",
+            found=len(report["workers"]),
+            added=len(report["added"]),
+            updated=len(report["updated"]),
+        ),
         "success",
     )
     for name, reason in (report.get("invalid") or {}).items():
@@ -191,8 +219,13 @@ def worker_settings(identifier: str) -> Response | tuple[str, int]:
     if request.method == "POST":
         return _save_settings(ext, worker, info)
     return render_template(
-        "stask/worker_settings.html", worker=worker, info=info, icon=icon_name(worker),
-        kinds=panel_forms.settings_fields(defaults), values=values, errors=errors,
+        "stask/worker_settings.html",
+        worker=worker,
+        info=info,
+        icon=icon_name(worker),
+        kinds=panel_forms.settings_fields(defaults),
+        values=values,
+        errors=errors,
     ), 200
 
 
@@ -212,6 +245,11 @@ def _save_settings(ext: Any, worker: Worker, info: dict[str, Any]) -> Response |
         if kind == "bool":
             values[key] = key in request.form
     return render_template(
-        "stask/worker_settings.html", worker=worker, info=info, icon=icon_name(worker),
-        kinds=panel_forms.settings_fields(defaults), values=values, errors=errors,
+        "stask/worker_settings.html",
+        worker=worker,
+        info=info,
+        icon=icon_name(worker),
+        kinds=panel_forms.settings_fields(defaults),
+        values=values,
+        errors=errors,
     ), 400

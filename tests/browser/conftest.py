@@ -1,0 +1,117 @@
+"""Browser fixtures: the real app behind a real HTTP server, a real worker process, Chromium.
+
+Chromium is the Debian package (``make chromium``); Playwright never downloads a browser.
+One server and one worker serve each test module (starting them costs more than the tests);
+both end with the module, so no stray worker takes jobs of the tests that follow.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from playwright.sync_api import Page, expect
+from werkzeug.serving import make_server
+
+from tests.conftest import make_app
+from tests.helpers import spawn_worker, stop
+
+CHROMIUM = "/usr/bin/chromium"
+PASSWORD = "browser-test-password"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing: run `make chromium`")
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ],
+    }
+
+
+@pytest.fixture(scope="module")
+def live_app(sqlite_path: Path, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    """The app on SQLite with the test workers discovered and a password login."""
+    tmp = tmp_path_factory.mktemp("browser")
+    app = make_app("sqlite", sqlite_path, redis_url, tmp, STASK_ADMIN_PASSWORD=PASSWORD)
+    with app.app_context():
+        app.extensions["stask"].discover_workers()
+        app.extensions["stask"].db.session.remove()
+    yield app
+
+
+@pytest.fixture(scope="module")
+def live_server(live_app: Flask) -> Iterator[str]:
+    """werkzeug's threaded server on a free port; yields its base URL."""
+    server = make_server("127.0.0.1", 0, live_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def worker_process(live_app: Flask) -> Iterator[Any]:
+    """One real ``flask stask worker`` (SimpleWorker) for every browser test."""
+    process = spawn_worker(live_app, "simple")
+    yield process
+    stop(process)
+
+
+@pytest.fixture
+def browser_context_args(browser_context_args: dict[str, Any], live_server: str) -> dict[str, Any]:
+    """Pages resolve ``page.goto("/stask/")`` against the live server; downloads are allowed."""
+    return {**browser_context_args, "base_url": live_server, "accept_downloads": True, "viewport": DESKTOP}
+
+
+@pytest.fixture
+def stask_app(live_app: Flask) -> Iterator[Flask]:
+    """An app context for tests that prepare rows directly."""
+    with live_app.app_context():
+        yield live_app
+        live_app.extensions["stask"].db.session.remove()
+
+
+def login(page: Page, lang: str | None = None) -> None:
+    suffix = f"?lang={lang}" if lang else ""
+    page.goto(f"/stask/{suffix}")
+    expect(page).to_have_url(re.compile(r"/stask/login"))
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page).to_have_url(re.compile(r"/stask/(\?.*)?$"))
+
+
+@pytest.fixture
+def admin_page(page: Page, live_server: str, worker_process: Any) -> Page:
+    """A signed-in admin page (the worker process is running)."""
+    page.set_default_timeout(10_000)
+    login(page)
+    return page
+
+
+def screenshot(page: Page, name: str) -> None:
+    """Full-page screenshots at desktop and phone widths into test-artifacts/screenshots/."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
+        page.set_viewport_size(size)
+        page.wait_for_timeout(150)
+        page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
+    page.set_viewport_size(DESKTOP)
