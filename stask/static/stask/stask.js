@@ -52,6 +52,8 @@
         if (body && body.success) {
           status.textContent = form.getAttribute("data-ok") || "OK";
           status.className = "upload-status ok";
+          // The new file becomes a choice in this worker's run forms.
+          window.setTimeout(function () { window.location.reload(); }, 700);
         } else {
           status.textContent = (body && body.error && body.error.message) || "Upload failed";
           status.className = "upload-status error";
