@@ -53,9 +53,10 @@ def _ext() -> Any:
     return current_app.extensions["stask"]
 
 
-def ok(status: int = 200, **payload: Any) -> Response:
+def ok(http_status: int = 200, /, **payload: Any) -> Response:
+    """``{"success": true, **payload}`` (positional status: a payload may carry its own "status")."""
     response = jsonify({"success": True, **payload})
-    response.status_code = status
+    response.status_code = http_status
     return response
 
 

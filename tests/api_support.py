@@ -1,0 +1,97 @@
+"""Helpers for the API and security tests: credentials, direct row changes, statement counts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.conftest import TEST_WORKERS, make_app
+
+ADMIN_TOKEN = "admin-token-0123456789abcdef"
+SECOND_ADMIN_TOKEN = "second-admin-token-0123456789"
+READONLY_TOKEN = "readonly-token-0123456789abcdef"
+ADMIN_PASSWORD = "correct horse battery staple"
+READONLY_PASSWORD = "just looking"
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+READONLY = {"Authorization": f"Bearer {READONLY_TOKEN}"}
+AUTH_CONFIG: dict[str, Any] = {
+    "STASK_API_TOKEN": f"{ADMIN_TOKEN}, {SECOND_ADMIN_TOKEN}",
+    "STASK_READONLY_TOKEN": READONLY_TOKEN,
+    "STASK_ADMIN_PASSWORD": ADMIN_PASSWORD,
+    "STASK_READONLY_PASSWORD": READONLY_PASSWORD,
+    "STASK_WORKERS": TEST_WORKERS + ",tests.api_plugins:UploadWorker",
+}
+
+
+def build(backend: str, sqlite_path: Path, redis_url: str, tmp_path: Path, **config: Any) -> Flask:
+    application = make_app(backend, sqlite_path, redis_url, tmp_path, **{**AUTH_CONFIG, **config})
+    with application.app_context():
+        application.extensions["stask"].discover_workers()
+        application.extensions["stask"].db.session.remove()
+    return application
+
+
+class Statements:
+    """Counts SQL statements sent on an app's engine (``with Statements(app) as counted: ...``)."""
+
+    def __init__(self, app: Flask) -> None:
+        with app.app_context():
+            self.engine = app.extensions["stask"].db.engine
+        self.statements: list[str] = []
+
+    def _record(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        self.statements.append(statement)
+
+    def __enter__(self) -> Statements:
+        sa.event.listen(self.engine, "before_cursor_execute", self._record)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        sa.event.remove(self.engine, "before_cursor_execute", self._record)
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+
+def login(client: FlaskClient, password: str = ADMIN_PASSWORD) -> str:
+    """Sign in through the form (as a browser does); returns the session's CSRF token."""
+    client.get("/stask/login")
+    with client.session_transaction() as session:
+        token = session["stask_csrf"]
+    response = client.post("/stask/login", data={"password": password, "csrf_token": token})
+    assert response.status_code == 303, response.get_data(as_text=True)
+    with client.session_transaction() as session:
+        return str(session["stask_csrf"])
+
+
+def create(app: Flask, identifier: str = "echo", action: str = "say", **fields: Any) -> int:
+    with app.app_context():
+        ext = app.extensions["stask"]
+        task_id = ext.create(identifier, action, **fields).id
+        ext.db.session.remove()
+    return int(task_id)
+
+
+def set_row(app: Flask, task_id: int, **values: Any) -> None:
+    """Put a task row in a given state directly (statuses a test cannot wait for)."""
+    from stask.models import Task
+
+    with app.app_context():
+        db = app.extensions["stask"].db
+        db.session.execute(sa.update(Task).where(Task.id == task_id).values(**values))
+        db.session.commit()
+        db.session.remove()
+
+
+def run_all(app: Flask) -> None:
+    """Run every queued task in this process (real RQ worker in burst mode)."""
+    from tests.conftest import run_worker
+
+    with app.app_context():
+        run_worker(app)
+        app.extensions["stask"].db.session.remove()
