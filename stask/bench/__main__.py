@@ -1,0 +1,173 @@
+"""``python -m stask.bench``: measure stask beside bare RQ, print the table, write JSON.
+
+Uses its own Redis DB (``STASK_BENCH_REDIS_URL``, default ``redis://127.0.0.1:6379/5``,
+flushed), a private SQLite file in a temporary folder and a PostgreSQL database of its own
+(``STASK_BENCH_POSTGRES_URL``, default ``.../stask_bench``, created when missing, schema
+dropped). Sections: 1 throughput and enqueue, 2 SQL/Redis per task, 3 pickup latency,
+4 create_many, 5 pages at a million rows, 6 worker memory, 7 worker-cache hit rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import engine
+from .env import ROOT, DEFAULT_POSTGRES_URL, DEFAULT_REDIS_URL, BenchEnv, machine
+from .report import table, verdicts, write_json
+
+SECTIONS = (1, 2, 3, 4, 5, 6, 7)
+
+
+@dataclass(frozen=True)
+class Sizes:
+    simple: int
+    fork: int
+    rounds: int
+    enqueue_single: int
+    statements: int
+    pickup: int
+    create_many: int
+    page_rows: int
+    page_repeats: int
+    memory_first: int
+    memory_total: int
+
+
+FULL = Sizes(simple=2000, fork=500, rounds=3, enqueue_single=500, statements=200, pickup=200, create_many=10_000,
+             page_rows=1_000_000, page_repeats=5, memory_first=100, memory_total=10_000)
+QUICK = Sizes(simple=500, fork=100, rounds=1, enqueue_single=100, statements=50, pickup=40, create_many=10_000,
+              page_rows=100_000, page_repeats=3, memory_first=100, memory_total=2_000)
+#: The smoke test's configuration (tests/test_bench.py): seconds, not minutes.
+SMOKE = Sizes(simple=20, fork=5, rounds=1, enqueue_single=5, statements=20, pickup=5, create_many=100,
+              page_rows=1000, page_repeats=1, memory_first=10, memory_total=50)
+
+
+def parse_sections(text: str) -> list[int]:
+    chosen = sorted({int(part) for part in text.replace(" ", "").split(",") if part})
+    unknown = [s for s in chosen if s not in SECTIONS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown section(s) {unknown}: choose from {SECTIONS}")
+    return chosen
+
+
+def arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m stask.bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smaller runs (about a minute)")
+    parser.add_argument("--sections", type=parse_sections, default=list(SECTIONS),
+                        help="comma-separated section numbers, e.g. 1,2,7 (default: all)")
+    parser.add_argument("--backends", default="sqlite,postgresql",
+                        help="databases for sections 3-5 (default: sqlite,postgresql)")
+    parser.add_argument("--redis-url", default=os.environ.get("STASK_BENCH_REDIS_URL", DEFAULT_REDIS_URL),
+                        help="Redis DB the bench owns (it is flushed)")
+    parser.add_argument("--postgres-url", default=os.environ.get("STASK_BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL),
+                        help="PostgreSQL database the bench owns (its schema is dropped)")
+    parser.add_argument("--page-rows", type=int, default=None, help="rows in s_tasks for section 5")
+    parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "latest.json")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder (SQLite file, worker logs)")
+    return parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace, sizes: Sizes, say: Any = print) -> dict[str, Any]:
+    """Run the chosen sections; returns the results (also what the smoke test calls)."""
+    env = BenchEnv(args.redis_url, args.postgres_url or None, keep=args.keep)
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    results: dict[str, Any] = {"machine": machine(env), "sizes": sizes.__dict__, "sections": args.sections}
+    timings: dict[str, float] = {}
+    started = time.monotonic()
+
+    def step(name: str) -> Any:
+        say(f"... {name}")
+        return time.monotonic()
+
+    def guarded(section: str, measure: Any, *args: Any) -> dict[str, Any]:
+        """A section that breaks reports its error and the run goes on with the others."""
+        try:
+            return measure(*args)  # type: ignore[no-any-return]
+        except Exception as exc:  # the table shows it; the traceback goes to stderr
+            traceback.print_exc()
+            return {"skipped": f"error: {type(exc).__name__}: {exc}"[:200], "section": section}
+
+    def usable(backend: str) -> str | None:
+        reason = env.available(backend)
+        if reason:
+            say(f"    skipped: {reason}")
+        return reason
+
+    try:
+        for app in ("sqlite",):
+            env.app(app)
+        if 1 in args.sections:
+            t = step("1 throughput (in-process)")
+            results["throughput"] = {"simple": guarded("1", engine.throughput, env, "simple", sizes.simple,
+                                                       sizes.rounds)}
+            step("1 throughput (forking)")
+            results["throughput"]["fork"] = guarded("1", engine.throughput, env, "fork", sizes.fork, sizes.rounds)
+            step("1 enqueue cost")
+            results["enqueue"] = guarded("1", engine.enqueue_cost, env, sizes.simple, sizes.enqueue_single)
+            timings["1"] = time.monotonic() - t
+        if 2 in args.sections:
+            t = step("2 statements and commands per task")
+            results["statements"] = guarded("2", engine.statements, env, sizes.statements)
+            timings["2"] = time.monotonic() - t
+        if 3 in args.sections:
+            results["pickup"] = []
+            for backend in backends:
+                t = step(f"3 pickup latency ({backend})")
+                reason = usable(backend)
+                results["pickup"].append({"backend": backend, "skipped": f"n/a ({reason})"} if reason
+                                         else guarded("3", engine.pickup_latency, env, backend, sizes.pickup))
+                timings[f"3 {backend}"] = time.monotonic() - t
+        if 4 in args.sections:
+            results["create_many"] = []
+            for backend in backends:
+                t = step(f"4 create_many ({backend})")
+                reason = usable(backend)
+                results["create_many"].append({"backend": backend, "skipped": f"n/a ({reason})"} if reason
+                                              else guarded("4", engine.create_many, env, backend, sizes.create_many))
+                timings[f"4 {backend}"] = time.monotonic() - t
+        if 6 in args.sections:
+            t = step("6 worker memory")
+            results["memory"] = guarded("6", engine.memory, env, sizes.memory_first, sizes.memory_total)
+            timings["6"] = time.monotonic() - t
+        if 5 in args.sections:
+            from .pages import pages
+
+            results["pages"] = []
+            rows = args.page_rows or sizes.page_rows
+            for backend in backends:
+                t = step(f"5 pages with {rows:,} rows ({backend})")
+                reason = usable(backend)
+                results["pages"].append({"backend": backend, "skipped": f"n/a ({reason})"} if reason
+                                        else guarded("5", pages, env, backend, rows, sizes.page_repeats))
+                timings[f"5 {backend}"] = time.monotonic() - t
+        if 7 in args.sections:
+            results["cache"] = guarded("7", engine.cache_hit_rate, env)
+    finally:
+        env.close()
+    results["seconds"] = {"total": time.monotonic() - started, **timings}
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = arguments(argv)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    sizes = QUICK if args.quick else FULL
+    results = run(args, sizes, say=lambda text: print(text, file=sys.stderr, flush=True))
+    print(table(results))
+    write_json(results, args.output)
+    counts = verdicts(results)
+    print(f"\n{counts['PASS']} PASS, {counts['MISS']} MISS in {results['seconds']['total']:.0f} s; "
+          f"JSON: {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,351 @@
+"""Sections that only need the engine: throughput, counts, pickup latency, create_many, memory.
+
+Every figure is measured here and returned as plain data; :mod:`stask.bench.report`
+compares it with its target.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Any
+
+import sqlalchemy as sa
+from rq import Queue, SimpleWorker
+from rq import Worker as ForkWorker
+
+from ..enums import QUEUE_ORDER, Status
+from ..models import Task
+from ..queues import FAILURE_TTL, RESULT_TTL
+from . import noop
+from .env import BenchEnv, RedisMonitor, count_sql, measure, stop_process, vm_rss_kb
+
+NOOP = {"identifier": "bench_noop", "action": "noop"}
+BARE_WORKERS = {"simple": SimpleWorker, "fork": ForkWorker}
+#: Job options of bare RQ: the same as stask's own jobs, so only stask's work differs.
+BARE_TIMEOUT = 1800
+
+
+def bare_queues(env: BenchEnv) -> list[Queue]:
+    """Bare RQ on the same three-queue layout stask listens on (high, normal, low)."""
+    return [Queue(f"bare-{name}", connection=env.redis) for name in QUEUE_ORDER]
+
+
+def bare_jobs(n: int) -> list[Any]:
+    return [
+        Queue.prepare_data(noop, timeout=BARE_TIMEOUT, result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL)
+        for _ in range(n)
+    ]
+
+
+def finished_count(app: Any) -> int:
+    db = app.extensions["stask"].db
+    count = db.session.scalar(sa.select(sa.func.count()).where(Task.status == int(Status.FINISHED)))
+    db.session.commit()
+    return int(count or 0)
+
+
+# -- 1. throughput --------------------------------------------------------------------------
+def _stask_round(env: BenchEnv, kind: str, n: int) -> dict[str, float]:
+    from ..rqworker import build_worker
+
+    app = env.app("sqlite")
+    env.clear_tasks(app)
+    env.flush_redis()
+    with app.app_context():
+        stask = app.extensions["stask"]
+        enqueue_s, _ = measure(lambda: stask.create_many([NOOP] * n))
+        worker = build_worker(app, kind=kind)
+        run_s, _ = measure(lambda: worker.work(burst=True, logging_level="WARNING"))
+        done = finished_count(app)
+    if done != n:
+        raise RuntimeError(f"stask {kind}: {done} of {n} tasks finished")
+    return {"enqueue_s": enqueue_s, "run_s": run_s}
+
+
+def _bare_round(env: BenchEnv, kind: str, n: int) -> dict[str, float]:
+    env.flush_redis()
+    queues = bare_queues(env)
+    enqueue_s, _ = measure(lambda: queues[1].enqueue_many(bare_jobs(n)))
+    worker = BARE_WORKERS[kind](queues, connection=env.redis)
+    run_s, _ = measure(lambda: worker.work(burst=True, logging_level="WARNING"))
+    left = sum(q.count for q in queues) + sum(q.failed_job_registry.count for q in queues)
+    if left:
+        raise RuntimeError(f"bare RQ {kind}: {left} jobs not done")
+    return {"enqueue_s": enqueue_s, "run_s": run_s}
+
+
+def throughput(env: BenchEnv, kind: str, n: int, rounds: int) -> dict[str, Any]:
+    """Burst over ``n`` pre-enqueued no-op jobs; rounds alternate, the best of each side counts."""
+    stask_rounds, bare_rounds = [], []
+    for _ in range(rounds):
+        bare_rounds.append(_bare_round(env, kind, n))
+        stask_rounds.append(_stask_round(env, kind, n))
+    best_stask = min(r["run_s"] for r in stask_rounds)
+    best_bare = min(r["run_s"] for r in bare_rounds)
+    stask_enqueue = min(r["enqueue_s"] for r in stask_rounds)
+    bare_enqueue = min(r["enqueue_s"] for r in bare_rounds)
+    return {
+        "worker": kind,
+        "tasks": n,
+        "rounds": rounds,
+        "stask_per_s": n / best_stask,
+        "bare_per_s": n / best_bare,
+        "ratio": best_bare / best_stask,
+        "stask_end_to_end_per_s": n / (best_stask + stask_enqueue),
+        "bare_end_to_end_per_s": n / (best_bare + bare_enqueue),
+        "stask_runs_s": [r["run_s"] for r in stask_rounds],
+        "bare_runs_s": [r["run_s"] for r in bare_rounds],
+    }
+
+
+def enqueue_cost(env: BenchEnv, n_many: int, n_single: int) -> dict[str, Any]:
+    """Seconds to hand tasks to the transport: in bulk (one pipeline) and one at a time."""
+    app = env.app("sqlite")
+    results: dict[str, Any] = {"bulk_tasks": n_many, "single_tasks": n_single}
+    with app.app_context():
+        stask = app.extensions["stask"]
+        env.clear_tasks(app)
+        env.flush_redis()
+        seconds, _ = measure(lambda: stask.create_many([NOOP] * n_many))
+        results["stask_create_many_per_s"] = n_many / seconds
+        env.clear_tasks(app)
+        env.flush_redis()
+
+        def one_by_one() -> None:
+            for _ in range(n_single):
+                stask.create(**NOOP)
+
+        seconds, _ = measure(one_by_one)
+        results["stask_create_per_s"] = n_single / seconds
+        env.clear_tasks(app)
+    env.flush_redis()
+    queue = bare_queues(env)[1]
+    seconds, _ = measure(lambda: queue.enqueue_many(bare_jobs(n_many)))
+    results["bare_enqueue_many_per_s"] = n_many / seconds
+    env.flush_redis()
+
+    def bare_one_by_one() -> None:
+        for _ in range(n_single):
+            queue.enqueue(noop, job_timeout=BARE_TIMEOUT, result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL)
+
+    seconds, _ = measure(bare_one_by_one)
+    results["bare_enqueue_per_s"] = n_single / seconds
+    env.flush_redis()
+    return results
+
+
+# -- 2. statements and commands per task -------------------------------------------------------
+def _count_stask(env: BenchEnv, n: int, single: bool) -> dict[str, Any]:
+    from ..rqworker import build_worker
+
+    app = env.app("sqlite")
+    env.clear_tasks(app)
+    env.flush_redis()
+    with app.app_context():
+        stask = app.extensions["stask"]
+        stask.resolve_worker(NOOP["identifier"])  # a warm cache, as in a running web process
+        engine = stask.db.engine
+        # The worker's fixed cost (registration, start-up reconcile) with nothing to do, subtracted below.
+        with RedisMonitor(env.redis_url) as idle_redis, count_sql(engine) as idle_sql:
+            build_worker(app, kind="simple").work(burst=True, logging_level="WARNING")
+        with RedisMonitor(env.redis_url) as create_redis, count_sql(engine) as create_sql:
+            if single:
+                for _ in range(n):
+                    stask.create(**NOOP)
+            else:
+                stask.create_many([NOOP] * n)
+        with RedisMonitor(env.redis_url) as run_redis, count_sql(engine) as run_sql:
+            build_worker(app, kind="simple").work(burst=True, logging_level="WARNING")
+        done = finished_count(app)
+    if done != n:
+        raise RuntimeError(f"statement count run: {done} of {n} tasks finished")
+    sql = create_sql.count + run_sql.count - idle_sql.count
+    commands = create_redis.total() + run_redis.total() - idle_redis.total()
+    return {
+        "tasks": n,
+        "sql_per_task": sql / n,
+        "redis_per_task": commands / n,
+        "sql_create": create_sql.count,
+        "sql_run": run_sql.count,
+        "sql_worker_fixed": idle_sql.count,
+        "sql_kinds": _merge(create_sql.kinds(), run_sql.kinds()),
+        "redis_create": create_redis.total(),
+        "redis_run": run_redis.total(),
+        "redis_worker_fixed": idle_redis.total(),
+        "redis_commands": dict((create_redis.commands + run_redis.commands).most_common()),
+    }
+
+
+def _count_bare(env: BenchEnv, n: int, single: bool) -> dict[str, Any]:
+    env.flush_redis()
+    queues = bare_queues(env)
+    with RedisMonitor(env.redis_url) as idle_redis:
+        SimpleWorker(queues, connection=env.redis).work(burst=True, logging_level="WARNING")
+    with RedisMonitor(env.redis_url) as create_redis:
+        if single:
+            for _ in range(n):
+                queues[1].enqueue(noop, job_timeout=BARE_TIMEOUT, result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL)
+        else:
+            queues[1].enqueue_many(bare_jobs(n))
+    with RedisMonitor(env.redis_url) as run_redis:
+        SimpleWorker(queues, connection=env.redis).work(burst=True, logging_level="WARNING")
+    commands = create_redis.total() + run_redis.total() - idle_redis.total()
+    return {
+        "tasks": n,
+        "sql_per_task": 0.0,
+        "redis_per_task": commands / n,
+        "redis_create": create_redis.total(),
+        "redis_run": run_redis.total(),
+        "redis_worker_fixed": idle_redis.total(),
+        "redis_commands": dict((create_redis.commands + run_redis.commands).most_common()),
+    }
+
+
+def _merge(*counts: dict[str, int]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for count in counts:
+        for key, value in count.items():
+            total[key] = total.get(key, 0) + value
+    return total
+
+
+def statements(env: BenchEnv, n: int) -> dict[str, Any]:
+    """SQL statements and Redis commands per task, stask (create_many and create) beside bare RQ."""
+    return {
+        "stask_create_many": _count_stask(env, n, single=False),
+        "stask_create": _count_stask(env, n, single=True),
+        "bare_enqueue_many": _count_bare(env, n, single=False),
+        "bare_enqueue": _count_bare(env, n, single=True),
+    }
+
+
+# -- 3. pickup latency ------------------------------------------------------------------------
+def _wait_finished(app: Any, task_id: int, timeout: float = 30.0) -> tuple[Any, Any]:
+    db = app.extensions["stask"].db
+    deadline = time.monotonic() + timeout
+    query = sa.select(Task.status, Task.created_at, Task.started_at).where(Task.id == task_id)
+    while time.monotonic() < deadline:
+        row = db.session.execute(query).one()
+        db.session.commit()
+        if row.status == Status.FINISHED:
+            return row.created_at, row.started_at
+        time.sleep(0.005)
+    raise RuntimeError(f"task {task_id} did not finish in {timeout} s")
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (no interpolation: every figure is one measured sample)."""
+    ordered = sorted(values)
+    index = max(0, min(len(ordered) - 1, int(round(q / 100 * len(ordered) + 0.5)) - 1))
+    return ordered[index]
+
+
+def pickup_latency(env: BenchEnv, backend: str, samples: int, pause: float = 0.05) -> dict[str, Any]:
+    """create → started on an idle in-process worker subprocess, one task at a time."""
+    app = env.app(backend)
+    env.clear_tasks(app)
+    env.flush_redis()
+    process = env.spawn_worker(backend, "simple")
+    latencies: list[float] = []
+    try:
+        with app.app_context():
+            stask = app.extensions["stask"]
+            for index in range(samples + 3):
+                time.sleep(pause)  # the worker is idle again, blocked in its dequeue
+                task = stask.create(**NOOP)
+                created, started = _wait_finished(app, task.id)
+                if index >= 3:  # the first tasks warm the worker's imports and caches
+                    latencies.append((started - created).total_seconds() * 1000)
+    finally:
+        stop_process(process)
+    return {
+        "backend": backend,
+        "samples": len(latencies),
+        "p50_ms": percentile(latencies, 50),
+        "p95_ms": percentile(latencies, 95),
+        "max_ms": max(latencies),
+        "mean_ms": statistics.fmean(latencies),
+    }
+
+
+# -- 4. create_many ---------------------------------------------------------------------------
+def create_many(env: BenchEnv, backend: str, n: int) -> dict[str, Any]:
+    """``create_many`` of ``n`` tasks (validation, INSERTs, the RQ pipeline) on ``backend``."""
+    app = env.app(backend)
+    env.clear_tasks(app)
+    env.flush_redis()
+    with app.app_context():
+        stask = app.extensions["stask"]
+        stask.resolve_worker(NOOP["identifier"])
+        specs = [dict(NOOP, data={"n": i}) for i in range(n)]
+        with count_sql(stask.db.engine) as sql:
+            seconds, tasks = measure(lambda: stask.create_many(specs))
+        queued = sum(env.redis.llen(q.key) for q in stask.runtime.transport.queues.values())
+    if len(tasks) != n or queued != n:
+        raise RuntimeError(f"create_many: {len(tasks)} rows, {queued} jobs for {n} tasks")
+    env.clear_tasks(app)
+    env.flush_redis()
+    return {
+        "backend": backend,
+        "tasks": n,
+        "seconds": seconds,
+        "per_s": n / seconds,
+        "sql_seconds": sql.seconds,
+        "statements": sql.count,
+    }
+
+
+# -- 6. memory ----------------------------------------------------------------------------------
+def _wait_all_finished(app: Any, n: int, timeout: float) -> float:
+    started = time.monotonic()
+    while finished_count(app) < n:
+        if time.monotonic() - started > timeout:
+            raise RuntimeError(f"worker finished {finished_count(app)} of {n} tasks in {timeout} s")
+        time.sleep(0.1)
+    return time.monotonic() - started
+
+
+def memory(env: BenchEnv, first: int, total: int, batch: int = 1000) -> dict[str, Any]:
+    """RSS of an in-process worker subprocess after ``total`` tasks minus after ``first``."""
+    app = env.app("sqlite")
+    env.clear_tasks(app)
+    env.flush_redis()
+    process = env.spawn_worker("sqlite", "simple")
+    try:
+        with app.app_context():
+            stask = app.extensions["stask"]
+            stask.create_many([NOOP] * first)
+            _wait_all_finished(app, first, timeout=120)
+            rss_first = vm_rss_kb(process.pid)
+            started = time.monotonic()
+            for start in range(first, total, batch):
+                stask.create_many([NOOP] * min(batch, total - start))
+            _wait_all_finished(app, total, timeout=600)
+            elapsed = time.monotonic() - started
+            rss_total = vm_rss_kb(process.pid)
+    finally:
+        stop_process(process)
+    env.clear_tasks(app)
+    return {
+        "first": first,
+        "total": total,
+        "rss_first_kb": rss_first,
+        "rss_total_kb": rss_total,
+        "growth_mb": (rss_total - rss_first) / 1024,
+        "worker_per_s": (total - first) / elapsed,
+    }
+
+
+# -- 7. worker-resolution cache ------------------------------------------------------------------
+def cache_hit_rate(env: BenchEnv) -> dict[str, Any]:
+    """Hits over lookups for everything the run did (counters saved across Redis flushes)."""
+    env.flush_redis()
+    totals = env.cache_totals
+    lookups = totals["l1_hits"] + totals["l2_hits"] + totals["misses"]
+    hits = totals["l1_hits"] + totals["l2_hits"]
+    return {
+        **{name: totals[name] for name in ("l1_hits", "l2_hits", "misses", "evictions")},
+        "lookups": lookups,
+        "hit_rate": hits / lookups if lookups else None,
+    }

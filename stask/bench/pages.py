@@ -1,0 +1,204 @@
+"""Section 5: server time of the panel and monitoring pages with a million rows in ``s_tasks``.
+
+The table is filled by the database itself (a recursive CTE on SQLite, ``generate_series``
+on PostgreSQL) with a realistic spread: 30 days of history in id order, 91 % finished,
+5 % failed (eight distinct errors), 2 % cancelled, 2 % queued, 0.1 % running, three
+priorities, eight workers with their own actions, wait/run times and peak memory.
+Requests go through the Flask test client with a bearer token, so the figure is the
+server's time (routing, auth, SQL, templates) without a network.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask
+
+from ..models import Worker, utcnow
+from .env import BenchEnv, measure
+
+#: (name, path under the URL prefix, target in ms or None for an informative figure)
+PAGES: list[tuple[str, str, int | None]] = [
+    ("dashboard", "/", 100),
+    ("task list, panel (finished, page 500)", "/tasks?status=finished&page=500", 100),
+    ("task list, API (finished, page 500)", "/api/tasks?status=finished&page=500", 100),
+    ("performance summary (24 h)", "/performance/summary?hours=24", 250),
+    ("per-worker statistics (24 h)", "/performance/workers?hours=24", None),
+    ("performance page (24 h)", "/performance?hours=24", None),
+]
+#: Extra plugin rows so the workers' spread looks like a real installation.
+EXTRA_WORKERS = ("mailer", "reports", "sync", "images", "billing")
+IDENTIFIERS = ("bench_noop", "csv_export", "maintenance", *EXTRA_WORKERS)
+ACTIONS = ("noop", "export", "cleanup", "send", "build", "pull", "resize", "invoice")
+ERRORS = (
+    "ValueError: malformed row",
+    "TimeoutError: upstream did not answer",
+    "KeyError: customer_id",
+    "ConnectionError: SMTP server refused",
+    "RuntimeError: quota exceeded",
+    "OSError: disk full",
+    "PermissionError: token expired",
+    "timed out after 1800 s",
+)
+SPAN_DAYS = 30
+
+
+def _case(values: tuple[str, ...], modulo: str) -> str:
+    whens = " ".join(f"WHEN {i} THEN '{v}'" for i, v in enumerate(values))
+    return f"CASE ({modulo}) % {len(values)} {whens} END"
+
+
+# Row shape shared by both dialects: r (per mille) decides status, k the worker, p the priority.
+STATUS_SQL = "CASE WHEN r < 20 THEN 10 WHEN r < 21 THEN 50 WHEN r < 71 THEN 100 WHEN r < 91 THEN 90 ELSE 80 END"
+PRIORITY_SQL = "CASE WHEN p < 2 THEN 'high' WHEN p < 9 THEN 'normal' ELSE 'low' END"
+
+
+def _sqlite_fill(connection: Any, n: int, now: float) -> None:
+    span = SPAN_DAYS * 86400
+
+    def stamp(seconds: str) -> str:
+        return (f"strftime('%Y-%m-%d %H:%M:%S', CAST({seconds} AS INTEGER), 'unixepoch') || "
+                f"printf('.%06d', CAST((({seconds}) - CAST({seconds} AS INTEGER)) * 1000000 AS INTEGER))")
+
+    connection.exec_driver_sql(f"""
+        INSERT INTO s_tasks (identifier, action, status, priority, progress, message, error, data, attempts,
+                             max_attempts, user_id, started_by, created_at, started_at, finished_at,
+                             wait_ms, run_ms, peak_memory_kb)
+        WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < {n}),
+        base AS (
+            SELECT i, abs(random()) % 1000 AS r, abs(random()) % 10 AS p, abs(random()) % 8 AS k,
+                   abs(random()) % 8 AS e, abs(random()) % 500 AS w,
+                   abs(random()) % 3000 + CASE WHEN abs(random()) % 100 = 0 THEN 60000 ELSE 0 END AS run,
+                   {now} - {span} * ({n} - i) / {n}.0 - (abs(random()) % 1000) / 1000.0 AS c
+            FROM seq
+        ),
+        shaped AS (SELECT *, {STATUS_SQL} AS status FROM base)
+        SELECT {_case(IDENTIFIERS, 'k')}, {_case(ACTIONS, 'k')}, status, {PRIORITY_SQL},
+               CASE WHEN status = 80 THEN 100 ELSE 0 END,
+               CASE status WHEN 80 THEN 'Finished' WHEN 90 THEN 'Cancelled' WHEN 10 THEN NULL WHEN 50 THEN NULL
+                    ELSE {_case(ERRORS, 'e')} END,
+               CASE WHEN status = 100 THEN {_case(ERRORS, 'e')} END,
+               '{{"n": ' || i || '}}',
+               CASE WHEN status = 100 THEN 3 WHEN status = 10 THEN 0 ELSE 1 END, 3, i % 50,
+               CASE WHEN status IN (10, 90) THEN NULL ELSE 'bench-host:' || (1000 + i % 8) END,
+               {stamp('c')},
+               CASE WHEN status IN (10, 90) THEN NULL ELSE {stamp('c + w / 1000.0')} END,
+               CASE WHEN status IN (80, 100) THEN {stamp('c + (w + run) / 1000.0')}
+                    WHEN status = 90 THEN {stamp('c + 1')} END,
+               CASE WHEN status IN (10, 90) THEN NULL ELSE w END,
+               CASE WHEN status IN (80, 100) THEN run END,
+               CASE WHEN status IN (80, 100) THEN 40000 + abs(random()) % 200000 END
+        FROM shaped
+    """)
+
+
+def _postgres_fill(connection: Any, n: int, now: Any) -> None:
+    connection.execute(sa.text(f"""
+        INSERT INTO s_tasks (identifier, action, status, priority, progress, message, error, data, attempts,
+                             max_attempts, user_id, started_by, created_at, started_at, finished_at,
+                             wait_ms, run_ms, peak_memory_kb)
+        WITH base AS (
+            SELECT i, floor(random() * 1000)::int AS r, floor(random() * 10)::int AS p,
+                   floor(random() * 8)::int AS k, floor(random() * 8)::int AS e, floor(random() * 500)::int AS w,
+                   floor(random() * 3000)::int + CASE WHEN random() < 0.01 THEN 60000 ELSE 0 END AS run,
+                   CAST(:now AS timestamp) - make_interval(secs => {SPAN_DAYS * 86400}.0 * ({n} - i) / {n}
+                                                           + random()) AS c
+            FROM generate_series(1, {n}) AS i
+        ),
+        shaped AS (SELECT *, {STATUS_SQL} AS status FROM base)
+        SELECT {_case(IDENTIFIERS, 'k')}, {_case(ACTIONS, 'k')}, status, {PRIORITY_SQL},
+               CASE WHEN status = 80 THEN 100 ELSE 0 END,
+               CASE status WHEN 80 THEN 'Finished' WHEN 90 THEN 'Cancelled' WHEN 10 THEN NULL WHEN 50 THEN NULL
+                    ELSE {_case(ERRORS, 'e')} END,
+               CASE WHEN status = 100 THEN {_case(ERRORS, 'e')} END,
+               json_build_object('n', i),
+               CASE WHEN status = 100 THEN 3 WHEN status = 10 THEN 0 ELSE 1 END, 3, i % 50,
+               CASE WHEN status IN (10, 90) THEN NULL ELSE 'bench-host:' || (1000 + i % 8) END,
+               c,
+               CASE WHEN status IN (10, 90) THEN NULL ELSE c + make_interval(secs => w / 1000.0) END,
+               CASE WHEN status IN (80, 100) THEN c + make_interval(secs => (w + run) / 1000.0)
+                    WHEN status = 90 THEN c + interval '1 second' END,
+               CASE WHEN status IN (10, 90) THEN NULL ELSE w END,
+               CASE WHEN status IN (80, 100) THEN run END,
+               CASE WHEN status IN (80, 100) THEN 40000 + floor(random() * 200000)::int END
+        FROM shaped
+    """), {"now": now})
+
+
+def fill(app: Flask, backend: str, n: int) -> float:
+    """Replace the contents of ``s_tasks`` with ``n`` generated rows; returns seconds taken."""
+    db = app.extensions["stask"].db
+    started = time.perf_counter()
+    with app.app_context():
+        db.session.remove()
+        engine = db.engine
+        with engine.begin() as connection:
+            connection.execute(sa.text("DELETE FROM s_tasks"))
+            if "s_stats_hourly" in sa.inspect(connection).get_table_names():
+                connection.execute(sa.text("DELETE FROM s_stats_hourly"))
+            known = set(connection.execute(sa.select(Worker.identifier)).scalars())
+            for position, identifier in enumerate(EXTRA_WORKERS, start=len(known)):
+                if identifier not in known:
+                    connection.execute(sa.insert(Worker).values(
+                        identifier=identifier, class_path="stask.bench:NoopWorker", active=True, scope="bench",
+                        title=identifier.title(), description="Generated by the benchmark", icon="gear",
+                        position=position, settings={}))
+            now = utcnow()
+            if backend == "sqlite":
+                _sqlite_fill(connection, n, (now - datetime(1970, 1, 1)).total_seconds())
+            else:
+                _postgres_fill(connection, n, now)
+        if backend == "sqlite":
+            with engine.connect() as connection:
+                connection.exec_driver_sql("ANALYZE")
+        else:
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                connection.exec_driver_sql("VACUUM ANALYZE s_tasks")
+    return time.perf_counter() - started
+
+
+def time_pages(app: Flask, repeats: int) -> list[dict[str, Any]]:
+    """Median and min of ``repeats`` requests per page after one cold request."""
+    prefix = app.config["STASK_URL_PREFIX"].rstrip("/")
+    adapter = app.url_map.bind("localhost")
+    headers = {"Authorization": f"Bearer {app.config['STASK_API_TOKEN']}"}
+    client = app.test_client()
+    out = []
+    for name, path, target in PAGES:
+        url = prefix + path
+        entry: dict[str, Any] = {"name": name, "url": url, "target_ms": target}
+        try:
+            adapter.match(url.split("?")[0], method="GET")
+        except Exception:  # NotFound / MethodNotAllowed: the view is not there (yet)
+            entry.update(note="n/a (not built)")
+            out.append(entry)
+            continue
+        cold, response = measure(lambda u=url: client.get(u, headers=headers))
+        if response.status_code != 200:
+            entry.update(note=f"n/a (HTTP {response.status_code})")
+            out.append(entry)
+            continue
+        times = []
+        for _ in range(repeats):
+            seconds, response = measure(lambda u=url: client.get(u, headers=headers))
+            times.append(seconds * 1000)
+        entry.update(cold_ms=cold * 1000, median_ms=statistics.median(times), min_ms=min(times),
+                     max_ms=max(times), bytes=len(response.data))
+        out.append(entry)
+    return out
+
+
+def pages(env: BenchEnv, backend: str, rows: int, repeats: int) -> dict[str, Any]:
+    app = env.app(backend)
+    env.flush_redis()
+    fill_s = fill(app, backend, rows)
+    with app.app_context():
+        count = app.extensions["stask"].db.session.scalar(sa.text("SELECT count(*) FROM s_tasks"))
+        app.extensions["stask"].db.session.remove()
+    results = time_pages(app, repeats)
+    env.clear_tasks(app)
+    return {"backend": backend, "rows": int(count or 0), "fill_s": fill_s, "pages": results}
