@@ -165,8 +165,9 @@ def cleanup_command(days: int) -> None:
 
 
 @stask_cli.command("discover")
+@click.option("--strict", is_flag=True, help="Exit with status 2 when an invalid worker class was found.")
 @clean_errors
-def discover_command() -> None:
+def discover_command(strict: bool) -> None:
     """Register worker classes found in installed packages and STASK_WORKERS."""
     report = _ext().discover_workers()
     for key in ("added", "updated", "missing"):
@@ -175,7 +176,7 @@ def discover_command() -> None:
     for item in report["invalid"]:
         click.echo(f"invalid: {item['source']}: {item['reason']}", err=True)
     click.echo(f"{len(report['workers'])} valid worker(s)")
-    if report["invalid"]:
+    if strict and report["invalid"]:
         sys.exit(2)
 
 

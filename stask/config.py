@@ -44,6 +44,8 @@ DEFAULTS: dict[str, Any] = {
     "STASK_REDIS_PREFIX": "stask",
     #: URL prefix of the panel and API.
     "STASK_URL_PREFIX": "/stask",
+    #: Mount the panel and API (worker-only processes may set it false).
+    "STASK_WEB": True,
 }
 
 _BOOL_TRUE = {"1", "true", "yes", "on"}

@@ -111,7 +111,7 @@ class STask(TaskService):
         from .cli import stask_cli
 
         app.cli.add_command(stask_cli)
-        if app.config.get("STASK_WEB", True):
+        if app.config["STASK_WEB"]:
             from .web import register_web
 
             register_web(app)

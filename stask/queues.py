@@ -7,6 +7,7 @@ never claim a newer one.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any
@@ -42,7 +43,7 @@ class Transport:
     def ordered_queues(self, names: Iterable[str] | None = None) -> list[Queue]:
         return [self.queues[name] for name in (names or QUEUE_ORDER)]
 
-    def enqueue(self, payloads: list[dict[str, Any]], now: datetime) -> None:
+    def enqueue(self, payloads: list[dict[str, Any]], now: datetime, *, reschedule: bool = False) -> None:
         """Enqueue (or schedule, for a future ``start_at``) every payload in one pipeline."""
         if not payloads:
             return
@@ -74,15 +75,23 @@ class Transport:
             else:
                 immediate.setdefault(queue.name, []).append(data)
         for name, datas in immediate.items():
-            self.queues[name].enqueue_many(datas, pipeline=pipe)
+            queue = self.queues[name]
+            queue.enqueue_many(datas, pipeline=pipe)
+            if reschedule:  # an overdue scheduled copy would otherwise be delivered a second time
+                pipe.zrem(ScheduledJobRegistry(queue=queue).key, *[d.job_id for d in datas])
         pipe.execute()
 
-    def live_job_ids(self) -> set[str]:
-        """Every job id queued, scheduled or executing on our queues (one pipeline)."""
+    def live_job_ids(self, overdue_after: float | None = None) -> set[str]:
+        """Every job id queued, scheduled or executing on our queues (one pipeline).
+
+        With ``overdue_after`` (seconds), a scheduled job that should have been moved to its
+        queue longer ago than that does not count: no scheduler is running to move it.
+        """
         pipe = self.connection.pipeline(transaction=False)
+        lowest = "-inf" if overdue_after is None else time.time() - overdue_after
         for queue in self.queues.values():
             pipe.lrange(queue.key, 0, -1)
-            pipe.zrange(ScheduledJobRegistry(queue=queue).key, 0, -1)
+            pipe.zrangebyscore(ScheduledJobRegistry(queue=queue).key, lowest, "+inf")
             pipe.zrange(StartedJobRegistry(queue=queue).key, 0, -1)
         ids: set[str] = set()
         for members in pipe.execute():

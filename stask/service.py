@@ -450,7 +450,7 @@ class TaskService:
                 .limit(50_000)
             )
         )
-        live_ids = runtime.transport.live_job_ids() if queued else set()
+        live_ids = runtime.transport.live_job_ids(overdue_after=grace) if queued else set()
         lost = [t for t in queued if job_id(t.id, t.attempts + 1) not in live_ids]
         payloads = [self._payload_for_row(t) for t in lost]
         ttl = int(current_app.config["STASK_HEARTBEAT_TTL"])
@@ -466,7 +466,7 @@ class TaskService:
         dead_payloads = [(self._payload_for_row(t), runtime.live.stop_requested(t.id)) for t in dead]
         session.commit()
         if payloads:
-            runtime.transport.enqueue(payloads, now)
+            runtime.transport.enqueue(payloads, now, reschedule=True)
         recovered = 0
         for payload, stopped in dead_payloads:
             recovered += self.recover(payload, f"worker process died: no heartbeat for {ttl} s", stopped=stopped)

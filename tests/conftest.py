@@ -98,9 +98,9 @@ def make_app(backend: str, sqlite_path: Path, redis_url: str, tmp_path: Path, **
     with app.app_context():
         db = app.extensions["stask"].db
         if url not in _migrated:
-            Base.metadata.drop_all(db.engine)
-            with db.engine.begin() as connection:
-                connection.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+            existing = sa.MetaData()
+            existing.reflect(db.engine)  # every table, including ones later migrations added
+            existing.drop_all(db.engine)
             from flask_migrate import upgrade
 
             upgrade()

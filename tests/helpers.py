@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -50,16 +51,24 @@ def flask_command(*args: str) -> list[str]:
 
 
 def spawn_worker(app: Flask, kind: str = "simple", *extra: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        flask_command("stask", "worker", "--worker-class", kind, *extra),
-        cwd=ROOT,
-        env=worker_env(app),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    """A real ``flask stask worker`` process; its output goes to ``<storage>/worker.log``."""
+    log_dir = Path(app.config["STASK_STORAGE"])
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with open(log_dir / "worker.log", "ab") as output:
+        return subprocess.Popen(
+            flask_command("stask", "worker", "--worker-class", kind, *extra),
+            cwd=ROOT,
+            env=worker_env(app),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # so stop() can take its scheduler and work horses down too
+        )
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.kill()
+    """Kill a spawned worker and every process it started (scheduler, work horses)."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
     process.wait(timeout=10)
