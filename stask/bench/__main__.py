@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from . import engine
-from .env import ROOT, DEFAULT_POSTGRES_URL, DEFAULT_REDIS_URL, BenchEnv, machine
+from .env import DEFAULT_POSTGRES_URL, DEFAULT_REDIS_URL, ROOT, BenchEnv, machine
 from .report import table, verdicts, write_json
 
 SECTIONS = (1, 2, 3, 4, 5, 6, 7)
@@ -41,13 +41,46 @@ class Sizes:
     memory_total: int
 
 
-FULL = Sizes(simple=2000, fork=500, rounds=3, enqueue_single=500, statements=200, pickup=200, create_many=10_000,
-             page_rows=1_000_000, page_repeats=5, memory_first=100, memory_total=10_000)
-QUICK = Sizes(simple=500, fork=100, rounds=1, enqueue_single=100, statements=50, pickup=40, create_many=10_000,
-              page_rows=100_000, page_repeats=3, memory_first=100, memory_total=2_000)
+FULL = Sizes(
+    simple=2000,
+    fork=500,
+    rounds=3,
+    enqueue_single=500,
+    statements=200,
+    pickup=200,
+    create_many=10_000,
+    page_rows=1_000_000,
+    page_repeats=5,
+    memory_first=100,
+    memory_total=10_000,
+)
+QUICK = Sizes(
+    simple=500,
+    fork=100,
+    rounds=1,
+    enqueue_single=100,
+    statements=50,
+    pickup=40,
+    create_many=10_000,
+    page_rows=100_000,
+    page_repeats=3,
+    memory_first=100,
+    memory_total=2_000,
+)
 #: The smoke test's configuration (tests/test_bench.py): seconds, not minutes.
-SMOKE = Sizes(simple=20, fork=5, rounds=1, enqueue_single=5, statements=20, pickup=5, create_many=100,
-              page_rows=1000, page_repeats=1, memory_first=10, memory_total=50)
+SMOKE = Sizes(
+    simple=20,
+    fork=5,
+    rounds=1,
+    enqueue_single=5,
+    statements=20,
+    pickup=5,
+    create_many=100,
+    page_rows=1000,
+    page_repeats=1,
+    memory_first=10,
+    memory_total=50,
+)
 
 
 def parse_sections(text: str) -> list[int]:
@@ -61,14 +94,25 @@ def parse_sections(text: str) -> list[int]:
 def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m stask.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller runs (about a minute)")
-    parser.add_argument("--sections", type=parse_sections, default=list(SECTIONS),
-                        help="comma-separated section numbers, e.g. 1,2,7 (default: all)")
-    parser.add_argument("--backends", default="sqlite,postgresql",
-                        help="databases for sections 3-5 (default: sqlite,postgresql)")
-    parser.add_argument("--redis-url", default=os.environ.get("STASK_BENCH_REDIS_URL", DEFAULT_REDIS_URL),
-                        help="Redis DB the bench owns (it is flushed)")
-    parser.add_argument("--postgres-url", default=os.environ.get("STASK_BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL),
-                        help="PostgreSQL database the bench owns (its schema is dropped)")
+    parser.add_argument(
+        "--sections",
+        type=parse_sections,
+        default=list(SECTIONS),
+        help="comma-separated section numbers, e.g. 1,2,7 (default: all)",
+    )
+    parser.add_argument(
+        "--backends", default="sqlite,postgresql", help="databases for sections 3-5 (default: sqlite,postgresql)"
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("STASK_BENCH_REDIS_URL", DEFAULT_REDIS_URL),
+        help="Redis DB the bench owns (it is flushed)",
+    )
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("STASK_BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL),
+        help="PostgreSQL database the bench owns (its schema is dropped)",
+    )
     parser.add_argument("--page-rows", type=int, default=None, help="rows in s_tasks for section 5")
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "latest.json")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (SQLite file, worker logs)")
@@ -106,8 +150,9 @@ def run(args: argparse.Namespace, sizes: Sizes, say: Any = print) -> dict[str, A
             env.app(app)
         if 1 in args.sections:
             t = step("1 throughput (in-process)")
-            results["throughput"] = {"simple": guarded("1", engine.throughput, env, "simple", sizes.simple,
-                                                       sizes.rounds)}
+            results["throughput"] = {
+                "simple": guarded("1", engine.throughput, env, "simple", sizes.simple, sizes.rounds)
+            }
             step("1 throughput (forking)")
             results["throughput"]["fork"] = guarded("1", engine.throughput, env, "fork", sizes.fork, sizes.rounds)
             step("1 enqueue cost")
@@ -122,16 +167,22 @@ def run(args: argparse.Namespace, sizes: Sizes, say: Any = print) -> dict[str, A
             for backend in backends:
                 t = step(f"3 pickup latency ({backend})")
                 reason = usable(backend)
-                results["pickup"].append({"backend": backend, "skipped": f"n/a ({reason})"} if reason
-                                         else guarded("3", engine.pickup_latency, env, backend, sizes.pickup))
+                results["pickup"].append(
+                    {"backend": backend, "skipped": f"n/a ({reason})"}
+                    if reason
+                    else guarded("3", engine.pickup_latency, env, backend, sizes.pickup)
+                )
                 timings[f"3 {backend}"] = time.monotonic() - t
         if 4 in args.sections:
             results["create_many"] = []
             for backend in backends:
                 t = step(f"4 create_many ({backend})")
                 reason = usable(backend)
-                results["create_many"].append({"backend": backend, "skipped": f"n/a ({reason})"} if reason
-                                              else guarded("4", engine.create_many, env, backend, sizes.create_many))
+                results["create_many"].append(
+                    {"backend": backend, "skipped": f"n/a ({reason})"}
+                    if reason
+                    else guarded("4", engine.create_many, env, backend, sizes.create_many)
+                )
                 timings[f"4 {backend}"] = time.monotonic() - t
         if 6 in args.sections:
             t = step("6 worker memory")
@@ -145,8 +196,11 @@ def run(args: argparse.Namespace, sizes: Sizes, say: Any = print) -> dict[str, A
             for backend in backends:
                 t = step(f"5 pages with {rows:,} rows ({backend})")
                 reason = usable(backend)
-                results["pages"].append({"backend": backend, "skipped": f"n/a ({reason})"} if reason
-                                        else guarded("5", pages, env, backend, rows, sizes.page_repeats))
+                results["pages"].append(
+                    {"backend": backend, "skipped": f"n/a ({reason})"}
+                    if reason
+                    else guarded("5", pages, env, backend, rows, sizes.page_repeats)
+                )
                 timings[f"5 {backend}"] = time.monotonic() - t
         if 7 in args.sections:
             results["cache"] = guarded("7", engine.cache_hit_rate, env)
@@ -164,8 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     print(table(results))
     write_json(results, args.output)
     counts = verdicts(results)
-    print(f"\n{counts['PASS']} PASS, {counts['MISS']} MISS in {results['seconds']['total']:.0f} s; "
-          f"JSON: {args.output}")
+    print(f"\n{counts['PASS']} PASS, {counts['MISS']} MISS in {results['seconds']['total']:.0f} s; JSON: {args.output}")
     return 0
 
 

@@ -33,8 +33,7 @@ def bare_queues(env: BenchEnv) -> list[Queue]:
 
 def bare_jobs(n: int) -> list[Any]:
     return [
-        Queue.prepare_data(noop, timeout=BARE_TIMEOUT, result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL)
-        for _ in range(n)
+        Queue.prepare_data(noop, timeout=BARE_TIMEOUT, result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL) for _ in range(n)
     ]
 
 

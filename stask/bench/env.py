@@ -7,6 +7,7 @@ application's own ``REDIS_URL`` / ``DATABASE_URL``.
 
 from __future__ import annotations
 
+import logging
 import os
 import platform
 import shutil
@@ -57,8 +58,9 @@ class BenchEnv:
         try:
             self.redis.ping()
         except redis.RedisError as exc:
-            raise SystemExit(f"stask bench: Redis at {self.redis_url} is not reachable ({exc}); "
-                             "set STASK_BENCH_REDIS_URL") from None
+            raise SystemExit(
+                f"stask bench: Redis at {self.redis_url} is not reachable ({exc}); set STASK_BENCH_REDIS_URL"
+            ) from None
         os.environ["STASK_INSTANCE_PATH"] = str(self.workdir / "instance")
         self.sqlite_url = f"sqlite:///{self.workdir / 'bench.db'}"
         self.redis_db = int(self.redis.connection_pool.connection_kwargs.get("db", 0))
@@ -161,7 +163,10 @@ class BenchEnv:
         log = open(self.workdir / f"worker-{backend}-{kind}.log", "ab")  # noqa: SIM115 (closed with the process)
         process = subprocess.Popen(
             [sys.executable, "-m", "flask", "--app", target, "stask", "worker", "-w", kind],
-            cwd=ROOT, env=self.worker_env(backend), stdout=log, stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=self.worker_env(backend),
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         log.close()
         from rq import Worker
@@ -199,8 +204,11 @@ def ensure_postgres_database(url: str) -> None:
     except sa.exc.OperationalError as exc:
         if "does not exist" not in str(exc):
             raise Unavailable(f"postgresql unreachable: {str(exc.orig).strip().splitlines()[0]}") from None
-    admin = sa.create_engine(sa.engine.make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT",
-                             connect_args={"connect_timeout": 3})
+    admin = sa.create_engine(
+        sa.engine.make_url(url).set(database="postgres"),
+        isolation_level="AUTOCOMMIT",
+        connect_args={"connect_timeout": 3},
+    )
     with admin.connect() as connection:
         connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
@@ -216,6 +224,8 @@ def reset_schema(app: Flask, backend: str) -> None:
             connection.execute(sa.text("DROP SCHEMA public CASCADE"))
             connection.execute(sa.text("CREATE SCHEMA public"))
     upgrade()
+    # Alembic's logging setup disables existing loggers; stask's errors must stay visible.
+    logging.getLogger("stask").disabled = False
     db.session.remove()
 
 
@@ -296,7 +306,7 @@ class RedisMonitor:
             name = quoted[1].decode().upper() if len(quoted) > 1 else "?"
             if name == "ECHO" and self.END.encode() in line:
                 return
-            (self.scripted if b" lua]" in line[start:header_end + 1] else self.commands)[name] += 1
+            (self.scripted if b" lua]" in line[start : header_end + 1] else self.commands)[name] += 1
 
     def total(self) -> int:
         return sum(self.commands.values())

@@ -61,15 +61,17 @@ def _sqlite_fill(connection: Any, n: int, now: float) -> None:
     span = SPAN_DAYS * 86400
 
     def stamp(seconds: str) -> str:
-        return (f"strftime('%Y-%m-%d %H:%M:%S', CAST({seconds} AS INTEGER), 'unixepoch') || "
-                f"printf('.%06d', CAST((({seconds}) - CAST({seconds} AS INTEGER)) * 1000000 AS INTEGER))")
+        return (
+            f"strftime('%Y-%m-%d %H:%M:%S', CAST({seconds} AS INTEGER), 'unixepoch') || "
+            f"printf('.%06d', CAST((({seconds}) - CAST({seconds} AS INTEGER)) * 1000000 AS INTEGER))"
+        )
 
     connection.exec_driver_sql(f"""
         INSERT INTO s_tasks (identifier, action, status, priority, progress, message, error, data, attempts,
                              max_attempts, user_id, started_by, created_at, started_at, finished_at,
                              wait_ms, run_ms, peak_memory_kb)
         WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < {n}),
-        base AS (
+        base AS MATERIALIZED (
             SELECT i, abs(random()) % 1000 AS r, abs(random()) % 10 AS p, abs(random()) % 8 AS k,
                    abs(random()) % 8 AS e, abs(random()) % 500 AS w,
                    abs(random()) % 3000 + CASE WHEN abs(random()) % 100 = 0 THEN 60000 ELSE 0 END AS run,
@@ -77,18 +79,18 @@ def _sqlite_fill(connection: Any, n: int, now: float) -> None:
             FROM seq
         ),
         shaped AS (SELECT *, {STATUS_SQL} AS status FROM base)
-        SELECT {_case(IDENTIFIERS, 'k')}, {_case(ACTIONS, 'k')}, status, {PRIORITY_SQL},
+        SELECT {_case(IDENTIFIERS, "k")}, {_case(ACTIONS, "k")}, status, {PRIORITY_SQL},
                CASE WHEN status = 80 THEN 100 ELSE 0 END,
                CASE status WHEN 80 THEN 'Finished' WHEN 90 THEN 'Cancelled' WHEN 10 THEN NULL WHEN 50 THEN NULL
-                    ELSE {_case(ERRORS, 'e')} END,
-               CASE WHEN status = 100 THEN {_case(ERRORS, 'e')} END,
+                    ELSE {_case(ERRORS, "e")} END,
+               CASE WHEN status = 100 THEN {_case(ERRORS, "e")} END,
                '{{"n": ' || i || '}}',
                CASE WHEN status = 100 THEN 3 WHEN status = 10 THEN 0 ELSE 1 END, 3, i % 50,
                CASE WHEN status IN (10, 90) THEN NULL ELSE 'bench-host:' || (1000 + i % 8) END,
-               {stamp('c')},
-               CASE WHEN status IN (10, 90) THEN NULL ELSE {stamp('c + w / 1000.0')} END,
-               CASE WHEN status IN (80, 100) THEN {stamp('c + (w + run) / 1000.0')}
-                    WHEN status = 90 THEN {stamp('c + 1')} END,
+               {stamp("c")},
+               CASE WHEN status IN (10, 90) THEN NULL ELSE {stamp("c + w / 1000.0")} END,
+               CASE WHEN status IN (80, 100) THEN {stamp("c + (w + run) / 1000.0")}
+                    WHEN status = 90 THEN {stamp("c + 1")} END,
                CASE WHEN status IN (10, 90) THEN NULL ELSE w END,
                CASE WHEN status IN (80, 100) THEN run END,
                CASE WHEN status IN (80, 100) THEN 40000 + abs(random()) % 200000 END
@@ -97,11 +99,12 @@ def _sqlite_fill(connection: Any, n: int, now: float) -> None:
 
 
 def _postgres_fill(connection: Any, n: int, now: Any) -> None:
-    connection.execute(sa.text(f"""
+    connection.execute(
+        sa.text(f"""
         INSERT INTO s_tasks (identifier, action, status, priority, progress, message, error, data, attempts,
                              max_attempts, user_id, started_by, created_at, started_at, finished_at,
                              wait_ms, run_ms, peak_memory_kb)
-        WITH base AS (
+        WITH base AS MATERIALIZED (
             SELECT i, floor(random() * 1000)::int AS r, floor(random() * 10)::int AS p,
                    floor(random() * 8)::int AS k, floor(random() * 8)::int AS e, floor(random() * 500)::int AS w,
                    floor(random() * 3000)::int + CASE WHEN random() < 0.01 THEN 60000 ELSE 0 END AS run,
@@ -110,11 +113,11 @@ def _postgres_fill(connection: Any, n: int, now: Any) -> None:
             FROM generate_series(1, {n}) AS i
         ),
         shaped AS (SELECT *, {STATUS_SQL} AS status FROM base)
-        SELECT {_case(IDENTIFIERS, 'k')}, {_case(ACTIONS, 'k')}, status, {PRIORITY_SQL},
+        SELECT {_case(IDENTIFIERS, "k")}, {_case(ACTIONS, "k")}, status, {PRIORITY_SQL},
                CASE WHEN status = 80 THEN 100 ELSE 0 END,
                CASE status WHEN 80 THEN 'Finished' WHEN 90 THEN 'Cancelled' WHEN 10 THEN NULL WHEN 50 THEN NULL
-                    ELSE {_case(ERRORS, 'e')} END,
-               CASE WHEN status = 100 THEN {_case(ERRORS, 'e')} END,
+                    ELSE {_case(ERRORS, "e")} END,
+               CASE WHEN status = 100 THEN {_case(ERRORS, "e")} END,
                json_build_object('n', i),
                CASE WHEN status = 100 THEN 3 WHEN status = 10 THEN 0 ELSE 1 END, 3, i % 50,
                CASE WHEN status IN (10, 90) THEN NULL ELSE 'bench-host:' || (1000 + i % 8) END,
@@ -126,7 +129,9 @@ def _postgres_fill(connection: Any, n: int, now: Any) -> None:
                CASE WHEN status IN (80, 100) THEN run END,
                CASE WHEN status IN (80, 100) THEN 40000 + floor(random() * 200000)::int END
         FROM shaped
-    """), {"now": now})
+    """),
+        {"now": now},
+    )
 
 
 def fill(app: Flask, backend: str, n: int) -> float:
@@ -143,10 +148,19 @@ def fill(app: Flask, backend: str, n: int) -> float:
             known = set(connection.execute(sa.select(Worker.identifier)).scalars())
             for position, identifier in enumerate(EXTRA_WORKERS, start=len(known)):
                 if identifier not in known:
-                    connection.execute(sa.insert(Worker).values(
-                        identifier=identifier, class_path="stask.bench:NoopWorker", active=True, scope="bench",
-                        title=identifier.title(), description="Generated by the benchmark", icon="gear",
-                        position=position, settings={}))
+                    connection.execute(
+                        sa.insert(Worker).values(
+                            identifier=identifier,
+                            class_path="stask.bench:NoopWorker",
+                            active=True,
+                            scope="bench",
+                            title=identifier.title(),
+                            description="Generated by the benchmark",
+                            icon="gear",
+                            position=position,
+                            settings={},
+                        )
+                    )
             now = utcnow()
             if backend == "sqlite":
                 _sqlite_fill(connection, n, (now - datetime(1970, 1, 1)).total_seconds())
@@ -186,8 +200,13 @@ def time_pages(app: Flask, repeats: int) -> list[dict[str, Any]]:
         for _ in range(repeats):
             seconds, response = measure(lambda u=url: client.get(u, headers=headers))
             times.append(seconds * 1000)
-        entry.update(cold_ms=cold * 1000, median_ms=statistics.median(times), min_ms=min(times),
-                     max_ms=max(times), bytes=len(response.data))
+        entry.update(
+            cold_ms=cold * 1000,
+            median_ms=statistics.median(times),
+            min_ms=min(times),
+            max_ms=max(times),
+            bytes=len(response.data),
+        )
         out.append(entry)
     return out
 

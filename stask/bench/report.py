@@ -49,45 +49,99 @@ def rows(results: dict[str, Any]) -> list[Row]:
             add(Row("1 throughput", f"{kind} worker", item["skipped"]))
             continue
         label = "in-process" if kind == "simple" else "forking"
-        add(Row("1 throughput", f"{label}: stask / bare RQ ({item['tasks']:,} no-op tasks, burst)",
+        add(
+            Row(
+                "1 throughput",
+                f"{label}: stask / bare RQ ({item['tasks']:,} no-op tasks, burst)",
                 f"{item['stask_per_s']:,.0f} / {item['bare_per_s']:,.0f} tasks/s = {item['ratio']:.2f}x",
-                ">= 0.80x", check(item["ratio"], 0.8, True)))
-        add(Row("1 throughput", f"{label}: end to end incl. enqueue, stask / bare",
-                f"{item['stask_end_to_end_per_s']:,.0f} / {item['bare_end_to_end_per_s']:,.0f} tasks/s"))
-    for key, section in (("enqueue", "1 enqueue"), ("statements", "2 SQL"), ("memory", "6 memory"),
-                         ("cache", "7 cache")):
+                ">= 0.80x",
+                check(item["ratio"], 0.8, True),
+            )
+        )
+        add(
+            Row(
+                "1 throughput",
+                f"{label}: end to end incl. enqueue, stask / bare",
+                f"{item['stask_end_to_end_per_s']:,.0f} / {item['bare_end_to_end_per_s']:,.0f} tasks/s",
+            )
+        )
+    for key, section in (
+        ("enqueue", "1 enqueue"),
+        ("statements", "2 SQL"),
+        ("memory", "6 memory"),
+        ("cache", "7 cache"),
+    ):
         if "skipped" in (results.get(key) or {}):
             add(Row(section, key, results[key]["skipped"]))
     enqueue = results.get("enqueue")
     if enqueue and "skipped" not in enqueue:
-        add(Row("1 enqueue", f"bulk ({enqueue['bulk_tasks']:,}): stask create_many / RQ enqueue_many",
-                f"{enqueue['stask_create_many_per_s']:,.0f} / {enqueue['bare_enqueue_many_per_s']:,.0f} tasks/s"))
-        add(Row("1 enqueue", f"one by one ({enqueue['single_tasks']:,}): stask create / RQ enqueue",
-                f"{enqueue['stask_create_per_s']:,.0f} / {enqueue['bare_enqueue_per_s']:,.0f} tasks/s"))
+        add(
+            Row(
+                "1 enqueue",
+                f"bulk ({enqueue['bulk_tasks']:,}): stask create_many / RQ enqueue_many",
+                f"{enqueue['stask_create_many_per_s']:,.0f} / {enqueue['bare_enqueue_many_per_s']:,.0f} tasks/s",
+            )
+        )
+        add(
+            Row(
+                "1 enqueue",
+                f"one by one ({enqueue['single_tasks']:,}): stask create / RQ enqueue",
+                f"{enqueue['stask_create_per_s']:,.0f} / {enqueue['bare_enqueue_per_s']:,.0f} tasks/s",
+            )
+        )
     counts = results.get("statements")
     if counts and "skipped" not in counts:
         for key, label in (("stask_create_many", "create_many"), ("stask_create", "create")):
             item = counts[key]
-            add(Row("2 SQL", f"statements per task, stask via {label} ({item['tasks']} tasks)",
-                    f"{item['sql_per_task']:.2f}", "<= 3", check(item["sql_per_task"], 3, False)))
-        for key, label in (("stask_create_many", "stask create_many"), ("bare_enqueue_many", "bare enqueue_many"),
-                           ("stask_create", "stask create"), ("bare_enqueue", "bare enqueue")):
+            add(
+                Row(
+                    "2 SQL",
+                    f"statements per task, stask via {label} ({item['tasks']} tasks)",
+                    f"{item['sql_per_task']:.2f}",
+                    "<= 3",
+                    check(item["sql_per_task"], 3, False),
+                )
+            )
+        for key, label in (
+            ("stask_create_many", "stask create_many"),
+            ("bare_enqueue_many", "bare enqueue_many"),
+            ("stask_create", "stask create"),
+            ("bare_enqueue", "bare enqueue"),
+        ):
             add(Row("2 Redis", f"commands per task, {label}", f"{counts[key]['redis_per_task']:.1f}"))
     for item in results.get("pickup", []):
         if "skipped" in item:
             add(Row("3 pickup", item.get("backend", ""), item["skipped"]))
             continue
-        add(Row("3 pickup", f"idle in-process worker, {item['backend']}: p50 ({item['samples']} tasks)",
-                _f(item["p50_ms"], 1, " ms"), "< 10 ms", below(item["p50_ms"], 10)))
-        add(Row("3 pickup", f"idle in-process worker, {item['backend']}: p95 / max",
-                f"{item['p95_ms']:.1f} / {item['max_ms']:.1f} ms"))
+        add(
+            Row(
+                "3 pickup",
+                f"idle in-process worker, {item['backend']}: p50 ({item['samples']} tasks)",
+                _f(item["p50_ms"], 1, " ms"),
+                "< 10 ms",
+                below(item["p50_ms"], 10),
+            )
+        )
+        add(
+            Row(
+                "3 pickup",
+                f"idle in-process worker, {item['backend']}: p95 / max",
+                f"{item['p95_ms']:.1f} / {item['max_ms']:.1f} ms",
+            )
+        )
     for item in results.get("create_many", []):
         if "skipped" in item:
             add(Row("4 create_many", item.get("backend", ""), item["skipped"]))
             continue
-        add(Row("4 create_many", f"{item['tasks']:,} tasks, {item['backend']}",
+        add(
+            Row(
+                "4 create_many",
+                f"{item['tasks']:,} tasks, {item['backend']}",
                 f"{item['seconds']:.2f} s = {item['per_s']:,.0f} tasks/s (SQL {item['sql_seconds']:.2f} s)",
-                ">= 5,000/s", check(item["per_s"], 5000, True)))
+                ">= 5,000/s",
+                check(item["per_s"], 5000, True),
+            )
+        )
     pages = results.get("pages")
     for item in pages or []:
         if "skipped" in item:
@@ -96,22 +150,44 @@ def rows(results: dict[str, Any]) -> list[Row]:
         for page in item["pages"]:
             target = page["target_ms"]
             value = page.get("median_ms")
-            shown = (page["note"] if value is None else
-                     f"{value:,.1f} ms (min {page['min_ms']:,.1f}, first {page['cold_ms']:,.0f})")
-            add(Row("5 pages", f"{page['name']}, {item['backend']}, {item['rows']:,} rows", shown,
-                    f"< {target} ms" if target else "", below(value, target) if target else ""))
+            shown = (
+                page["note"]
+                if value is None
+                else f"{value:,.1f} ms (min {page['min_ms']:,.1f}, first {page['cold_ms']:,.0f})"
+            )
+            add(
+                Row(
+                    "5 pages",
+                    f"{page['name']}, {item['backend']}, {item['rows']:,} rows",
+                    shown,
+                    f"< {target} ms" if target else "",
+                    below(value, target) if target else "",
+                )
+            )
     mem = results.get("memory")
     if mem and "skipped" not in mem:
-        add(Row("6 memory", f"worker RSS after {mem['total']:,} tasks minus after {mem['first']:,}",
+        add(
+            Row(
+                "6 memory",
+                f"worker RSS after {mem['total']:,} tasks minus after {mem['first']:,}",
                 f"{mem['growth_mb']:+.2f} MB ({mem['rss_first_kb'] / 1024:.1f} -> {mem['rss_total_kb'] / 1024:.1f} MB)",
-                "< 10 MB", below(mem["growth_mb"], 10)))
+                "< 10 MB",
+                below(mem["growth_mb"], 10),
+            )
+        )
         add(Row("6 memory", "worker subprocess throughput meanwhile", f"{mem['worker_per_s']:,.0f} tasks/s"))
     cache = results.get("cache")
     if cache and "skipped" not in cache:
         rate = cache["hit_rate"]
-        add(Row("7 cache", f"worker-resolution hit rate ({cache['lookups']:,} lookups, {cache['misses']} misses)",
-                "n/a" if rate is None else f"{rate * 100:.2f} %", ">= 99 %",
-                "" if rate is None else check(rate, 0.99, True)))
+        add(
+            Row(
+                "7 cache",
+                f"worker-resolution hit rate ({cache['lookups']:,} lookups, {cache['misses']} misses)",
+                "n/a" if rate is None else f"{rate * 100:.2f} %",
+                ">= 99 %",
+                "" if rate is None else check(rate, 0.99, True),
+            )
+        )
     return out
 
 
@@ -123,12 +199,14 @@ def table(results: dict[str, Any]) -> str:
         lines.append("")
     body = rows(results)
     header = Row("Section", "Measure", "Value", "Target", "Result")
-    widths = [max(len(getattr(r, name)) for r in [header, *body]) for name in ("section", "measure", "value",
-                                                                                 "target", "verdict")]
+    widths = [
+        max(len(getattr(r, name)) for r in [header, *body])
+        for name in ("section", "measure", "value", "target", "verdict")
+    ]
 
     def line(row: Row) -> str:
         cells = (row.section, row.measure, row.value, row.target, row.verdict)
-        return " | ".join(cell.ljust(width) for cell, width in zip(cells, widths)).rstrip()
+        return " | ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip()
 
     lines.append(line(header))
     lines.append("-+-".join("-" * w for w in widths))
@@ -154,4 +232,3 @@ def verdicts(results: dict[str, Any]) -> dict[str, int]:
         if row.verdict in counts:
             counts[row.verdict] += 1
     return counts
-
