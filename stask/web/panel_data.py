@@ -93,8 +93,12 @@ def rq_workers(ext: Any) -> list[dict[str, Any]]:
 
 
 def recent_tasks(ext: Any, limit: int) -> list[Task]:
-    tasks = list(ext.db.session.scalars(sa.select(Task).order_by(Task.id.desc()).limit(limit)))
-    ext.db.session.commit()
+    """The newest rows, detached: a later commit in the request must not reload each one."""
+    session = ext.db.session
+    tasks = list(session.scalars(sa.select(Task).order_by(Task.id.desc()).limit(limit)))
+    for task in tasks:
+        session.expunge(task)
+    session.commit()
     return tasks
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from babel.dates import format_timedelta
 from flask import Flask
-from flask_babel import format_decimal, format_timedelta
+from flask_babel import format_decimal, get_locale
 from flask_babel import lazy_gettext as _l
 
 from ..enums import Status
@@ -50,9 +51,10 @@ def fmt_duration(seconds: Any) -> str:
     if seconds is None:
         return "—"
     seconds = float(seconds)
+    locale = get_locale() or "en"
     if seconds < 60:
-        return format_timedelta(timedelta(seconds=round(seconds)), threshold=1, format="short")
-    return format_timedelta(timedelta(seconds=seconds), threshold=0.95, format="short")
+        return format_timedelta(timedelta(seconds=round(seconds)), threshold=1, format="short", locale=locale)
+    return format_timedelta(timedelta(seconds=seconds), threshold=0.95, format="short", locale=locale)
 
 
 def fmt_ms(value: Any) -> str:

@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
+import rq
 from flask import Flask
 from playwright.sync_api import Page, expect
 from werkzeug.serving import make_server
 
 from tests.conftest import make_app
-from tests.helpers import spawn_worker, stop
+from tests.helpers import spawn_worker, stop, wait_for
 
 CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "browser-test-password"
@@ -70,8 +72,11 @@ def live_server(live_app: Flask) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def worker_process(live_app: Flask) -> Iterator[Any]:
-    """One real ``flask stask worker`` (SimpleWorker) for every browser test."""
+    """One real ``flask stask worker`` (SimpleWorker), registered in RQ before any test uses it."""
     process = spawn_worker(live_app, "simple")
+    connection = redis.Redis.from_url(live_app.config["REDIS_URL"])
+    wait_for(lambda: rq.Worker.all(connection=connection) or process.poll() is not None, what="the worker to start")
+    assert process.poll() is None, process.stderr.read().decode() if process.stderr else "worker exited"
     yield process
     stop(process)
 

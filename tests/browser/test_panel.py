@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from datetime import timedelta
 from typing import Any
@@ -12,10 +13,11 @@ from flask import Flask
 from playwright.sync_api import Page, expect
 
 from stask.enums import Status
+from stask.exceptions import StaskError
 from stask.models import Task, utcnow
 from tests.helpers import wait_for
 
-from .conftest import screenshot
+from .conftest import SCREENSHOTS, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -156,3 +158,83 @@ def test_filter_search_and_sort_the_task_list(admin_page: Page, stask_app: Flask
 
     page.goto("/stask/tasks?created_from=not-a-date")
     expect(page.locator("#task-table .flash-error")).to_contain_text("created_from")
+
+
+def test_panel_in_ukrainian(admin_page: Page) -> None:
+    page = admin_page
+    page.goto("/stask/")
+    page.locator(".lang summary").click()
+    page.locator(".lang a[hreflang=uk]").click()
+    expect(page.locator("html")).to_have_attribute("lang", "uk")
+    expect(page.locator("h1")).to_have_text("Панель")
+    expect(page.locator("nav.nav")).to_contain_text("Завдання")
+    expect(page.locator("nav.nav")).to_contain_text("Обробники")
+    expect(page.locator(".counters")).to_contain_text("Очікують")
+    # The choice is remembered (cookie) on the next pages.
+    page.goto("/stask/tasks")
+    expect(page.locator("h1")).to_have_text("Завдання")
+    expect(page.locator("label[for=f-q]")).to_have_text("Пошук")
+    page.goto("/stask/workers")
+    expect(page.locator("h1")).to_have_text("Обробники")
+    expect(page.locator("#run-csv_export-export summary")).to_contain_text("Запустити")
+    screenshot(page, "workers-uk")
+    page.goto("/stask/?lang=en")
+    expect(page.locator("h1")).to_have_text("Dashboard")
+
+
+def no_horizontal_scroll(page: Page) -> bool:
+    return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"))
+
+
+def test_every_page_at_desktop_and_phone_width(admin_page: Page, stask_app: Flask, browser: Any) -> None:
+    """Screenshots for a person to look at, plus the one check a machine can make: nothing overflows."""
+    page = admin_page
+    ext = stask_app.extensions["stask"]
+    seed(stask_app, 2, Status.FAILED, identifier="flaky", action="run", message="<b>not bold</b> planned failure")
+    running = ext.create("slow", "sleep", {"seconds": 6})
+    wait_for(lambda: task_status(stask_app, running.id) == Status.RUNNING, what="the slow task to start")
+    pages = {
+        "dashboard": "/stask/",
+        "tasks": "/stask/tasks",
+        "task-running": f"/stask/tasks/{running.id}",
+        "workers": "/stask/workers",
+        "worker-settings": "/stask/workers/csv_export/settings",
+        "performance": "/stask/performance",
+        "not-found": "/stask/tasks/987654",
+    }
+    for name, url in pages.items():
+        page.goto(url)
+        expect(page.locator("h1").first).to_be_visible()
+        screenshot(page, name)
+        page.set_viewport_size({"width": 390, "height": 844})
+        assert no_horizontal_scroll(page), f"{name} scrolls sideways on a phone"
+        page.set_viewport_size({"width": 1280, "height": 800})
+    # User text is shown as text, never as markup.
+    page.goto("/stask/tasks?status=100")
+    expect(page.locator("#task-table")).to_contain_text("<b>not bold</b>")
+    assert page.locator("#task-table b").count() == 0
+
+    # A settings error is shown next to its field.
+    page.goto("/stask/workers/csv_export/settings")
+    page.fill("#s-batch_size", "1.5")
+    page.locator(".settings-form button[type=submit]").click()
+    expect(page.locator(".field.has-error .error")).to_contain_text("whole number")
+    screenshot(page, "worker-settings-error")
+
+    # The phone menu opens.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/stask/")
+    page.locator(".nav-toggle-label").click()
+    expect(page.locator("nav.nav a", has_text="Workers")).to_be_visible()
+    page.screenshot(path=str(SCREENSHOTS / "menu-phone.png"))
+    page.set_viewport_size({"width": 1280, "height": 800})
+
+    # The login page, signed out.
+    context = browser.new_context(base_url=page.url.split("/stask/")[0], viewport={"width": 1280, "height": 800})
+    anonymous = context.new_page()
+    anonymous.goto("/stask/login")
+    expect(anonymous.locator("#password")).to_be_visible()
+    screenshot(anonymous, "login")
+    context.close()
+    with contextlib.suppress(StaskError):  # it may have ended already
+        ext.cancel(running.id)

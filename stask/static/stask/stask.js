@@ -74,6 +74,11 @@
         pad(date.getHours()) + ":" + pad(date.getMinutes()) + ":" + pad(date.getSeconds());
     });
   }
-  document.addEventListener("DOMContentLoaded", function () { localTimes(document); });
-  document.addEventListener("htmx:afterSettle", function (event) { localTimes(event.target); });
+  // Keep a task's log scrolled to its newest line.
+  function followLog() {
+    var pre = document.querySelector("#task-log pre");
+    if (pre) { pre.scrollTop = pre.scrollHeight; }
+  }
+  document.addEventListener("DOMContentLoaded", function () { localTimes(document); followLog(); });
+  document.addEventListener("htmx:afterSettle", function (event) { localTimes(event.target); followLog(); });
 })();
