@@ -54,6 +54,8 @@ ERROR_CHARS = 200
 ROLLUP_GRACE = timedelta(minutes=2)
 
 Key = tuple[datetime, str, str]  # (hour, identifier, action)
+#: Identifier of the empty rollup rows that only mark an hour as rolled (no worker has it).
+MARKER = ""
 _WHOLE = re.compile(r"[0-9]{1,7}")
 
 
@@ -283,22 +285,40 @@ def scan(session: Session, condition: Any) -> dict[Key, Stats]:
     return out
 
 
-def ensure_rollups(session: Session, now: datetime) -> datetime:
-    """Roll every closed hour not yet rolled into ``s_stats_hourly``; returns where rolled hours end.
+def ensure_rollups(session: Session, now: datetime, since: datetime | None = None) -> datetime:
+    """Roll the closed hours from ``since`` (default: all) to now into ``s_stats_hourly``.
 
-    Idempotent and safe between processes: the unique key makes a second writer's insert
-    fail, and that writer simply uses the rows the first one wrote.
+    Returns where rolled hours end. Rolled hours always form one contiguous range, found
+    as [oldest row, newest row]: hours after it are rolled as they close, hours before it
+    only when a window reaches back there (so the first read costs its own window, not
+    the whole table). Idempotent and safe between processes: the unique key makes a
+    second writer's insert fail, and that writer simply uses the rows the first one wrote.
     """
     closed_end = floor_hour(now - ROLLUP_GRACE)
-    last = session.scalar(sa.select(sa.func.max(HourlyStats.hour)))
-    condition = Task.finished_at < closed_end
-    if last is not None:
-        if last + HOUR >= closed_end:
-            session.commit()
-            return closed_end
-        condition = sa.and_(condition, Task.finished_at >= last + HOUR)
-    parts = scan(session, condition)
-    session.add_all(_rollup_row(key, stats) for key, stats in parts.items() if key[0] < closed_end)
+    want_from = ceil_hour(since) if since is not None else None
+    oldest, newest = session.execute(sa.select(sa.func.min(HourlyStats.hour), sa.func.max(HourlyStats.hour))).one()
+    ranges: list[tuple[datetime | None, datetime]] = []
+    if newest is None:
+        ranges.append((want_from, closed_end))
+    else:
+        if newest + HOUR < closed_end:
+            ranges.append((newest + HOUR, closed_end))
+        if want_from is not None and want_from < oldest:
+            ranges.append((want_from, oldest))
+    rows = []
+    for low, high in ranges:
+        if low is not None and low >= high:
+            continue
+        condition = Task.finished_at < high
+        if low is not None:
+            condition = sa.and_(condition, Task.finished_at >= low)
+        found = {key: stats for key, stats in scan(session, condition).items() if key[0] < high}
+        rows += [_rollup_row(key, stats) for key, stats in found.items()]
+        # Empty rows mark both ends as rolled, so quiet hours at the edges are not scanned again.
+        hours = {key[0] for key in found}
+        for edge in {low, high - HOUR} - hours - {None}:
+            rows.append(_rollup_row((edge, MARKER, MARKER), Stats()))  # type: ignore[arg-type]
+    session.add_all(rows)
     try:
         session.commit()
     except IntegrityError:
@@ -336,10 +356,8 @@ def _from_rollup(row: Any) -> Stats:
         memory_sum=int(row.memory_sum or 0),
         memory_max=row.memory_max,
     )
-    for value, count in row.run_hist or []:
-        stats.run.add(value, count)
-    for value, count in row.wait_hist or []:
-        stats.wait.add(value, count)
+    stats.run.hist = Counter({value: count for value, count in row.run_hist or []})
+    stats.wait.hist = Counter({value: count for value, count in row.wait_hist or []})
     for message, count, last in row.errors or []:
         stats.add_error(message, count, datetime.fromisoformat(last.rstrip("Z")) if last else None)
     return stats
@@ -354,14 +372,15 @@ def collect(
     out: dict[Key, Stats] = {}
     if rollups:
         try:
-            rolled_end = ensure_rollups(session, end)
+            rolled_end = ensure_rollups(session, end, start)
             first_full = ceil_hour(start)
             if first_full < rolled_end:
                 query = sa.select(HourlyStats).where(HourlyStats.hour >= first_full, HourlyStats.hour < rolled_end)
                 if identifier:
                     query = query.where(HourlyStats.identifier == identifier)
                 for row in session.scalars(query):
-                    out[(row.hour, row.identifier, row.action)] = _from_rollup(row)
+                    if row.identifier != MARKER:
+                        out[(row.hour, row.identifier, row.action)] = _from_rollup(row)
                 raw = sa.or_(
                     sa.and_(Task.finished_at >= start, Task.finished_at < first_full),
                     sa.and_(Task.finished_at >= rolled_end, Task.finished_at <= end),
