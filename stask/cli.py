@@ -79,6 +79,9 @@ def process_command(limit: int | None) -> None:
     """The cron job: reconcile SQL with Redis, run every due task here, then exit."""
     finished = _ext().process_pending_tasks(limit=limit, on_progress=_bar("tasks"))
     click.echo(f"{finished} task(s) finished")
+    from .alerts import deliver_alerts
+
+    deliver_alerts(current_app._get_current_object())  # type: ignore[attr-defined]
 
 
 @stask_cli.command("create")

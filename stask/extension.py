@@ -26,6 +26,7 @@ from flask_caching import Cache
 from flask_sqlalchemy import SQLAlchemy
 from rq.timeouts import UnixSignalDeathPenalty
 
+from . import rollups  # noqa: F401  (registers s_stats_hourly on Base.metadata)
 from .config import apply_defaults, normalise_database_url
 from .models import Base
 from .progress import Keys, LiveProgress

@@ -1,7 +1,7 @@
 """RQ worker classes that keep SQL and Redis in agreement while they serve the queues.
 
-* They reconcile every ``STASK_RECONCILE_INTERVAL`` seconds (one process at a time, by a
-  Redis lock), waking from an idle wait to do so.
+* They reconcile every ``STASK_RECONCILE_INTERVAL`` seconds and deliver due alerts (one
+  process at a time, by a Redis lock), waking from an idle wait to do so.
 * When a forking worker's work horse dies (``kill -9``, out of memory, a stop request),
   the parent ends the task's attempt at once instead of waiting for the heartbeat to lapse.
 """
@@ -17,6 +17,7 @@ from rq import Worker as ForkWorker
 from rq.job import Job
 from rq.queue import Queue
 
+from .alerts import deliver_alerts
 from .queues import JOB_FUNCTION
 from .workers.discovery import import_object
 
@@ -45,6 +46,10 @@ class StaskWorkerMixin:
                         log.info("stask reconcile: %s", result)
                 except Exception:  # maintenance must never kill the worker; log with traceback
                     log.exception("stask reconcile failed")
+                try:
+                    deliver_alerts(app)
+                except Exception:
+                    log.exception("stask alert delivery failed")
 
     def handle_job_failure(self, job: Job, queue: Queue, *args: Any, **kwargs: Any) -> Any:
         stopped = getattr(self, "_stopped_job_id", None) == job.id
