@@ -58,6 +58,7 @@ TASK_ID = {
     "in": "path",
     "required": True,
     "schema": {"type": "integer", "format": "int64", "minimum": 1},
+    "example": 1,
 }
 IDENTIFIER = {
     "name": "identifier",
@@ -376,7 +377,15 @@ SCHEMAS: dict[str, Any] = {
             "added": {"type": "array", "items": {"type": "string"}},
             "updated": {"type": "array", "items": {"type": "string"}},
             "missing": {"type": "array", "items": {"type": "string"}},
-            "invalid": {"type": "object", "additionalProperties": {"type": "string"}},
+            "invalid": {
+                "type": "array",
+                "description": "Entry points or import paths that are not valid workers, with the reason",
+                "items": {
+                    "type": "object",
+                    "required": ["source", "reason"],
+                    "properties": {"source": {"type": "string"}, "reason": {"type": "string"}},
+                },
+            },
             "workers": {"type": "array", "items": {"type": "string"}},
         },
     },
