@@ -105,11 +105,22 @@ def login(page: Page, lang: str | None = None) -> None:
 
 
 @pytest.fixture
-def admin_page(page: Page, live_server: str, worker_process: Any) -> Page:
-    """A signed-in admin page (the worker process is running)."""
+def admin_page(page: Page, live_server: str, worker_process: Any) -> Iterator[Page]:
+    """A signed-in admin page (the worker process is running); fails on CSP violations or JS errors."""
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.on(
+        "console",
+        lambda message: (
+            problems.append(message.text)
+            if message.type == "error" and ("Content Security Policy" in message.text or "Refused" in message.text)
+            else None
+        ),
+    )
     page.set_default_timeout(10_000)
     login(page)
-    return page
+    yield page
+    assert not problems, problems
 
 
 def screenshot(page: Page, name: str) -> None:
