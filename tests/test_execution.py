@@ -193,3 +193,13 @@ def test_sigterm_lets_the_running_task_finish(app: Flask, stask: Any, tmp_path: 
     finally:
         stop(worker)
     assert task_status(stask, task.id) == Status.FINISHED
+
+
+def test_an_action_running_past_its_timeout_fails_the_attempt(app: Flask, stask: Any) -> None:
+    app.config["STASK_TIMEOUT"] = 1
+    task = stask.create("slow", "sleep", data={"seconds": 30}, max_attempts=1)
+    started = time.monotonic()
+    run_worker(app)
+    assert time.monotonic() - started < 10
+    row = fresh(stask, task.id)
+    assert (row.status, row.error) == (Status.FAILED, "timed out after 1 s")
