@@ -43,6 +43,7 @@ def start_redis(instance: Path) -> tuple[subprocess.Popen[bytes], str]:
         [redis_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
          "--dir", str(folder)],
         stdout=subprocess.DEVNULL,
+        start_new_session=True,  # Ctrl-C reaches this launcher only; it stops Redis last
     )
     url = f"redis://127.0.0.1:{port}/0"
     client = redis.Redis.from_url(url)
@@ -94,6 +95,11 @@ def stop_all(children: list[subprocess.Popen[bytes]]) -> None:
             child.wait()
 
 
+def interrupt(_signum: int, _frame: object) -> None:
+    """SIGTERM stops everything the same way Ctrl-C does."""
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     instance = Path(os.environ.get("STASK_INSTANCE_PATH") or "instance").resolve()
     instance.mkdir(parents=True, exist_ok=True)
@@ -104,9 +110,10 @@ def main() -> None:
     token = secrets.token_urlsafe(24)
     env["STASK_LOGIN_TOKEN"] = token
     children: list[subprocess.Popen[bytes]] = []
+    services: list[subprocess.Popen[bytes]] = []
     if not env.get("REDIS_URL"):
         redis_process, env["REDIS_URL"] = start_redis(instance)
-        children.append(redis_process)
+        services.append(redis_process)
     try:
         prepare(env)
         port = int(env.get("PORT", "5000"))
@@ -115,20 +122,26 @@ def main() -> None:
             [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", "2", "--threads", "4",
              "--access-logfile", "-", "wsgi:app"],
             env=env,
+            start_new_session=True,
         )
-        worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "stask", "worker"], env=env)
-        # Stop web and worker before Redis, so the worker can finish its task cleanly.
-        children[:0] = [web, worker]
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "wsgi", "stask", "worker"], env=env, start_new_session=True
+        )
+        children += [web, worker]
         print(f"\n  stask is running: http://{host}:{port}/stask/login?token={token}\n"
               f"  (one-time login link; Redis at {env['REDIS_URL']}; Ctrl-C stops everything)\n", flush=True)
-        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+        signal.signal(signal.SIGTERM, interrupt)
+        signal.signal(signal.SIGINT, interrupt)  # even when started with SIGINT ignored (background jobs)
         while all(child.poll() is None for child in (web, worker)):
             time.sleep(0.5)
         print("stask: a child process exited; stopping everything", file=sys.stderr)
     except KeyboardInterrupt:
         print("\nstask: stopping…", file=sys.stderr)
     finally:
-        stop_all(children)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean stop short
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        stop_all(children)  # web and worker first: the worker finishes its task while Redis is still up
+        stop_all(services)
 
 
 if __name__ == "__main__":
