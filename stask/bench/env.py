@@ -61,6 +61,7 @@ class BenchEnv:
             raise SystemExit(
                 f"stask bench: Redis at {self.redis_url} is not reachable ({exc}); set STASK_BENCH_REDIS_URL"
             ) from None
+        self._instance_env = os.environ.get("STASK_INSTANCE_PATH")
         os.environ["STASK_INSTANCE_PATH"] = str(self.workdir / "instance")
         self.sqlite_url = f"sqlite:///{self.workdir / 'bench.db'}"
         self.redis_db = int(self.redis.connection_pool.connection_kwargs.get("db", 0))
@@ -139,6 +140,10 @@ class BenchEnv:
                 for engine in db.engines.values():
                     engine.dispose()
         self.flush_redis(save_cache_stats=False)
+        if self._instance_env is None:
+            os.environ.pop("STASK_INSTANCE_PATH", None)
+        else:
+            os.environ["STASK_INSTANCE_PATH"] = self._instance_env
         if not self.keep:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
