@@ -331,6 +331,8 @@ def test_session_writes_need_the_csrf_token(api_app: Flask, client: FlaskClient)
     task_id = create(api_app)
     as_form = client.post(f"/stask/api/tasks/{task_id}/cancel", data={"csrf_token": csrf})
     assert as_form.status_code == 200
+    form_run = client.post("/stask/worker/echo/run/noop", data={"csrf_token": csrf})
+    assert form_run.status_code == 201
     assert error_code(client.delete(f"/stask/api/tasks/{task_id}"), 403) == "csrf_failed"
     assert client.delete(f"/stask/api/tasks/{task_id}", headers={"X-CSRF-Token": csrf}).status_code == 200
 

@@ -47,6 +47,7 @@ SAFE_DOWNLOAD_TYPES = frozenset(
     }
 )
 RUN_FIELDS = frozenset({"data", "priority", "start_at", "max_attempts"})
+FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 
 
 def _ext() -> Any:
@@ -65,6 +66,10 @@ def json_body(*, allowed: frozenset[str] | None = None) -> dict[str, Any]:
     if request.content_length and request.content_length > MAX_JSON_BYTES:
         raise TooLarge(f"JSON bodies may be at most {MAX_JSON_BYTES // 1024 // 1024} MB")
     request.max_content_length = MAX_JSON_BYTES
+    if request.mimetype in FORM_TYPES:
+        if not request.files and set(request.form) <= {"csrf_token"}:
+            return {}  # a plain HTML form that only carries its CSRF token: no fields
+        raise UnsupportedMediaType("send the body as application/json")
     raw = request.get_data(cache=True)
     if not raw.strip():
         return {}
