@@ -29,7 +29,7 @@ import secrets
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import redis
 from flask import (
@@ -262,13 +262,7 @@ def _login_redirect() -> Response:
     login_url = _setting("STASK_LOGIN_URL") if _setting("STASK_AUTHORIZE") else None
     target = login_url or url_for("stask_auth.login")
     separator = "&" if "?" in target else "?"
-    return redirect(f"{target}{separator}next={_quote(request.full_path.rstrip('?'))}")
-
-
-def _quote(value: str) -> str:
-    from urllib.parse import quote
-
-    return quote(value, safe="/")
+    return redirect(f"{target}{separator}next={quote(request.full_path.rstrip('?'), safe='/')}")
 
 
 def _refuse_anonymous() -> Response:
