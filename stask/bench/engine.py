@@ -321,11 +321,14 @@ def memory(env: BenchEnv, first: int, total: int, batch: int = 1000) -> dict[str
             _wait_all_finished(app, first, timeout=120)
             rss_first = vm_rss_kb(process.pid)
             started = time.monotonic()
+            series = [(first, rss_first)]  # RSS after each batch: a leak grows linearly, warm-up levels off
             for start in range(first, total, batch):
-                stask.create_many([NOOP] * min(batch, total - start))
-            _wait_all_finished(app, total, timeout=600)
+                end = min(start + batch, total)
+                stask.create_many([NOOP] * (end - start))
+                _wait_all_finished(app, end, timeout=300)
+                series.append((end, vm_rss_kb(process.pid)))
             elapsed = time.monotonic() - started
-            rss_total = vm_rss_kb(process.pid)
+            rss_total = series[-1][1]
     finally:
         stop_process(process)
     env.clear_tasks(app)
@@ -336,6 +339,7 @@ def memory(env: BenchEnv, first: int, total: int, batch: int = 1000) -> dict[str
         "rss_total_kb": rss_total,
         "growth_mb": (rss_total - rss_first) / 1024,
         "worker_per_s": (total - first) / elapsed,
+        "rss_series_kb": series,
     }
 
 
