@@ -32,7 +32,7 @@ from .validation import (
     parse_positive_int,
 )
 from .workers import discovery
-from .workers.registry import WorkerDefinition
+from .workers.registry import WorkerDefinition, load_class
 
 if TYPE_CHECKING:
     from flask_sqlalchemy import SQLAlchemy
@@ -134,7 +134,10 @@ class TaskService:
     def update_worker_settings(self, identifier: str, values: dict[str, Any]) -> Worker:
         """Validate against ``default_settings`` (same keys, same types) and store."""
         row = self.get_worker(identifier)
-        defaults = self.resolve_worker(identifier).worker_class().default_settings  # type: ignore[union-attr]
+        try:
+            defaults = load_class(row.class_path).default_settings
+        except (ImportError, AttributeError) as exc:
+            raise InvalidState(f"worker {identifier!r} cannot be loaded ({exc}): reinstall it or run discovery") from None
         if not isinstance(values, dict):
             raise InvalidInput("settings must be a JSON object")
         clean: dict[str, Any] = dict(row.settings or {})
@@ -378,7 +381,7 @@ class TaskService:
         for task_id in task_ids:
             storage.log_path(task_id).unlink(missing_ok=True)
             shutil.rmtree(storage.result_dir(task_id), ignore_errors=True)
-            shutil.rmtree(storage.root / "uploads" / str(task_id), ignore_errors=True)
+            shutil.rmtree(storage.task_upload_dir(task_id), ignore_errors=True)
             self.runtime.live.clear(task_id)
 
     def cleanup(self, days: int = 30, on_progress: ProgressCallback | None = None, batch: int = 1000) -> int:

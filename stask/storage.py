@@ -4,7 +4,7 @@ Layout under ``STASK_STORAGE``::
 
     logs/<task_id>.log          the task's log (progress lines, errors, tracebacks)
     results/<task_id>/<name>    files a worker produced (downloadable)
-    uploads/<task_id or worker>/<name>
+    uploads/task-<task_id>/<name>, uploads/worker-<identifier>/<name>
 """
 
 from __future__ import annotations
@@ -49,8 +49,15 @@ class Storage:
     def result_dir(self, task_id: int) -> Path:
         return self.root / "results" / str(int(task_id))
 
-    def upload_dir(self, owner: str | int) -> Path:
-        return self.root / "uploads" / safe_name(str(owner))
+    def upload_dir(self, owner: str) -> Path:
+        """``owner`` is ``task-<id>`` or ``worker-<identifier>``: the two kinds never share a folder."""
+        return self.root / "uploads" / safe_name(owner)
+
+    def task_upload_dir(self, task_id: int) -> Path:
+        return self.upload_dir(f"task-{int(task_id)}")
+
+    def worker_upload_dir(self, identifier: str) -> Path:
+        return self.upload_dir(f"worker-{identifier}")
 
     def result_file(self, task_id: int, relative: str) -> Path:
         """The result file of a task, guaranteed inside its result folder."""
@@ -64,6 +71,8 @@ class Storage:
 
     def tail_log(self, task_id: int, lines: int = 50) -> list[str]:
         """The last ``lines`` lines, read from the end so a huge log costs little."""
+        if lines <= 0:
+            return []
         path = self.log_path(task_id)
         try:
             with path.open("rb") as handle:

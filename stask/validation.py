@@ -28,7 +28,10 @@ def parse_datetime(value: Any, field: str = "start_at") -> datetime | None:
     if not isinstance(value, datetime):
         raise InvalidInput(f"{field} must be an ISO 8601 date-time string, got {type(value).__name__}")
     if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        try:
+            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        except OverflowError:
+            raise InvalidInput(f"{field} {value.isoformat()} is out of range") from None
     if not 2000 <= value.year <= 9000:
         raise InvalidInput(f"{field} {value.isoformat()} is out of range")
     return value

@@ -444,10 +444,10 @@ def test_worker_upload_stores_a_safely_named_unique_file(api_app: Flask, client:
     first = upload(client, "/stask/worker/importer/upload", b"a,b\n", "../../etc/report.csv")
     assert first.status_code == 201
     body = first.get_json()
-    assert body["complete"] is True and body["file"] == {"name": "etc_report.csv", "size": 4, "owner": "importer"}
+    assert body["complete"] is True and body["file"] == {"name": "etc_report.csv", "size": 4, "owner": "worker-importer"}
     second = upload(client, "/stask/worker/importer/upload", b"c\n", "etc report.csv")
     assert second.get_json()["file"]["name"] == "etc_report-1.csv"
-    assert uploads_of(api_app, "importer") == {"etc_report.csv": b"a,b\n", "etc_report-1.csv": b"c\n"}
+    assert uploads_of(api_app, "worker-importer") == {"etc_report.csv": b"a,b\n", "etc_report-1.csv": b"c\n"}
 
 
 def test_upload_limits(api_app: Flask, client: FlaskClient) -> None:
@@ -463,7 +463,7 @@ def test_upload_limits(api_app: Flask, client: FlaskClient) -> None:
     assert error_of(no_file, 400) == "invalid_input"
     assert error_of(upload(client, "/stask/worker/echo/upload", b"x"), 400) == "upload_not_accepted"
     assert error_of(upload(client, "/stask/worker/nobody/upload", b"x"), 404) == "unknown_worker"
-    assert set(uploads_of(api_app, "importer")) == {"data.csv"}
+    assert set(uploads_of(api_app, "worker-importer")) == {"data.csv"}
 
 
 def test_app_max_content_length_caps_uploads(make_api_app: Any) -> None:
@@ -489,7 +489,7 @@ def test_chunked_upload(api_app: Flask, client: FlaskClient) -> None:
     assert chunk(1024, 2047, headers={"X-Upload-Id": upload_id}).status_code == 202
     done = chunk(2048, 3071, upload_id=upload_id)
     assert done.status_code == 201 and done.get_json()["file"]["size"] == len(content)
-    assert uploads_of(api_app, "importer") == {"big.txt": content}
+    assert uploads_of(api_app, "worker-importer") == {"big.txt": content}
     assert error_of(chunk(0, 1023, upload_id=upload_id), 404) == "upload_not_found"
 
 
@@ -523,8 +523,8 @@ def test_chunked_upload_errors(client: FlaskClient) -> None:
 def test_task_upload(api_app: Flask, client: FlaskClient) -> None:
     task_id = create(api_app, "importer", "load")
     response = upload(client, f"/stask/task/{task_id}/upload", b"1,2\n", "rows.csv")
-    assert response.status_code == 201 and response.get_json()["file"]["owner"] == str(task_id)
-    assert uploads_of(api_app, str(task_id)) == {"rows.csv": b"1,2\n"}
+    assert response.status_code == 201 and response.get_json()["file"]["owner"] == f"task-{task_id}"
+    assert uploads_of(api_app, f"task-{task_id}") == {"rows.csv": b"1,2\n"}
     set_row(api_app, task_id, status=int(Status.FINISHED))
     assert error_of(upload(client, f"/stask/task/{task_id}/upload", b"x"), 409) == "invalid_state"
     echo_task = create(api_app)

@@ -445,10 +445,10 @@ def test_uploads_stay_in_their_folder(api_app: Flask, client: FlaskClient) -> No
         assert response.status_code == 201, name
     with api_app.app_context():
         storage = api_app.extensions["stask.runtime"].storage
-    stored = {p.name for p in storage.upload_dir("importer").iterdir()}
+    stored = {p.name for p in storage.worker_upload_dir("importer").iterdir()}
     assert stored == {"escape.csv", "etc_escape.csv", "escape-1.csv", "hidden.csv"}
     everything = [p for p in storage.root.rglob("*") if p.is_file()]
-    assert all(storage.upload_dir("importer") in p.parents for p in everything)
+    assert all(storage.worker_upload_dir("importer") in p.parents for p in everything)
 
 
 # -- escaping ------------------------------------------------------------------------------------------------

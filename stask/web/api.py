@@ -158,7 +158,7 @@ def task_upload(task_id: int) -> Response:
     task = _task(task_id)
     if task.is_final:
         raise InvalidState(f"task {task.id} is {task.status_text}: files can only be added before it ends")
-    body, status = _receive(task.identifier, str(task.id))
+    body, status = _receive(task.identifier, f"task-{task.id}")
     return ok(status, **{k: v for k, v in body.items() if k != "success"})
 
 
@@ -166,7 +166,7 @@ def task_upload(task_id: int) -> Response:
 @require_write
 def worker_upload(identifier: str) -> Response:
     """Upload a file for a worker (then start a task naming it in ``data``)."""
-    body, status = _receive(identifier, identifier)
+    body, status = _receive(identifier, f"worker-{identifier}")
     return ok(status, **{k: v for k, v in body.items() if k != "success"})
 
 

@@ -37,7 +37,6 @@ from flask import (
     Flask,
     Response,
     current_app,
-    g,
     redirect,
     render_template,
     request,
@@ -175,7 +174,7 @@ def _resolve_role() -> tuple[str | None, str | None]:
             return ADMIN, "bearer"
         if token and _match_any(token, _tokens("STASK_READONLY_TOKEN")):
             return READONLY, "bearer"
-        g.stask_bad_token = True
+        _request_state()["bad_token"] = True
         return None, None
     hook = _authorize_hook()
     if hook is not None:
@@ -191,16 +190,26 @@ def _resolve_role() -> tuple[str | None, str | None]:
     return None, None
 
 
+def _request_state() -> dict[str, Any]:
+    """Per-request auth state, kept in the WSGI environ rather than ``g``.
+
+    ``g`` belongs to the app context, which a test (or a CLI command) may keep open across
+    several requests; the environ is the request's own.
+    """
+    return request.environ.setdefault("stask.auth", {})  # type: ignore[no-any-return]
+
+
 def current_role() -> str | None:
     """ "admin", "readonly", or None for an anonymous request (computed once per request)."""
-    if "stask_role" not in g:
-        g.stask_role, g.stask_auth_via = _resolve_role()
-    return g.stask_role  # type: ignore[no-any-return]
+    state = _request_state()
+    if "role" not in state:
+        state["role"], state["via"] = _resolve_role()
+    return state["role"]  # type: ignore[no-any-return]
 
 
 def authenticated_by() -> str | None:
     current_role()
-    return g.get("stask_auth_via")
+    return _request_state().get("via")  # type: ignore[no-any-return]
 
 
 def can_write() -> bool:
@@ -269,7 +278,7 @@ def _refuse_anonymous() -> Response:
     """401 JSON for programs; the login page for browsers (htmx: a full-page redirect)."""
     from .errors import wants_json
 
-    if g.get("stask_bad_token"):
+    if _request_state().get("bad_token"):
         return error_response(
             "invalid_token", "the bearer token is not valid", 401, {"WWW-Authenticate": 'Bearer error="invalid_token"'}
         )
@@ -289,9 +298,10 @@ def _refuse_anonymous() -> Response:
 
 def guard() -> Response | None:
     """before_request: refuse anonymous requests, enforce CSRF on session writes (once per request)."""
-    if g.get("stask_guarded"):
+    state = _request_state()
+    if state.get("guarded"):
         return None
-    g.stask_guarded = True
+    state["guarded"] = True
     if request.blueprint not in _protected or _is_public():
         return None
     if current_role() is None:
@@ -392,7 +402,7 @@ def _sign_in(role: str) -> None:
     session[_SESSION_ROLE] = role
     session[_SESSION_STAMP] = _stamp()
     session[_SESSION_CSRF] = secrets.token_urlsafe(32)
-    g.pop("stask_role", None)
+    _request_state().pop("role", None)
 
 
 def _use_login_token(token: str) -> bool:

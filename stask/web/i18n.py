@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, request
 from flask_babel import Babel, get_babel
 
 #: Where the compiled catalogues (``<lang>/LC_MESSAGES/messages.mo``) live.
@@ -76,9 +76,7 @@ def init_i18n(app: Flask) -> None:
 
 
 def _current_lang() -> str:
-    if "stask_lang" not in g:
-        from flask_babel import get_locale
+    from flask_babel import get_locale
 
-        locale = get_locale()
-        g.stask_lang = locale.language if locale else "en"
-    return str(g.stask_lang)
+    locale = get_locale()
+    return locale.language if locale else "en"

@@ -66,7 +66,7 @@ def worker_info(ext: Any, worker: Worker) -> dict[str, Any]:
 def uploaded_files(ext: Any, identifier: str) -> list[str]:
     """Files uploaded for a worker (choices for its ``file`` fields)."""
     try:
-        folder = ext.runtime.storage.upload_dir(identifier)
+        folder = ext.runtime.storage.worker_upload_dir(identifier)
     except StaskError:
         return []
     if not folder.is_dir():
