@@ -213,20 +213,22 @@ def worker_settings(identifier: str) -> Response | tuple[str, int]:
     ext = stask_extension()
     worker = ext.get_worker(identifier)
     info = worker_info(ext, worker)
-    defaults = info["defaults"]
-    errors: dict[str, str] = {}
-    values = panel_forms.settings_display(defaults, worker.settings or {})
     if request.method == "POST":
         return _save_settings(ext, worker, info)
+    values = panel_forms.settings_display(info["defaults"], worker.settings or {})
+    return _settings_page(worker, info, values, {}), 200
+
+
+def _settings_page(worker: Worker, info: dict[str, Any], values: dict[str, Any], errors: dict[str, str]) -> str:
     return render_template(
         "stask/worker_settings.html",
         worker=worker,
         info=info,
         icon=icon_name(worker),
-        kinds=panel_forms.settings_fields(defaults),
+        kinds=panel_forms.settings_fields(info["defaults"]),
         values=values,
         errors=errors,
-    ), 200
+    )
 
 
 @write_required
@@ -244,12 +246,4 @@ def _save_settings(ext: Any, worker: Worker, info: dict[str, Any]) -> Response |
     for key, kind in panel_forms.settings_fields(defaults).items():
         if kind == "bool":
             values[key] = key in request.form
-    return render_template(
-        "stask/worker_settings.html",
-        worker=worker,
-        info=info,
-        icon=icon_name(worker),
-        kinds=panel_forms.settings_fields(defaults),
-        values=values,
-        errors=errors,
-    ), 400
+    return _settings_page(worker, info, values, errors), 400
