@@ -69,6 +69,16 @@ class StaskWorkerMixin:
 class StaskForkWorker(StaskWorkerMixin, ForkWorker):
     """One work horse per job: isolation, hard stops, memory returned after each task."""
 
+    def bootstrap(self, *args: Any, **kwargs: Any) -> None:
+        super().bootstrap(*args, **kwargs)
+        from .runner import warm_up
+
+        with self.stask_app.app_context():
+            try:
+                warm_up(self.stask_app.extensions["stask"])
+            except Exception:  # a cold start is slower, never fatal
+                log.exception("stask: worker warm-up failed")
+
 
 class StaskSimpleWorker(StaskWorkerMixin, SimpleWorker):
     """Jobs run in the worker process itself: about 3x the throughput, no isolation."""

@@ -149,21 +149,75 @@ class TaskContext:
 # -- peak memory of one attempt (Linux: reset the high-water mark, read it after) ----------
 def _reset_peak_rss() -> None:
     try:
-        with open("/proc/self/clear_refs", "w") as handle:
-            handle.write("5")
+        fd = os.open("/proc/self/clear_refs", os.O_WRONLY)
+    except OSError:
+        return
+    try:
+        os.write(fd, b"5")
     except OSError:
         pass
+    finally:
+        os.close(fd)
 
 
 def _peak_rss_kb() -> int | None:
     try:
-        with open("/proc/self/status") as handle:
-            for line in handle:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
+        fd = os.open("/proc/self/status", os.O_RDONLY)
     except OSError:
-        pass
-    return None
+        return None
+    try:
+        text = os.read(fd, 8192)
+    finally:
+        os.close(fd)
+    start = text.find(b"VmHWM:")
+    if start < 0:
+        return None
+    return int(text[start + 6 : text.index(b"kB", start)])
+
+
+_TASKS = Task.__table__
+#: Built once: building and compiling an ORM UPDATE per call cost more than executing it.
+_CLAIM = (
+    sa.update(_TASKS)
+    .where(
+        _TASKS.c.id == sa.bindparam("task_id"),
+        _TASKS.c.status.in_([int(s) for s in CLAIMABLE]),
+        _TASKS.c.attempts == sa.bindparam("attempt"),
+    )
+    .values(
+        status=int(Status.RUNNING),
+        attempts=sa.bindparam("next_attempt"),
+        started_at=sa.bindparam("now"),
+        started_by=sa.bindparam("worker"),
+        finished_at=None,
+        wait_ms=sa.bindparam("wait_ms"),
+    )
+)
+_FINISH: dict[tuple[str, ...], sa.Update] = {}
+
+
+def _finish_statement(columns: tuple[str, ...]) -> sa.Update:
+    """The finish UPDATE for one set of columns (three shapes: finished, retry, failed/cancelled)."""
+    statement = _FINISH.get(columns)
+    if statement is None:
+        statement = _FINISH[columns] = (
+            sa.update(_TASKS)
+            .where(
+                _TASKS.c.id == sa.bindparam("task_id"),
+                _TASKS.c.status == int(Status.RUNNING),
+                _TASKS.c.attempts == sa.bindparam("attempt"),
+            )
+            .values({name: sa.bindparam(f"v_{name}") for name in columns})
+        )
+    return statement
+
+
+def _execute_one(stask: STask, statement: sa.Update, params: dict[str, Any]) -> int:
+    """Execute and commit on the session's connection (no second connection to lock SQLite)."""
+    session = stask.db.session
+    count = session.connection().execute(statement, params).rowcount
+    session.commit()
+    return int(count)
 
 
 def claim(stask: STask, info: TaskInfo, now: datetime) -> bool:
@@ -173,23 +227,39 @@ def claim(stask: STask, info: TaskInfo, now: datetime) -> bool:
     a stale job of an earlier attempt, or a job whose task was cancelled, claim nothing.
     """
     due = max(info.created_at, info.start_at or info.created_at)
-    statement = (
-        sa.update(Task)
-        .where(Task.id == info.id, Task.status.in_([int(s) for s in CLAIMABLE]), Task.attempts == info.attempts)
-        .values(
-            status=int(Status.RUNNING),
-            attempts=info.attempts + 1,
-            started_at=now,
-            started_by=WORKER_NAME,
-            finished_at=None,
-            wait_ms=max(0, int((now - due).total_seconds() * 1000)),
-        )
-        .execution_options(synchronize_session=False)
-    )
-    session = stask.db.session
-    claimed = session.execute(statement).rowcount == 1
-    session.commit()
-    return claimed
+    params = {
+        "task_id": info.id,
+        "attempt": info.attempts,
+        "next_attempt": info.attempts + 1,
+        "now": now,
+        "worker": WORKER_NAME,
+        "wait_ms": max(0, int((now - due).total_seconds() * 1000)),
+    }
+    return _execute_one(stask, _CLAIM, params) == 1
+
+
+def warm_up(stask: STask) -> None:
+    """Compile the claim and finish statements and load the active workers in this process.
+
+    A forking worker calls it before its first fork, so every work horse inherits the
+    compiled statements, the imported plugin classes and a filled L1 cache instead of
+    rebuilding them for each task. The statements match no row (id 0).
+    """
+    info = TaskInfo(id=0, identifier="", action="", data={}, priority="normal", attempts=0, max_attempts=1,
+                    timeout=1, created_at=utcnow())
+    claim(stask, info, info.created_at)
+    for outcome in (Outcome(Status.FINISHED), Outcome(Status.FAILED, error="x", retry=True),
+                    Outcome(Status.FAILED, error="x")):
+        record_outcome(stask, replace(info, max_attempts=2), outcome, run_ms=None, peak_kb=None,
+                       now=info.created_at)
+    for row in stask.get_workers(active_only=True):
+        definition = stask.resolve_worker(row.identifier)
+        if definition is not None:
+            try:
+                definition.worker_class()
+            except ImportError:
+                pass  # reported when a task of that worker runs
+    stask.db.session.remove()
 
 
 def execute(stask: STask, payload: dict[str, Any]) -> str:
@@ -284,15 +354,9 @@ def record_outcome(
             message=(outcome.message or outcome.error or outcome.status.text)[:1000],
             error=outcome.error,
         )
-    statement = (
-        sa.update(Task)
-        .where(Task.id == info.id, Task.status == int(Status.RUNNING), Task.attempts == info.attempts)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    session = stask.db.session
-    changed = session.execute(statement).rowcount == 1
-    session.commit()
+    params = {f"v_{name}": value for name, value in values.items()}
+    params.update(task_id=info.id, attempt=info.attempts)
+    changed = _execute_one(stask, _finish_statement(tuple(values)), params) == 1
     if not changed:
         return False
     app = current_app._get_current_object()  # type: ignore[attr-defined]

@@ -9,6 +9,7 @@ and the shared L2 at once.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -68,6 +69,14 @@ class WorkerCache:
         self._lock = threading.Lock()
         self._pending = dict.fromkeys(_COUNTERS, 0)
         self._last_flush = time.monotonic()
+        os.register_at_fork(after_in_child=self._after_fork)
+
+    def _after_fork(self) -> None:
+        """A work horse starts with no counts of its parent's (else every fork adds them again)
+        and flushes its own at once (it exits with ``os._exit``, before any later flush)."""
+        self._lock = threading.Lock()
+        self._pending = dict.fromkeys(_COUNTERS, 0)
+        self._last_flush = float("-inf")
 
     @staticmethod
     def _l2_key(identifier: str) -> str:
