@@ -11,6 +11,15 @@ from .exceptions import InvalidInput
 
 ACTION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 MAX_ATTEMPTS_LIMIT = 100
+#: ``user_id`` is a 32-bit INTEGER column on every database.
+MAX_INT32 = 2**31 - 1
+#: ASCII digits only (``str.isdigit`` also accepts "²", which ``int()`` refuses), few enough for ``int()``.
+DIGITS_RE = re.compile(r"\A[0-9]{1,18}\Z")
+
+
+def parse_digits(text: str) -> int | None:
+    """A whole number written in ASCII digits (at most 18, so it fits 64 bits), else ``None``."""
+    return int(text) if isinstance(text, str) and DIGITS_RE.match(text) else None
 
 
 def parse_datetime(value: Any, field: str = "start_at") -> datetime | None:
@@ -45,7 +54,9 @@ def parse_data(value: Any, field: str = "data") -> dict[str, Any]:
         raise InvalidInput(f"{field} must be a JSON object, got {type(value).__name__}")
     try:
         text = json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError) as exc:
+        if "\\ud" in text:  # a lone surrogate ("\\ud800") is no valid UTF-8: databases refuse it
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except (TypeError, ValueError, RecursionError) as exc:
         raise InvalidInput(f"{field} is not JSON-serialisable: {exc}") from None
     if len(text) > 1_000_000:
         raise InvalidInput(f"{field} is larger than 1 MB once encoded; store big inputs as an upload")
@@ -57,10 +68,10 @@ def parse_positive_int(value: Any, field: str, *, upper: int | None = None) -> i
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, str) and value.strip().isdigit():
-            value = int(value)
-        else:
+        number = parse_digits(value.strip()) if isinstance(value, str) else None
+        if number is None:
             raise InvalidInput(f"{field} must be a positive integer")
+        value = number
     if value < 1 or (upper is not None and value > upper):
         raise InvalidInput(f"{field} must be between 1 and {upper or 'any'}")
     return value
@@ -71,6 +82,8 @@ def parse_optional_int(value: Any, field: str) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidInput(f"{field} must be an integer")
+    if not -MAX_INT32 - 1 <= value <= MAX_INT32:
+        raise InvalidInput(f"{field} must fit a 32-bit integer")
     return value
 
 
