@@ -19,6 +19,7 @@ from ..enums import Status
 from ..exceptions import InvalidInput, InvalidState, StaskError, TaskNotFound, UnknownWorker
 from ..models import Task, Worker
 from ..service import status_key
+from ..validation import parse_digits
 from ..workers.registry import load_class
 from .auth import protect, require_write
 from .listing import parse_task_query, run_task_query, safe_datetime
@@ -120,9 +121,10 @@ def run_action(identifier: str, action: str) -> Response:
 def task_progress(task_id: int) -> Response:
     """Live progress: from Redis while the task runs, from its row and log once it ended."""
     lines = request.args.get("lines", "20")
-    if not lines.isdigit() or not 1 <= int(lines) <= MAX_LOG_LINES:
+    count = parse_digits(lines)  # ASCII only: "²".isdigit() is true, int("²") fails
+    if count is None or not 1 <= count <= MAX_LOG_LINES:
         raise InvalidInput(f"lines must be a whole number from 1 to {MAX_LOG_LINES}")
-    progress = _ext().progress(_task_id(task_id), log_lines=int(lines))
+    progress = _ext().progress(_task_id(task_id), log_lines=count)
     return ok(**progress)
 
 

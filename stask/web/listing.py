@@ -22,7 +22,7 @@ from flask import current_app
 from ..enums import Priority, Status
 from ..exceptions import InvalidInput
 from ..models import Task
-from ..validation import ACTION_RE, parse_datetime
+from ..validation import ACTION_RE, parse_datetime, parse_digits
 from ..workers.base import IDENTIFIER_RE
 
 #: Counting stops here; beyond it the total is reported as ``COUNT_CAP`` with ``total_capped``.
@@ -180,9 +180,10 @@ def _int_arg(args: Mapping[str, Any], key: str, default: int, upper: int) -> int
     raw = _one(args, key)
     if not raw:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= upper:
+    number = parse_digits(raw)  # ASCII only: "²".isdigit() is true, int("²") fails
+    if number is None or not 1 <= number <= upper:
         raise InvalidInput(f"{key} must be a whole number from 1 to {upper}, got {raw[:20]!r}")
-    return int(raw)
+    return number
 
 
 def _statuses(args: Mapping[str, Any]) -> tuple[int, ...]:
@@ -194,8 +195,9 @@ def _statuses(args: Mapping[str, Any]) -> tuple[int, ...]:
             part = part.strip().lower()
             if not part:
                 continue
-            if part.isdigit() and int(part) in Status._value2member_map_:
-                codes.append(int(part))
+            code = parse_digits(part)
+            if code is not None and code in Status._value2member_map_:
+                codes.append(code)
             elif part in _STATUS_NAMES:
                 codes.append(int(_STATUS_NAMES[part]))
             else:
@@ -224,6 +226,8 @@ def parse_task_query(args: Mapping[str, Any]) -> TaskQuery:
     q = raw["q"] or None
     if q and len(q) > MAX_SEARCH:
         raise InvalidInput(f"q must be at most {MAX_SEARCH} characters")
+    if q and "\x00" in q:  # PostgreSQL refuses NUL in any text parameter
+        raise InvalidInput("q must not contain NUL characters")
     sort = raw["sort"] or "id"
     if sort not in SORTS:
         raise InvalidInput(f"cannot sort by {sort[:40]!r}: use one of {', '.join(SORTS)}")

@@ -18,6 +18,7 @@ from werkzeug.routing import BuildError
 
 from ..enums import Status
 from ..exceptions import StaskError
+from ..validation import parse_digits
 from . import panel_data, panel_format
 from .auth import current_role, protect
 from .listing import parse_task_query, run_task_query
@@ -172,7 +173,7 @@ def bulk() -> Response:
         flash(_("Choose retry, cancel or delete."), "error")
         return _back_to_tasks()
     raw_ids = request.form.getlist("ids")
-    ids = [int(v) for v in raw_ids if v.isdigit()][:BULK_LIMIT]
+    ids = [n for n in map(parse_digits, raw_ids) if n is not None][:BULK_LIMIT]
     if not ids:
         flash(_("Select at least one task first."), "warning")
         return _back_to_tasks()

@@ -13,6 +13,7 @@ the uploads folder, and nothing is served back from it.
 from __future__ import annotations
 
 import fcntl
+import math
 import os
 import re
 import secrets
@@ -77,13 +78,15 @@ class UploadPolicy:
         """``upload_max_mb`` (default 20) and ``upload_extensions`` (default csv, txt, json)."""
         try:
             megabytes = float(settings.get("upload_max_mb", DEFAULT_MAX_MB))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
+            megabytes = DEFAULT_MAX_MB
+        if math.isnan(megabytes):
             megabytes = DEFAULT_MAX_MB
         raw = settings.get("upload_extensions", DEFAULT_EXTENSIONS)
         if isinstance(raw, str):
             raw = raw.split(",")
         extensions = tuple(sorted({str(e).strip().lower().lstrip(".") for e in raw or () if str(e).strip()}))
-        limit = int(max(0.0, megabytes) * 1024 * 1024)
+        limit = int(min(max(0.0, megabytes), 2.0**40) * 1024 * 1024)  # "inf" means no limit of its own
         app_limit = current_app.config.get("MAX_CONTENT_LENGTH")
         if app_limit:
             limit = min(limit, int(app_limit))
