@@ -204,7 +204,10 @@ def _stuck_rule(app: Flask, session: Any, now: datetime) -> list[Alert]:
     stuck = []
     for row in running:
         definition = stask.resolve_worker(row.identifier)
-        timeout = (definition.worker_class().timeout if definition else None) or default_timeout
+        try:
+            timeout = (definition.worker_class().timeout if definition else None) or default_timeout
+        except ImportError:  # a plugin that no longer imports: judge it by the default timeout
+            timeout = default_timeout
         overdue = (now - row.started_at).total_seconds() > timeout + grace
         if overdue or not alive[row.id]:
             stuck.append(row.id)

@@ -55,6 +55,16 @@ class InvalidState(StaskError):
     http_status = 409
 
 
+class WorkerUnavailable(StaskError, ImportError):
+    """The worker is registered but its class no longer imports (uninstalled, renamed, broken).
+
+    Also an ``ImportError``, so code that guards ``load_class`` with ``except ImportError`` keeps working.
+    """
+
+    code = "worker_unavailable"
+    http_status = 409
+
+
 class WorkerValidationError(StaskError):
     """A worker class breaks the plugin contract (see the message for which rule)."""
 

@@ -22,7 +22,7 @@ from rq.timeouts import JobTimeoutException
 
 from . import signals
 from .enums import CLAIMABLE, Status
-from .exceptions import TaskStopped
+from .exceptions import TaskStopped, WorkerUnavailable
 from .models import Task, utcnow
 from .progress import estimate_eta, heartbeat
 from .retry import backoff_delay
@@ -292,12 +292,16 @@ def _run_action(stask: STask, context: TaskContext) -> Outcome:
         return Outcome(Status.FAILED, error=f"worker {info.identifier!r} is not registered: run `flask stask discover`")
     if not definition.active:
         return Outcome(Status.FAILED, error=f"worker {info.identifier!r} is inactive: activate it and retry the task")
-    cls = definition.worker_class()
+    try:
+        cls = definition.worker_class()
+    except WorkerUnavailable as exc:  # a deploy may fix it: the attempt fails, later ones may run
+        context.log(str(exc))
+        return Outcome(Status.FAILED, error=str(exc), retry=True)
     method = cls.action_callable(info.action)
     if method is None:
         return Outcome(Status.FAILED, error=f"worker {info.identifier!r} has no action {info.action!r}")
-    worker = cls(context, definition.settings())
     try:
+        worker = cls(context, definition.settings())
         getattr(worker, method.__name__)(info, dict(info.data or {}))
     except TaskStopped:
         context.log("Stopped on request")

@@ -18,6 +18,7 @@ from typing import Any
 
 import redis
 
+from ..exceptions import WorkerUnavailable
 from .base import BaseWorker
 from .discovery import import_object
 
@@ -32,7 +33,14 @@ class WorkerDefinition:
     stored_settings: dict[str, Any] = field(default_factory=dict)
 
     def worker_class(self) -> type[BaseWorker]:
-        return load_class(self.class_path)
+        """The plugin class; :class:`WorkerUnavailable` (a StaskError) when it cannot be imported."""
+        try:
+            return load_class(self.class_path)
+        except Exception as exc:  # importing a plugin module runs its code: any error is possible
+            raise WorkerUnavailable(
+                f"worker {self.identifier!r} cannot be loaded from {self.class_path!r} ({type(exc).__name__}: {exc}):"
+                " reinstall it or run `flask stask discover`"
+            ) from exc
 
     def settings(self) -> dict[str, Any]:
         """``default_settings`` overlaid with what ``s_workers.settings`` stores."""
