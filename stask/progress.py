@@ -97,14 +97,19 @@ class Heartbeat:
         self._thread: threading.Thread | None = None
         self._pid = 0
         self._wake = threading.Event()
+        #: When the thread's current sleep ends (monotonic clock).
+        self._sleep_until = 0.0
 
     def track(self, task_id: int, live: LiveProgress) -> None:
         with self._lock:
             self._tasks[task_id] = live
             if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
                 self._pid = os.getpid()
+                self._wake = threading.Event()
                 self._thread = threading.Thread(target=self._run, name="stask-heartbeat", daemon=True)
                 self._thread.start()
+            elif time.monotonic() + max(0.2, live.heartbeat_ttl / 3) < self._sleep_until:
+                self._wake.set()  # the thread sleeps past this task's first beat: wake it to plan again
 
     def untrack(self, task_id: int) -> bool:
         """Stop beating for a task; returns whether a heartbeat key was ever written for it."""
@@ -115,11 +120,19 @@ class Heartbeat:
             return beaten
 
     def _run(self) -> None:
+        next_beat = 0.0
         while True:
             with self._lock:
                 tasks = list(self._tasks.items())
-            interval = min((live.heartbeat_ttl for _, live in tasks), default=10) / 3
-            self._wake.wait(max(0.2, interval))
+            interval = max(0.2, min((live.heartbeat_ttl for _, live in tasks), default=10) / 3)
+            now = time.monotonic()
+            # A newly tracked task may bring the next beat forward, never push it back.
+            next_beat = now + interval if next_beat <= 0 else min(next_beat, now + interval)
+            self._sleep_until = next_beat
+            if self._wake.wait(max(0.0, next_beat - now)):
+                self._wake.clear()
+                continue
+            next_beat = 0.0
             with self._lock:
                 tasks = [(task_id, live) for task_id, live in self._tasks.items()]
             for task_id, live in tasks:
