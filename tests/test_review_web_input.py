@@ -92,7 +92,7 @@ def test_float_settings_must_be_finite(client: FlaskClient, raw: str) -> None:
     before = client.get("/stask/api/workers/importer/settings", headers=ADMIN).get_json()
     response = client.put(
         "/stask/api/workers/importer/settings",
-        data='{"upload_max_mb": %s}' % raw,
+        data='{"upload_max_mb": ' + raw + "}",
         content_type="application/json",
         headers=ADMIN,
     )
