@@ -49,16 +49,30 @@ def _bar(label: str) -> Callable[[int, int], None]:
 
 @stask_cli.command("worker")
 @click.option("--burst", is_flag=True, help="Exit once the queues are empty.")
-@click.option("--queues", "-q", default=",".join(QUEUE_ORDER), show_default=True,
-              help="Comma-separated queues, served strictly in this order.")
-@click.option("--worker-class", "-w", default=None,
-              help="fork (default: one process per task), simple (in-process) or a dotted path.")
-@click.option("--with-scheduler/--without-scheduler", default=True, show_default=True,
-              help="Also move due delayed tasks and retries onto the queues.")
+@click.option(
+    "--queues",
+    "-q",
+    default=",".join(QUEUE_ORDER),
+    show_default=True,
+    help="Comma-separated queues, served strictly in this order.",
+)
+@click.option(
+    "--worker-class",
+    "-w",
+    default=None,
+    help="fork (default: one process per task), simple (in-process) or a dotted path.",
+)
+@click.option(
+    "--with-scheduler/--without-scheduler",
+    default=True,
+    show_default=True,
+    help="Also move due delayed tasks and retries onto the queues.",
+)
 @click.option("--max-jobs", type=int, default=None, help="Exit after this many jobs.")
 @clean_errors
-def worker_command(burst: bool, queues: str, worker_class: str | None, with_scheduler: bool,
-                   max_jobs: int | None) -> None:
+def worker_command(
+    burst: bool, queues: str, worker_class: str | None, with_scheduler: bool, max_jobs: int | None
+) -> None:
     """Serve the high, normal and low queues."""
     from .rqworker import build_worker
 
@@ -92,15 +106,17 @@ def process_command(limit: int | None) -> None:
 @click.option("--start-at", default=None, help="ISO 8601 date-time (UTC unless an offset is given).")
 @click.option("--max-attempts", type=int, default=None)
 @clean_errors
-def create_command(identifier: str, action: str, data: str, priority: str, start_at: str | None,
-                   max_attempts: int | None) -> None:
+def create_command(
+    identifier: str, action: str, data: str, priority: str, start_at: str | None, max_attempts: int | None
+) -> None:
     """Create a task and print its id."""
     try:
         options = json.loads(data)
     except json.JSONDecodeError as exc:
         raise click.ClickException(f"--data is not valid JSON: {exc}") from None
-    task = _ext().create(identifier, action, data=options, priority=priority, start_at=start_at,
-                         max_attempts=max_attempts)
+    task = _ext().create(
+        identifier, action, data=options, priority=priority, start_at=start_at, max_attempts=max_attempts
+    )
     click.echo(task.id)
 
 
@@ -116,8 +132,10 @@ def status_command(task_id: int, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({**task.to_dict(), **info}, indent=2))
         return
-    click.echo(f"task {task.id}: {task.identifier}.{task.action} [{task.priority}] {task.status_text} "
-               f"{info['progress']}% attempts {task.attempts}/{task.max_attempts}")
+    click.echo(
+        f"task {task.id}: {task.identifier}.{task.action} [{task.priority}] {task.status_text} "
+        f"{info['progress']}% attempts {task.attempts}/{task.max_attempts}"
+    )
     if info["message"]:
         click.echo(f"message: {info['message']}")
     if task.error:

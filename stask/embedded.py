@@ -40,8 +40,19 @@ def start_redis(instance: Path) -> tuple[subprocess.Popen[bytes], str]:
     folder = instance / "redis"
     folder.mkdir(parents=True, exist_ok=True)
     process = subprocess.Popen(
-        [redis_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(folder)],
+        [
+            redis_binary(),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(folder),
+        ],
         stdout=subprocess.DEVNULL,
         start_new_session=True,  # Ctrl-C reaches this launcher only; it stops Redis last
     )
@@ -119,8 +130,20 @@ def main() -> None:
         port = int(env.get("PORT", "5000"))
         host = env.get("HOST", "127.0.0.1")
         web = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", "2", "--threads", "4",
-             "--access-logfile", "-", "wsgi:app"],
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--bind",
+                f"{host}:{port}",
+                "--workers",
+                "2",
+                "--threads",
+                "4",
+                "--access-logfile",
+                "-",
+                "wsgi:app",
+            ],
             env=env,
             start_new_session=True,
         )
@@ -128,8 +151,11 @@ def main() -> None:
             [sys.executable, "-m", "flask", "--app", "wsgi", "stask", "worker"], env=env, start_new_session=True
         )
         children += [web, worker]
-        print(f"\n  stask is running: http://{host}:{port}/stask/login?token={token}\n"
-              f"  (one-time login link; Redis at {env['REDIS_URL']}; Ctrl-C stops everything)\n", flush=True)
+        print(
+            f"\n  stask is running: http://{host}:{port}/stask/login?token={token}\n"
+            f"  (one-time login link; Redis at {env['REDIS_URL']}; Ctrl-C stops everything)\n",
+            flush=True,
+        )
         signal.signal(signal.SIGTERM, interrupt)
         signal.signal(signal.SIGINT, interrupt)  # even when started with SIGINT ignored (background jobs)
         while all(child.poll() is None for child in (web, worker)):

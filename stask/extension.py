@@ -94,9 +94,7 @@ class STask(TaskService):
         database_url = os.environ.get("DATABASE_URL") or app.config.get("DATABASE_URL")
         if database_url:
             app.config.setdefault("SQLALCHEMY_DATABASE_URI", normalise_database_url(database_url))
-        app.config.setdefault(
-            "SQLALCHEMY_DATABASE_URI", "sqlite:///" + os.path.join(app.instance_path, "stask.db")
-        )
+        app.config.setdefault("SQLALCHEMY_DATABASE_URI", "sqlite:///" + os.path.join(app.instance_path, "stask.db"))
         app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(app.config["SQLALCHEMY_DATABASE_URI"])
         app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(app.config["SQLALCHEMY_DATABASE_URI"]))
         if self._db is None and "sqlalchemy" in app.extensions:

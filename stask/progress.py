@@ -78,7 +78,7 @@ class LiveProgress:
         pipe = self.redis.pipeline(transaction=False)
         for task_id in task_ids:
             pipe.exists(self.keys.heartbeat(task_id))
-        return {task_id: bool(found) for task_id, found in zip(task_ids, pipe.execute())}
+        return {task_id: bool(found) for task_id, found in zip(task_ids, pipe.execute(), strict=True)}
 
 
 class Heartbeat:

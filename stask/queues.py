@@ -127,4 +127,4 @@ class Transport:
         pipe = self.connection.pipeline(transaction=False)
         for queue in self.queues.values():
             pipe.llen(queue.key)
-        return dict(zip(self.queues, pipe.execute()))
+        return dict(zip(self.queues, pipe.execute(), strict=True))

@@ -37,8 +37,12 @@ class StaskWorkerMixin:
         app = self.stask_app
         with app.app_context():
             runtime = app.extensions["stask.runtime"]
-            lock = runtime.redis.set(f"{runtime.keys.prefix}:reconcile-lock", self.name,  # type: ignore[attr-defined]
-                                     nx=True, ex=max(1, self.reconcile_interval - 1))
+            lock = runtime.redis.set(
+                f"{runtime.keys.prefix}:reconcile-lock",
+                self.name,  # type: ignore[attr-defined]
+                nx=True,
+                ex=max(1, self.reconcile_interval - 1),
+            )
             if lock:
                 try:
                     result = app.extensions["stask"].reconcile()
@@ -61,8 +65,11 @@ class StaskWorkerMixin:
                 payload = dict(job.args[0])
                 payload["attempts"] = payload["attempts"] + 1  # the attempt that was running
                 reason = kwargs.get("exc_string") or "work horse ended abnormally"
-                stask.recover(payload, f"worker process died: {reason.strip().splitlines()[-1]}",
-                              stopped=stopped or stask.runtime.live.stop_requested(payload["id"]))
+                stask.recover(
+                    payload,
+                    f"worker process died: {reason.strip().splitlines()[-1]}",
+                    stopped=stopped or stask.runtime.live.stop_requested(payload["id"]),
+                )
         return outcome
 
 

@@ -245,13 +245,24 @@ def warm_up(stask: STask) -> None:
     compiled statements, the imported plugin classes and a filled L1 cache instead of
     rebuilding them for each task. The statements match no row (id 0).
     """
-    info = TaskInfo(id=0, identifier="", action="", data={}, priority="normal", attempts=0, max_attempts=1,
-                    timeout=1, created_at=utcnow())
+    info = TaskInfo(
+        id=0,
+        identifier="",
+        action="",
+        data={},
+        priority="normal",
+        attempts=0,
+        max_attempts=1,
+        timeout=1,
+        created_at=utcnow(),
+    )
     claim(stask, info, info.created_at)
-    for outcome in (Outcome(Status.FINISHED), Outcome(Status.FAILED, error="x", retry=True),
-                    Outcome(Status.FAILED, error="x")):
-        record_outcome(stask, replace(info, max_attempts=2), outcome, run_ms=None, peak_kb=None,
-                       now=info.created_at)
+    for outcome in (
+        Outcome(Status.FINISHED),
+        Outcome(Status.FAILED, error="x", retry=True),
+        Outcome(Status.FAILED, error="x"),
+    ):
+        record_outcome(stask, replace(info, max_attempts=2), outcome, run_ms=None, peak_kb=None, now=info.created_at)
     for row in stask.get_workers(active_only=True):
         definition = stask.resolve_worker(row.identifier)
         if definition is not None:
@@ -312,7 +323,7 @@ def _run_action(stask: STask, context: TaskContext) -> Outcome:
         return Outcome(Status.FAILED, error=message, retry=True)
     except Exception as exc:
         message = f"{type(exc).__name__}: {exc}"
-        context.log("Attempt %d failed\n%s" % (info.attempts, traceback.format_exc()))
+        context.log(f"Attempt {info.attempts} failed\n{traceback.format_exc()}")
         return Outcome(Status.FAILED, error=message, retry=True)
     return context.outcome or Outcome(Status.FINISHED)
 

@@ -35,7 +35,7 @@ from .validation import (
 )
 from .workers import discovery
 from .workers.base import IDENTIFIER_RE
-from .workers.registry import WorkerDefinition, load_class
+from .workers.registry import WorkerDefinition
 
 if TYPE_CHECKING:
     from flask_sqlalchemy import SQLAlchemy
@@ -79,7 +79,9 @@ class TaskService:
         if definition is None:
             raise UnknownWorker(f"no worker {identifier!r}: check the name or run `flask stask discover`")
         if not definition.active:
-            raise InactiveWorker(f"worker {identifier!r} is inactive: activate it with `flask stask activate {identifier}`")
+            raise InactiveWorker(
+                f"worker {identifier!r} is inactive: activate it with `flask stask activate {identifier}`"
+            )
         return definition
 
     def discover_workers(self) -> dict[str, Any]:
@@ -108,8 +110,13 @@ class TaskService:
         session.commit()
         self.runtime.workers.invalidate()
         missing = sorted(set(existing) - set(found.workers))
-        return {"added": added, "updated": updated, "missing": missing, "invalid": found.invalid,
-                "workers": sorted(found.workers)}
+        return {
+            "added": added,
+            "updated": updated,
+            "missing": missing,
+            "invalid": found.invalid,
+            "workers": sorted(found.workers),
+        }
 
     def get_workers(self, active_only: bool = False) -> list[Worker]:
         query = sa.select(Worker).order_by(Worker.position, Worker.identifier)
@@ -141,16 +148,15 @@ class TaskService:
     def update_worker_settings(self, identifier: str, values: dict[str, Any]) -> Worker:
         """Validate against ``default_settings`` (same keys, same types) and store."""
         row = self.get_worker(identifier)
-        try:
-            defaults = load_class(row.class_path).default_settings
-        except (ImportError, AttributeError) as exc:
-            raise InvalidState(f"worker {identifier!r} cannot be loaded ({exc}): reinstall it or run discovery") from None
+        defaults = WorkerDefinition(row.identifier, row.class_path, row.active).worker_class().default_settings
         if not isinstance(values, dict):
             raise InvalidInput("settings must be a JSON object")
         clean: dict[str, Any] = dict(row.settings or {})
         for key, value in values.items():
             if key not in defaults:
-                raise InvalidInput(f"unknown setting {key!r}: known settings are {', '.join(sorted(defaults)) or 'none'}")
+                raise InvalidInput(
+                    f"unknown setting {key!r}: known settings are {', '.join(sorted(defaults)) or 'none'}"
+                )
             clean[key] = coerce_setting(key, value, defaults[key])
         row.settings = clean
         self.db.session.commit()
@@ -174,7 +180,9 @@ class TaskService:
         cls = definition.worker_class()
         action = parse_action(action)
         if cls.action_callable(action) is None:
-            raise UnknownAction(f"worker {identifier!r} has no action {action!r}: use one of {', '.join(cls.actions())}")
+            raise UnknownAction(
+                f"worker {identifier!r} has no action {action!r}: use one of {', '.join(cls.actions())}"
+            )
         config = current_app.config
         attempts = parse_positive_int(max_attempts, "max_attempts", upper=MAX_ATTEMPTS_LIMIT)
         return {
@@ -206,8 +214,17 @@ class TaskService:
     ) -> Task:
         """Store a task (status 10) and hand it to RQ. Raises a :class:`StaskError` on bad input."""
         return self.create_many(
-            [dict(identifier=identifier, action=action, data=data, priority=priority, user_id=user_id,
-                  start_at=start_at, max_attempts=max_attempts)]
+            [
+                dict(
+                    identifier=identifier,
+                    action=action,
+                    data=data,
+                    priority=priority,
+                    user_id=user_id,
+                    start_at=start_at,
+                    max_attempts=max_attempts,
+                )
+            ]
         )[0]
 
     def create_many(self, specs: Iterable[dict[str, Any]]) -> list[Task]:
@@ -235,8 +252,10 @@ class TaskService:
             # sorting them restores the input order.
             ids = _insert_rows(session, columns)
         session.commit()
-        tasks = [Task(id=task_id, **values) for task_id, values in zip(ids, columns)]
-        payloads = [TaskInfo.from_payload({**p, "id": task_id}).payload() for task_id, p in zip(ids, prepared)]
+        tasks = [Task(id=task_id, **values) for task_id, values in zip(ids, columns, strict=True)]
+        payloads = [
+            TaskInfo.from_payload({**p, "id": task_id}).payload() for task_id, p in zip(ids, prepared, strict=True)
+        ]
         self._enqueue(payloads, now)
         app = current_app._get_current_object()  # type: ignore[attr-defined]
         if signals.task_created.receivers:
@@ -254,10 +273,18 @@ class TaskService:
     @staticmethod
     def payload_of(task: Task, backoff: tuple[float, float], timeout: int) -> dict[str, Any]:
         return {
-            "id": task.id, "identifier": task.identifier, "action": task.action, "data": task.data or {},
-            "priority": task.priority, "attempts": task.attempts, "max_attempts": task.max_attempts,
-            "timeout": timeout, "created_at": task.created_at, "start_at": task.start_at,
-            "user_id": task.user_id, "backoff": backoff,
+            "id": task.id,
+            "identifier": task.identifier,
+            "action": task.action,
+            "data": task.data or {},
+            "priority": task.priority,
+            "attempts": task.attempts,
+            "max_attempts": task.max_attempts,
+            "timeout": timeout,
+            "created_at": task.created_at,
+            "start_at": task.start_at,
+            "user_id": task.user_id,
+            "backoff": backoff,
         }
 
     def _payload_for_row(self, task: Task) -> dict[str, Any]:
@@ -289,9 +316,7 @@ class TaskService:
         return task
 
     def get_stats(self) -> dict[str, int]:
-        counts = dict(
-            self.db.session.execute(sa.select(Task.status, sa.func.count()).group_by(Task.status)).all()
-        )
+        counts = dict(self.db.session.execute(sa.select(Task.status, sa.func.count()).group_by(Task.status)).all())
         workers = self.db.session.execute(
             sa.select(sa.func.count(), sa.func.sum(sa.case((Worker.active.is_(True), 1), else_=0)))
         ).one()
@@ -335,13 +360,22 @@ class TaskService:
             raise InvalidState(f"task {task.id} is {task.status_text}: only failed or cancelled tasks can be retried")
         payload = self._payload_for_row(task)
         definition = self.resolve_worker(task.identifier)
-        policy = (definition and definition.worker_class().max_attempts) or int(current_app.config["STASK_MAX_ATTEMPTS"])
+        policy = (definition and definition.worker_class().max_attempts) or int(
+            current_app.config["STASK_MAX_ATTEMPTS"]
+        )
         now = utcnow()
         changed = self.db.session.execute(
             sa.update(Task)
             .where(Task.id == task.id, Task.status == task.status)
-            .values(status=int(Status.QUEUED), max_attempts=task.attempts + policy, start_at=None, finished_at=None,
-                    progress=0, message="Retry requested", error=None)
+            .values(
+                status=int(Status.QUEUED),
+                max_attempts=task.attempts + policy,
+                start_at=None,
+                finished_at=None,
+                progress=0,
+                message="Retry requested",
+                error=None,
+            )
             .execution_options(synchronize_session=False)
         ).rowcount
         self.db.session.commit()
@@ -468,9 +502,11 @@ class TaskService:
         del queued
         lost = []
         for start in range(0, len(lost_ids), 1000):
-            lost.extend(session.scalars(
-                sa.select(Task).where(Task.id.in_(lost_ids[start : start + 1000]), claimable).order_by(Task.id)
-            ))
+            lost.extend(
+                session.scalars(
+                    sa.select(Task).where(Task.id.in_(lost_ids[start : start + 1000]), claimable).order_by(Task.id)
+                )
+            )
         payloads = [self._payload_for_row(t) for t in lost]
         ttl = int(current_app.config["STASK_HEARTBEAT_TTL"])
         running = list(
@@ -518,11 +554,15 @@ def _insert_rows(session: Any, columns: list[dict[str, Any]]) -> list[int]:
     """
     table = Task.__table__
     if session.get_bind().dialect.name == "postgresql":
-        ids = list(session.execute(
-            sa.text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"),
-            {"table": table.name, "n": len(columns)},
-        ).scalars())
-        session.execute(sa.insert(table), [dict(values, id=task_id) for task_id, values in zip(ids, columns)])
+        ids = list(
+            session.execute(
+                sa.text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"),
+                {"table": table.name, "n": len(columns)},
+            ).scalars()
+        )
+        session.execute(
+            sa.insert(table), [dict(values, id=task_id) for task_id, values in zip(ids, columns, strict=True)]
+        )
         return ids
     return sorted(session.execute(sa.insert(table).returning(table.c.id), columns).scalars())
 

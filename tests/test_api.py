@@ -444,7 +444,11 @@ def test_worker_upload_stores_a_safely_named_unique_file(api_app: Flask, client:
     first = upload(client, "/stask/worker/importer/upload", b"a,b\n", "../../etc/report.csv")
     assert first.status_code == 201
     body = first.get_json()
-    assert body["complete"] is True and body["file"] == {"name": "etc_report.csv", "size": 4, "owner": "worker-importer"}
+    assert body["complete"] is True and body["file"] == {
+        "name": "etc_report.csv",
+        "size": 4,
+        "owner": "worker-importer",
+    }
     second = upload(client, "/stask/worker/importer/upload", b"c\n", "etc report.csv")
     assert second.get_json()["file"]["name"] == "etc_report-1.csv"
     assert uploads_of(api_app, "worker-importer") == {"etc_report.csv": b"a,b\n", "etc_report-1.csv": b"c\n"}

@@ -41,9 +41,7 @@ def test_maintenance_deletes_old_tasks_with_their_files_and_orphans(app: Flask, 
     old = stask.create("echo", "write_file", data={"text": "old"})
     recent = stask.create("echo", "write_file", data={"text": "recent"})
     run_worker(app)
-    stask.db.session.execute(
-        sa.update(Task).where(Task.id == old.id).values(finished_at=utcnow() - timedelta(days=40))
-    )
+    stask.db.session.execute(sa.update(Task).where(Task.id == old.id).values(finished_at=utcnow() - timedelta(days=40)))
     stask.db.session.commit()
     storage = stask.runtime.storage
     orphan = storage.log_path(987654)

@@ -54,7 +54,9 @@ def test_create_prints_the_id_and_status_shows_the_task(cli: Any, sqlite_app: Fl
         (("worker", "--worker-class", "no.such:Class", "--burst"), "cannot use worker class"),
     ],
 )
-def test_refusals_exit_non_zero_with_a_message(cli: Any, sqlite_app: Flask, args: tuple[str, ...], message: str) -> None:
+def test_refusals_exit_non_zero_with_a_message(
+    cli: Any, sqlite_app: Flask, args: tuple[str, ...], message: str
+) -> None:
     result = cli(*args)
     assert result.exit_code != 0
     assert message in result.output

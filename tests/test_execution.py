@@ -36,8 +36,14 @@ def task_status(stask: Any, task_id: int) -> int:
 
 
 def test_queues_are_served_high_then_normal_then_low(app: Flask, stask: Any) -> None:
-    for label, priority in [("low-1", "low"), ("normal-1", "normal"), ("high-1", "high"), ("low-2", "low"),
-                            ("high-2", "high"), ("normal-2", "normal")]:
+    for label, priority in [
+        ("low-1", "low"),
+        ("normal-1", "normal"),
+        ("high-1", "high"),
+        ("low-2", "low"),
+        ("high-2", "high"),
+        ("normal-2", "normal"),
+    ]:
         stask.create("recorder", "record", data={"label": label}, priority=priority)
     run_worker(app)
     assert recorded(app) == ["high-1", "high-2", "normal-1", "normal-2", "low-1", "low-2"]

@@ -102,9 +102,7 @@ def test_float_settings_must_be_finite(client: FlaskClient, raw: str) -> None:
     assert after.get_json() == before
 
 
-def test_upload_limit_from_an_infinite_setting_is_no_crash(
-    sqlite_path: Path, redis_url: str, tmp_path: Path
-) -> None:
+def test_upload_limit_from_an_infinite_setting_is_no_crash(sqlite_path: Path, redis_url: str, tmp_path: Path) -> None:
     """A setting stored outside the API (or a class default) may still be odd: no 500."""
     app = build("sqlite", sqlite_path, redis_url, tmp_path)
     with app.app_context():

@@ -12,8 +12,6 @@ from stask import Priority, Status, Task
 from stask.exceptions import InactiveWorker, InvalidInput, UnknownAction, UnknownWorker
 from stask.queues import job_id
 
-from .conftest import run_worker
-
 
 def count_tasks(stask: Any) -> int:
     return stask.db.session.scalar(sa.select(sa.func.count()).select_from(Task))
@@ -69,8 +67,10 @@ def test_inactive_worker_is_refused_until_activated(stask: Any) -> None:
 
 
 def test_create_many_is_one_insert_and_all_or_nothing(stask: Any, count_queries: Any) -> None:
-    specs = [{"identifier": "echo", "action": "noop", "priority": p.value, "data": {"n": i}}
-             for i, p in enumerate([Priority.LOW, Priority.HIGH] * 50)]
+    specs = [
+        {"identifier": "echo", "action": "noop", "priority": p.value, "data": {"n": i}}
+        for i, p in enumerate([Priority.LOW, Priority.HIGH] * 50)
+    ]
     tasks = stask.create_many(specs)
     inserts = [s for s in count_queries.statements if s.lstrip().upper().startswith("INSERT")]
     assert len(inserts) == 1
@@ -78,8 +78,9 @@ def test_create_many_is_one_insert_and_all_or_nothing(stask: Any, count_queries:
     assert len({t.id for t in tasks}) == 100
     assert len(stask.runtime.transport.queues["high"]) == 50
     with pytest.raises(InvalidInput):
-        stask.create_many([{"identifier": "echo", "action": "noop"}, {"identifier": "echo", "action": "noop",
-                                                                       "priority": "nope"}])
+        stask.create_many(
+            [{"identifier": "echo", "action": "noop"}, {"identifier": "echo", "action": "noop", "priority": "nope"}]
+        )
     assert count_tasks(stask) == 100
 
 
@@ -113,8 +114,17 @@ def test_stats_count_every_status(stask: Any) -> None:
     tasks = [stask.create("echo", "noop") for _ in range(3)]
     stask.cancel(tasks[0].id)
     stats = stask.get_stats()
-    assert stats == {"pending": 2, "preparing": 0, "running": 0, "finished": 0, "cancelled": 1, "failed": 0,
-                     "total": 3, "workers": 4 + 2, "active_workers": 6}
+    assert stats == {
+        "pending": 2,
+        "preparing": 0,
+        "running": 0,
+        "finished": 0,
+        "cancelled": 1,
+        "failed": 0,
+        "total": 3,
+        "workers": 4 + 2,
+        "active_workers": 6,
+    }
 
 
 def test_query_helpers_return_selects(stask: Any) -> None:

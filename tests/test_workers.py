@@ -14,7 +14,7 @@ from stask.exceptions import InvalidInput, UnknownWorker
 from stask.models import Worker
 from stask.workers.discovery import discover
 
-PLUGIN_SOURCE = '''
+PLUGIN_SOURCE = """
 from stask import BaseWorker
 
 
@@ -28,7 +28,7 @@ class GreeterWorker(BaseWorker):
 
     def task_greet(self, task, options):
         self.mark_finished("hello " + self.settings["name"])
-'''
+"""
 
 
 @pytest.fixture
@@ -49,7 +49,12 @@ def test_discovery_through_an_entry_point(installed_plugin: None, app: Flask, st
     report = stask.discover_workers()  # the app fixture ran discovery once already
     assert "greeter" in report["workers"] and not report["invalid"]
     row = stask.get_worker("greeter")
-    assert (row.class_path, row.scope, row.icon, row.active) == ("greeter_plugin:GreeterWorker", "demo", "envelope", True)
+    assert (row.class_path, row.scope, row.icon, row.active) == (
+        "greeter_plugin:GreeterWorker",
+        "demo",
+        "envelope",
+        True,
+    )
     from .conftest import run_worker
 
     task = stask.create("greeter", "greet")
@@ -64,9 +69,17 @@ def test_builtin_workers_come_from_stask_entry_points() -> None:
 
 
 def test_discovery_through_stask_workers_and_invalid_classes_are_reported() -> None:
-    paths = ",".join(["tests.plugins:EchoWorker", "tests.bad_plugins:NoActions", "tests.bad_plugins:HtmlIcon",
-                      "tests.bad_plugins:DuplicateEcho", "tests.bad_plugins:NotAWorker", "tests.nowhere:Gone",
-                      "not an import path"])
+    paths = ",".join(
+        [
+            "tests.plugins:EchoWorker",
+            "tests.bad_plugins:NoActions",
+            "tests.bad_plugins:HtmlIcon",
+            "tests.bad_plugins:DuplicateEcho",
+            "tests.bad_plugins:NotAWorker",
+            "tests.nowhere:Gone",
+            "not an import path",
+        ]
+    )
     found = discover(paths)
     assert "echo" in found.workers
     reasons = {item["source"].split(" ", 1)[1]: item["reason"] for item in found.invalid}

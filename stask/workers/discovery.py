@@ -53,7 +53,9 @@ def validate_worker_class(cls: Any) -> str | None:
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
             return f"{name} must be a positive integer or None"
     if cls.backoff is not None and (
-        not isinstance(cls.backoff, tuple) or len(cls.backoff) != 2 or not all(isinstance(v, (int, float)) for v in cls.backoff)
+        not isinstance(cls.backoff, tuple)
+        or len(cls.backoff) != 2
+        or not all(isinstance(v, (int, float)) for v in cls.backoff)
     ):
         return "backoff must be a (base, cap) tuple of seconds or None"
     if not cls.actions():

@@ -13,8 +13,21 @@ from flask import current_app
 from ...models import Task, Worker, utcnow
 from ..base import BaseWorker
 
-TASK_COLUMNS = ["id", "identifier", "action", "status", "priority", "progress", "message", "attempts",
-                "created_at", "started_at", "finished_at", "wait_ms", "run_ms"]
+TASK_COLUMNS = [
+    "id",
+    "identifier",
+    "action",
+    "status",
+    "priority",
+    "progress",
+    "message",
+    "attempts",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "wait_ms",
+    "run_ms",
+]
 WORKER_COLUMNS = ["identifier", "scope", "title", "active", "class_path"]
 
 
