@@ -1,8 +1,8 @@
 """The facade every entry point uses: code, JSON API, panel and CLI call these methods.
 
 Each method needs an app context (like Flask-SQLAlchemy). Statement counts matter here:
-``create`` is one INSERT and one Redis pipeline; ``create_many`` one multi-row INSERT
-and one pipeline, however many tasks.
+``create`` is one INSERT and one Redis pipeline; ``create_many`` one executemany INSERT
+(plus, on PostgreSQL, one SELECT drawing the ids) and one pipeline, however many tasks.
 """
 
 from __future__ import annotations
@@ -228,7 +228,7 @@ class TaskService:
         )[0]
 
     def create_many(self, specs: Iterable[dict[str, Any]]) -> list[Task]:
-        """Validate all first (nothing is written if one is bad), then one INSERT and one pipeline."""
+        """Validate all first (nothing is written if one is bad), then one bulk INSERT and one pipeline."""
         now = utcnow()
         prepared = []
         for index, spec in enumerate(specs):
@@ -270,8 +270,19 @@ class TaskService:
             # The rows are safe; the reconcile step enqueues them once Redis is back.
             log.warning("stask: could not enqueue %d task(s), reconcile will retry: %s", len(payloads), exc)
 
-    @staticmethod
-    def payload_of(task: Task, backoff: tuple[float, float], timeout: int) -> dict[str, Any]:
+    def _payload_for_row(self, task: Task) -> dict[str, Any]:
+        """The job payload for a stored row (re-enqueue, retry, recovery), with the worker's policy."""
+        config = current_app.config
+        backoff = (float(config["STASK_BACKOFF_BASE"]), float(config["STASK_BACKOFF_CAP"]))
+        timeout = int(config["STASK_TIMEOUT"])
+        definition = self.resolve_worker(task.identifier)
+        if definition is not None:
+            try:
+                cls = definition.worker_class()
+                backoff = tuple(cls.backoff or backoff)  # type: ignore[assignment]
+                timeout = cls.timeout or timeout
+            except ImportError:
+                pass  # the run will fail with a clear message
         return {
             "id": task.id,
             "identifier": task.identifier,
@@ -286,20 +297,6 @@ class TaskService:
             "user_id": task.user_id,
             "backoff": backoff,
         }
-
-    def _payload_for_row(self, task: Task) -> dict[str, Any]:
-        config = current_app.config
-        backoff = (float(config["STASK_BACKOFF_BASE"]), float(config["STASK_BACKOFF_CAP"]))
-        timeout = int(config["STASK_TIMEOUT"])
-        definition = self.resolve_worker(task.identifier)
-        if definition is not None:
-            try:
-                cls = definition.worker_class()
-                backoff = tuple(cls.backoff or backoff)  # type: ignore[assignment]
-                timeout = cls.timeout or timeout
-            except ImportError:
-                pass  # the run will fail with a clear message
-        return self.payload_of(task, backoff, timeout)
 
     # -- reading ------------------------------------------------------------------------
     def get_task(self, task_id: Any) -> Task:
