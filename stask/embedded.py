@@ -35,27 +35,16 @@ def redis_binary() -> str:
         return "redis-server"
 
 
-def start_redis(instance: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_redis(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """A private ``redis-server`` on a free port that keeps nothing on disk.
+
+    It runs in its own session, so a Ctrl-C reaches only the caller, which stops it last.
+    Raises ``RuntimeError`` when it does not answer within 5 s.
+    """
     port = free_port()
-    folder = instance / "redis"
     folder.mkdir(parents=True, exist_ok=True)
-    process = subprocess.Popen(
-        [
-            redis_binary(),
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(folder),
-        ],
-        stdout=subprocess.DEVNULL,
-        start_new_session=True,  # Ctrl-C reaches this launcher only; it stops Redis last
-    )
+    options = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(folder)]
+    process = subprocess.Popen([redis_binary(), *options], stdout=subprocess.DEVNULL, start_new_session=True)
     url = f"redis://127.0.0.1:{port}/0"
     client = redis.Redis.from_url(url)
     for _ in range(100):
@@ -64,9 +53,10 @@ def start_redis(instance: Path) -> tuple[subprocess.Popen[bytes], str]:
             return process, url
         except redis.ConnectionError:
             if process.poll() is not None:
-                sys.exit(f"the embedded Redis server exited with status {process.returncode}")
+                raise RuntimeError(f"the private Redis server exited with status {process.returncode}") from None
             time.sleep(0.05)
-    sys.exit("the embedded Redis server did not answer within 5 s")
+    process.kill()
+    raise RuntimeError("the private Redis server did not answer within 5 s")
 
 
 def persistent_secret(instance: Path) -> str:
@@ -123,7 +113,10 @@ def main() -> None:
     children: list[subprocess.Popen[bytes]] = []
     services: list[subprocess.Popen[bytes]] = []
     if not env.get("REDIS_URL"):
-        redis_process, env["REDIS_URL"] = start_redis(instance)
+        try:
+            redis_process, env["REDIS_URL"] = start_redis(instance / "redis")
+        except RuntimeError as exc:
+            sys.exit(f"stask: {exc}")
         services.append(redis_process)
     try:
         prepare(env)

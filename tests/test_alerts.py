@@ -15,12 +15,12 @@ import sqlalchemy as sa
 from flask import Flask
 from rq import Worker as RQWorker
 
-from stask import Task, create_app
+from stask import Task
 from stask.alerts import deliver_alerts, evaluate
 from stask.models import utcnow
 
-from .conftest import TEST_WORKERS, make_app
-from .monitoring_support import MailSink, PrivateRedis, Recorder, add_rows, private_redis  # noqa: F401
+from .conftest import make_app
+from .monitoring_support import MailSink, PrivateRedis, Recorder, add_rows, app_without_database, private_redis  # noqa: F401
 
 
 def by_key(app: Flask) -> dict[str, dict[str, Any]]:
@@ -167,15 +167,7 @@ def test_redis_unreachable(private_redis: PrivateRedis, sqlite_path: Path, tmp_p
 
 
 def test_database_unreachable(redis_url: str, tmp_path: Path) -> None:
-    app = create_app(
-        {
-            "TESTING": True,
-            "REDIS_URL": redis_url,
-            "STASK_WORKERS": TEST_WORKERS,
-            "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://postgres@127.0.0.1:1/none",
-            "STASK_STORAGE": str(tmp_path),
-        }
-    )
+    app = app_without_database(redis_url, tmp_path)
     with app.app_context():
         alerts = by_key(app)
         assert set(alerts) == {"database_unreachable"}

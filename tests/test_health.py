@@ -8,10 +8,8 @@ from typing import Any
 from flask import Flask
 from rq import Worker as RQWorker
 
-from stask import create_app
-
-from .conftest import TEST_WORKERS, make_app
-from .monitoring_support import PrivateRedis, private_redis  # noqa: F401
+from .conftest import make_app
+from .monitoring_support import PrivateRedis, app_without_database, private_redis  # noqa: F401
 
 
 def get_health(app: Flask) -> tuple[int, dict[str, Any]]:
@@ -62,15 +60,7 @@ def test_503_when_redis_stops(private_redis: PrivateRedis, sqlite_path: Path, tm
 
 
 def test_503_when_the_database_is_unreachable(redis_url: str, tmp_path: Path) -> None:
-    app = create_app(
-        {
-            "TESTING": True,
-            "REDIS_URL": redis_url,
-            "STASK_WORKERS": TEST_WORKERS,
-            "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://postgres@127.0.0.1:1/none",
-            "STASK_STORAGE": str(tmp_path),
-        }
-    )
+    app = app_without_database(redis_url, tmp_path)
     status, body = get_health(app)
     assert status == 503 and body["checks"]["database"]["ok"] is False and body["checks"]["redis"]["ok"] is True
 

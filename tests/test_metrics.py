@@ -15,25 +15,7 @@ from stask.models import utcnow
 from stask.rollups import HourlyStats
 
 from .conftest import run_worker
-
-
-def add_rows(stask: Any, rows: list[dict[str, Any]]) -> None:
-    """Insert crafted task rows directly (the engine's own statements are not under test here)."""
-    defaults = {
-        "identifier": "echo",
-        "action": "say",
-        "priority": "normal",
-        "progress": 0,
-        "attempts": 1,
-        "max_attempts": 1,
-    }
-    values = []
-    for row in rows:
-        item = {**defaults, **row}
-        item.setdefault("created_at", (item.get("finished_at") or utcnow()) - timedelta(seconds=5))
-        values.append(item)
-    stask.db.session.execute(sa.insert(Task), values)
-    stask.db.session.commit()
+from .monitoring_support import add_rows
 
 
 def crafted_history(stask: Any, now: datetime) -> None:
