@@ -7,6 +7,7 @@ the row then holds the final progress and message, and the log file holds the li
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -28,6 +29,9 @@ class Keys:
 
     def stop(self, task_id: int) -> str:
         return f"{self.prefix}:stop:{task_id}"
+
+    def outcome(self, task_id: int, attempt: int) -> str:
+        return f"{self.prefix}:outcome:{task_id}:{attempt}"
 
 
 def estimate_eta(started: float, now: float, processed: int | None, total: int | None, percent: float) -> float | None:
@@ -65,6 +69,18 @@ class LiveProgress:
 
     def clear(self, task_id: int) -> None:
         self.redis.delete(self.keys.progress(task_id), self.keys.heartbeat(task_id), self.keys.stop(task_id))
+
+    def put_outcome(self, task_id: int, attempt: int, fields: dict[str, Any]) -> None:
+        """A work horse's outcome, for its parent to record (kept a day in case nobody does)."""
+        self.redis.set(self.keys.outcome(task_id, attempt), json.dumps(fields), ex=self.ttl)
+
+    def take_outcome(self, task_id: int, attempt: int) -> dict[str, Any] | None:
+        pipe = self.redis.pipeline(transaction=True)
+        key = self.keys.outcome(task_id, attempt)
+        pipe.get(key)
+        pipe.delete(key)
+        raw = pipe.execute()[0]
+        return None if raw is None else json.loads(raw)  # type: ignore[no-any-return]
 
     def request_stop(self, task_id: int) -> None:
         self.redis.set(self.keys.stop(task_id), 1, ex=self.ttl)

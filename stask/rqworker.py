@@ -4,11 +4,14 @@
   process at a time, by a Redis lock), waking from an idle wait to do so.
 * When a forking worker's work horse dies (``kill -9``, out of memory, a stop request),
   the parent ends the task's attempt at once instead of waiting for the heartbeat to lapse.
+* A forking worker claims and records in the parent, so work horses need no database
+  connection of their own unless the action itself uses the database.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 from flask import Flask
@@ -85,6 +88,34 @@ class StaskForkWorker(StaskWorkerMixin, ForkWorker):
                 warm_up(self.stask_app.extensions["stask"])
             except Exception:  # a cold start is slower, never fatal
                 log.exception("stask: worker warm-up failed")
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        """Claim before the fork and record after it, on this process's warm connection.
+
+        The work horse then only runs the action and hands its outcome over through Redis
+        (see :class:`stask.runner.Delegation`); a horse that dies is handled by
+        ``handle_job_failure`` as before.
+        """
+        if job.func_name != JOB_FUNCTION or not job.args:
+            super().execute_job(job, queue)
+            return
+        from . import runner
+
+        app = self.stask_app
+        with app.app_context():
+            stask = app.extensions["stask"]
+            info = runner.TaskInfo.from_payload(job.args[0])
+            now = runner.utcnow()
+            claimed = runner.claim(stask, info, now)
+            if claimed:
+                stask.resolve_worker(info.identifier)  # the horse inherits a fresh L1 entry
+            runner.delegation = runner.Delegation(info.id, info.attempts + 1, claimed, now)
+            try:
+                super().execute_job(job, queue)
+            finally:
+                runner.delegation = None
+            if claimed:
+                runner.record_handed_over(stask, replace(info, attempts=info.attempts + 1))
 
 
 class StaskSimpleWorker(StaskWorkerMixin, SimpleWorker):

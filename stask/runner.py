@@ -11,11 +11,12 @@ import os
 import socket
 import time
 import traceback
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import redis
 import sqlalchemy as sa
 from flask import Flask, current_app
 from rq.timeouts import JobTimeoutException
@@ -263,8 +264,8 @@ def warm_up(stask: STask) -> None:
         Outcome(Status.FAILED, error="x"),
     ):
         record_outcome(stask, replace(info, max_attempts=2), outcome, run_ms=None, peak_kb=None, now=info.created_at)
-    for row in stask.get_workers(active_only=True):
-        definition = stask.resolve_worker(row.identifier)
+    for identifier in [row.identifier for row in stask.get_workers(active_only=True)]:
+        definition = stask.resolve_worker(identifier)
         if definition is not None:
             try:
                 definition.worker_class()
@@ -273,10 +274,33 @@ def warm_up(stask: STask) -> None:
     stask.db.session.remove()
 
 
+@dataclass(frozen=True)
+class Delegation:
+    """What a forking worker's parent decided before forking the work horse for a task.
+
+    The parent claims the row on its own warm connection and records the outcome after the
+    horse exits, so the horse runs the action without opening a database connection (a new
+    one per fork cost more than the two statements). The horse inherits this by ``fork``.
+    """
+
+    task_id: int
+    attempt: int
+    claimed: bool
+    now: datetime
+
+
+#: Set by the parent around each fork (see :class:`Delegation`); ``None`` everywhere else.
+delegation: Delegation | None = None
+
+
 def execute(stask: STask, payload: dict[str, Any]) -> str:
     info = TaskInfo.from_payload(payload)
-    now = utcnow()
-    if not claim(stask, info, now):
+    delegated = delegation is not None and (delegation.task_id, delegation.attempt) == (info.id, info.attempts + 1)
+    if delegated:
+        assert delegation is not None
+        if not delegation.claimed:
+            return "skipped"
+    elif not claim(stask, info, utcnow()):
         return "skipped"
     info = replace(info, attempts=info.attempts + 1)
     context = TaskContext(task=info, stask=stask)
@@ -290,10 +314,48 @@ def execute(stask: STask, payload: dict[str, Any]) -> str:
     finally:
         beaten = heartbeat.untrack(info.id)
     run_ms = int((time.perf_counter() - started) * 1000)
-    record_outcome(stask, info, context.outcome, run_ms=run_ms, peak_kb=_peak_rss_kb(), now=utcnow())
-    if context.touched_redis or beaten:
-        stask.runtime.live.clear(info.id)
+    touched = context.touched_redis or beaten
+    if not (delegated and _hand_over(stask, info, context.outcome, run_ms, touched)):
+        record_outcome(stask, info, context.outcome, run_ms=run_ms, peak_kb=_peak_rss_kb(), now=utcnow())
+        if touched:  # after the row holds the final figures, so a poll never sees a gap
+            stask.runtime.live.clear(info.id)
     return Status(context.outcome.status).text
+
+
+def _hand_over(stask: STask, info: TaskInfo, outcome: Outcome, run_ms: int, touched: bool) -> bool:
+    """Leave the outcome in Redis for the parent to record; False (record it here) if Redis fails."""
+    fields = {
+        **asdict(outcome),
+        "status": int(outcome.status),
+        "run_ms": run_ms,
+        "peak_kb": _peak_rss_kb(),
+        "at": utcnow().isoformat(),
+        "touched": touched,
+    }
+    try:
+        stask.runtime.live.put_outcome(info.id, info.attempts, fields)
+    except redis.RedisError:
+        return False
+    return True
+
+
+def record_handed_over(stask: STask, info: TaskInfo) -> bool:
+    """In the parent, after the horse exited: record the outcome it left (False when it left none)."""
+    fields = stask.runtime.live.take_outcome(info.id, info.attempts)
+    if fields is None:
+        return False
+    outcome = Outcome(Status(fields["status"]), fields["message"], fields["result"], fields["error"], fields["retry"])
+    record_outcome(
+        stask,
+        info,
+        outcome,
+        run_ms=fields["run_ms"],
+        peak_kb=fields["peak_kb"],
+        now=datetime.fromisoformat(fields["at"]),
+    )
+    if fields["touched"]:
+        stask.runtime.live.clear(info.id)
+    return True
 
 
 def _run_action(stask: STask, context: TaskContext) -> Outcome:
