@@ -304,7 +304,7 @@ def execute(stask: STask, payload: dict[str, Any]) -> str:
         return "skipped"
     info = replace(info, attempts=info.attempts + 1)
     context = TaskContext(task=info, stask=stask)
-    signals.task_started.send(current_app._get_current_object(), task=info.payload())  # type: ignore[attr-defined]
+    signals.emit(signals.task_started, info.payload())
     _reset_peak_rss()
     started = time.perf_counter()
     heartbeat.track(info.id, stask.runtime.live)
@@ -436,15 +436,14 @@ def record_outcome(
     changed = _execute_one(stask, _finish_statement(tuple(values)), params) == 1
     if not changed:
         return False
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
     event = {**info.payload(), "status": values["status"], "error": outcome.error, "run_ms": run_ms}
     if retry_at is not None:
         stask.runtime.transport.enqueue([{**info.payload(), "start_at": retry_at}], now)
-        signals.task_retried.send(app, task=event)
+        signals.emit(signals.task_retried, event)
     elif outcome.status == Status.FINISHED:
-        signals.task_finished.send(app, task=event)
+        signals.emit(signals.task_finished, event)
     elif outcome.status == Status.CANCELLED:
-        signals.task_cancelled.send(app, task=event)
+        signals.emit(signals.task_cancelled, event)
     else:
-        signals.task_failed.send(app, task=event)
+        signals.emit(signals.task_failed, event)
     return True

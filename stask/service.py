@@ -257,10 +257,8 @@ class TaskService:
             TaskInfo.from_payload({**p, "id": task_id}).payload() for task_id, p in zip(ids, prepared, strict=True)
         ]
         self._enqueue(payloads, now)
-        app = current_app._get_current_object()  # type: ignore[attr-defined]
-        if signals.task_created.receivers:
-            for payload in payloads:
-                signals.task_created.send(app, task=payload)
+        for payload in payloads:
+            signals.emit(signals.task_created, payload)
         return tasks
 
     def _enqueue(self, payloads: list[dict[str, Any]], now: datetime) -> None:
@@ -397,7 +395,7 @@ class TaskService:
             self.db.session.commit()
             if changed:
                 self.runtime.transport.discard([job_id(task.id, task.attempts + 1)])
-                signals.task_cancelled.send(current_app._get_current_object(), task=task.to_dict())  # type: ignore[attr-defined]
+                signals.emit(signals.task_cancelled, task.to_dict())
             self.db.session.refresh(task)
             if task.status == Status.CANCELLED:
                 return task

@@ -209,3 +209,24 @@ def test_an_action_running_past_its_timeout_fails_the_attempt(app: Flask, stask:
     assert time.monotonic() - started < 10
     row = fresh(stask, task.id)
     assert (row.status, row.error) == (Status.FAILED, "timed out after 1 s")
+
+
+def test_a_failing_signal_receiver_changes_nothing_for_the_task(app: Flask, stask: Any) -> None:
+    from stask import signals
+
+    seen: list[int] = []
+
+    def broken(sender: Any, task: dict[str, Any]) -> None:
+        seen.append(task["id"])
+        raise RuntimeError("a listener bug")
+
+    signals.task_started.connect(broken)
+    signals.task_finished.connect(broken)
+    try:
+        task = stask.create("echo", "say")
+        run_worker(app)
+    finally:
+        signals.task_started.disconnect(broken)
+        signals.task_finished.disconnect(broken)
+    assert seen == [task.id, task.id]
+    assert fresh(stask, task.id).status == Status.FINISHED
