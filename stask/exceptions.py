@@ -82,3 +82,36 @@ class TaskStopped(StaskError):
 
     code = "task_stopped"
     http_status = 409
+
+
+class UnsupportedMediaType(StaskError):
+    """The request body or the file has a type this endpoint does not take."""
+
+    code = "unsupported_media_type"
+    http_status = 415
+
+
+class FileTypeNotAllowed(UnsupportedMediaType):
+    """The file's extension is not in the worker's ``upload_extensions``."""
+
+    code = "file_type_not_allowed"
+
+
+class TooLarge(StaskError):
+    """The body or the file is larger than allowed."""
+
+    code = "too_large"
+    http_status = 413
+
+
+class UploadNotFound(StaskError):
+    """No unfinished chunked upload has this id (expired, finished, or another owner's)."""
+
+    code = "upload_not_found"
+    http_status = 404
+
+
+class UploadNotAccepted(StaskError):
+    """The worker does not take uploaded files (``accepts_upload`` is false)."""
+
+    code = "upload_not_accepted"

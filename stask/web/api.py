@@ -16,14 +16,23 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, jsonify, request, send_file
 
 from ..enums import Status
-from ..exceptions import InvalidInput, InvalidState, StaskError, TaskNotFound, UnknownWorker
+from ..exceptions import (
+    InvalidInput,
+    InvalidState,
+    StaskError,
+    TaskNotFound,
+    TooLarge,
+    UnknownWorker,
+    UnsupportedMediaType,
+    UploadNotAccepted,
+)
 from ..models import Task, Worker
 from ..service import status_key
 from ..validation import parse_digits
 from ..workers.registry import load_class
 from .auth import protect, require_write
 from .listing import parse_task_query, run_task_query, safe_datetime
-from .uploads import TooLarge, UnsupportedMediaType, UploadPolicy, receive
+from .uploads import UploadPolicy, receive
 
 api_bp = Blueprint("stask_api", __name__)
 protect(api_bp)
@@ -170,12 +179,6 @@ def worker_upload(identifier: str) -> Response:
     """Upload a file for a worker (then start a task naming it in ``data``)."""
     body, status = _receive(identifier, f"worker-{identifier}")
     return ok(status, **{k: v for k, v in body.items() if k != "success"})
-
-
-class UploadNotAccepted(StaskError):
-    """The worker does not take uploaded files (``accepts_upload`` is false)."""
-
-    code = "upload_not_accepted"
 
 
 def _receive(identifier: str, owner: str) -> tuple[dict[str, Any], int]:

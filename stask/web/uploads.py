@@ -27,7 +27,14 @@ from flask import current_app, request
 from werkzeug.datastructures import FileStorage
 from werkzeug.utils import secure_filename
 
-from ..exceptions import InvalidInput, InvalidState, StaskError
+from ..exceptions import (
+    FileTypeNotAllowed,
+    InvalidInput,
+    InvalidState,
+    TooLarge,
+    UnsupportedMediaType,
+    UploadNotFound,
+)
 from ..storage import Storage, safe_name
 
 DEFAULT_MAX_MB = 20
@@ -39,33 +46,6 @@ SESSION_TTL = 86400
 _RANGE = re.compile(r"^bytes (\d{1,15})-(\d{1,15})/(\d{1,15})$")
 _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
 _BLOCK = 64 * 1024
-
-
-class UnsupportedMediaType(StaskError):
-    """The request body or the file has a type this endpoint does not take."""
-
-    code = "unsupported_media_type"
-    http_status = 415
-
-
-class FileTypeNotAllowed(UnsupportedMediaType):
-    """The file's extension is not in the worker's ``upload_extensions``."""
-
-    code = "file_type_not_allowed"
-
-
-class TooLarge(StaskError):
-    """The body or the file is larger than allowed."""
-
-    code = "too_large"
-    http_status = 413
-
-
-class UploadNotFound(StaskError):
-    """No unfinished chunked upload has this id (expired, finished, or another owner's)."""
-
-    code = "upload_not_found"
-    http_status = 404
 
 
 @dataclass(frozen=True)
