@@ -40,7 +40,7 @@ format: install
 
 ## Benchmarks against bare RQ (not part of the tests).
 bench: install
-	$(BIN)/python -m stask.bench
+	$(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache *.egg-info

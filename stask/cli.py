@@ -74,7 +74,7 @@ def worker_command(
     burst: bool, queues: str, worker_class: str | None, with_scheduler: bool, max_jobs: int | None
 ) -> None:
     """Serve the high, normal and low queues."""
-    from .rqworker import build_worker
+    from .engine.processes import build_worker
 
     names = [q.strip() for q in queues.split(",") if q.strip()]
     for name in names:
@@ -93,7 +93,7 @@ def process_command(limit: int | None) -> None:
     """The cron job: reconcile SQL with Redis, run every due task here, then exit."""
     finished = _ext().process_pending_tasks(limit=limit, on_progress=_bar("tasks"))
     click.echo(f"{finished} task(s) finished")
-    from .alerts import deliver_alerts
+    from .monitoring.alerts import deliver_alerts
 
     deliver_alerts(current_app._get_current_object())  # type: ignore[attr-defined]
 

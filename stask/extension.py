@@ -1,6 +1,6 @@
 """The Flask extension: ``STask(app)`` or ``STask().init_app(app)``.
 
-Configuration keys (see :mod:`stask.config` for defaults): ``DATABASE_URL`` (used when
+Configuration keys (see :mod:`stask.settings` for defaults): ``DATABASE_URL`` (used when
 ``SQLALCHEMY_DATABASE_URI`` is unset), ``REDIS_URL``, ``STASK_STORAGE``,
 ``STASK_WORKERS``, ``STASK_AUTO_ACTIVATE``, ``STASK_MAX_ATTEMPTS``,
 ``STASK_BACKOFF_BASE``, ``STASK_BACKOFF_CAP``, ``STASK_TIMEOUT``, ``STASK_HEARTBEAT_TTL``,
@@ -26,12 +26,12 @@ from flask_caching import Cache
 from flask_sqlalchemy import SQLAlchemy
 from rq.timeouts import UnixSignalDeathPenalty
 
-from . import rollups  # noqa: F401  (registers s_stats_hourly on Base.metadata)
-from .config import apply_defaults, normalise_database_url
+from .engine.progress import Keys, LiveProgress
+from .engine.queues import Transport
 from .models import Base
-from .progress import Keys, LiveProgress
-from .queues import Transport
-from .service import TaskService
+from .monitoring import rollups  # noqa: F401  (registers s_stats_hourly on Base.metadata)
+from .service.tasks import TaskService
+from .settings import apply_defaults, normalise_database_url
 from .storage import Storage
 from .workers.registry import WorkerCache
 

@@ -3,5 +3,5 @@
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-#: Alembic scripts live at the top of the repository (``migrations/``).
-MIGRATIONS_DIR = PACKAGE_DIR.parent / "migrations"
+#: Alembic scripts ship inside the package (the top-level ``migrations`` is a link here).
+MIGRATIONS_DIR = PACKAGE_DIR / "migrations"

@@ -168,7 +168,7 @@ def count_queries(app: Flask) -> Iterator[QueryCounter]:
 
 def run_worker(app: Flask, kind: str = "simple", **options: Any) -> None:
     """Serve the queues in this process until they are empty (RQ burst mode)."""
-    from stask.rqworker import build_worker
+    from stask.engine.processes import build_worker
 
     worker = build_worker(app, kind=kind)
     worker.work(burst=True, logging_level="WARNING", **options)

@@ -18,8 +18,7 @@ from flask import Flask
 from stask import Task, create_app
 from stask.embedded import start_redis
 from stask.models import utcnow
-
-from .conftest import TEST_WORKERS
+from tests.conftest import TEST_WORKERS
 
 
 class PrivateRedis:

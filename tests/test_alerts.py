@@ -16,11 +16,10 @@ from flask import Flask
 from rq import Worker as RQWorker
 
 from stask import Task
-from stask.alerts import deliver_alerts, evaluate
 from stask.models import utcnow
-
-from .conftest import make_app
-from .monitoring_support import MailSink, PrivateRedis, Recorder, add_rows, app_without_database, private_redis  # noqa: F401
+from stask.monitoring.alerts import deliver_alerts, evaluate
+from tests.conftest import make_app
+from tests.monitoring_support import MailSink, PrivateRedis, Recorder, add_rows, app_without_database, private_redis  # noqa: F401
 
 
 def by_key(app: Flask) -> dict[str, dict[str, Any]]:

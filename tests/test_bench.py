@@ -1,4 +1,4 @@
-"""Smoke test of the benchmark (``python -m stask.bench``) so the script cannot rot.
+"""Smoke test of the benchmark (``python -m bench``) so the script cannot rot.
 
 Runs the smallest configuration of section 2 on SQLite and checks the counts (never timings):
 the statements per task stay within the 3-statement budget and Redis commands are counted.
@@ -6,10 +6,10 @@ the statements per task stay within the 3-statement budget and Redis commands ar
 
 from __future__ import annotations
 
-from stask.bench import engine
-from stask.bench.__main__ import SMOKE
-from stask.bench.env import BenchEnv
-from stask.bench.report import rows
+from bench import engine
+from bench.__main__ import SMOKE
+from bench.env import BenchEnv
+from bench.report import rows
 
 
 def test_statements_per_task_within_budget(redis_url: str) -> None:

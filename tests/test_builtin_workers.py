@@ -11,9 +11,8 @@ from flask import Flask
 
 from stask import Status, Task
 from stask.models import utcnow
-
-from .conftest import run_worker
-from .test_execution import fresh
+from tests.conftest import run_worker
+from tests.test_execution import fresh
 
 
 def test_csv_export_writes_every_task_to_a_result_file(app: Flask, stask: Any) -> None:

@@ -9,8 +9,7 @@ import pytest
 from flask import Flask
 
 from stask import Status
-
-from .conftest import run_worker
+from tests.conftest import run_worker
 
 
 @pytest.fixture

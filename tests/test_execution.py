@@ -12,10 +12,9 @@ import redis
 from flask import Flask
 
 from stask import Status
-from stask.queues import job_id
-
-from .conftest import run_worker
-from .helpers import spawn_worker, stop, wait_for
+from stask.engine.queues import job_id
+from tests.conftest import run_worker
+from tests.helpers import spawn_worker, stop, wait_for
 
 
 def recorded(app: Flask) -> list[str]:

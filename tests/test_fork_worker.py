@@ -8,9 +8,8 @@ import redis
 from flask import Flask
 
 from stask import Status
-
-from .conftest import run_worker
-from .test_execution import fresh
+from tests.conftest import run_worker
+from tests.test_execution import fresh
 
 
 def test_a_forked_task_reports_progress_and_its_outcome(app: Flask, stask: Any) -> None:

@@ -8,8 +8,8 @@ from typing import Any
 from flask import Flask
 from rq import Worker as RQWorker
 
-from .conftest import make_app
-from .monitoring_support import PrivateRedis, app_without_database, private_redis  # noqa: F401
+from tests.conftest import make_app
+from tests.monitoring_support import PrivateRedis, app_without_database, private_redis  # noqa: F401
 
 
 def get_health(app: Flask) -> tuple[int, dict[str, Any]]:

@@ -10,12 +10,11 @@ import sqlalchemy as sa
 
 from stask import Task
 from stask.exceptions import InvalidInput
-from stask.metrics import Distribution, parse_hours, summary, worker_stats
 from stask.models import utcnow
-from stask.rollups import HourlyStats
-
-from .conftest import run_worker
-from .monitoring_support import add_rows
+from stask.monitoring.metrics import Distribution, parse_hours, summary, worker_stats
+from stask.monitoring.rollups import HourlyStats
+from tests.conftest import run_worker
+from tests.monitoring_support import add_rows
 
 
 def crafted_history(stask: Any, now: datetime) -> None:

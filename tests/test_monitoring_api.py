@@ -12,12 +12,11 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from stask.metrics import summary
 from stask.models import utcnow
+from stask.monitoring.metrics import summary
 from stask.web.monitoring import OPENAPI_PATHS
-
-from .conftest import make_app
-from .monitoring_support import Recorder, add_rows
+from tests.conftest import make_app
+from tests.monitoring_support import Recorder, add_rows
 
 ADMIN = {"Authorization": "Bearer admin-token"}
 READER = {"Authorization": "Bearer reader-token"}

@@ -10,10 +10,9 @@ from flask import Flask
 from prometheus_client.parser import text_string_to_metric_families
 
 from stask.models import utcnow
-from stask.prometheus import render
-
-from .conftest import make_app
-from .monitoring_support import PrivateRedis, add_rows, private_redis  # noqa: F401
+from stask.monitoring.prometheus import render
+from tests.conftest import make_app
+from tests.monitoring_support import PrivateRedis, add_rows, private_redis  # noqa: F401
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

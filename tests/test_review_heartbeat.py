@@ -13,7 +13,7 @@ import uuid
 
 import redis
 
-from stask.progress import Heartbeat, Keys, LiveProgress
+from stask.engine.progress import Heartbeat, Keys, LiveProgress
 from tests.helpers import wait_for
 
 

@@ -11,9 +11,8 @@ import pytest
 from flask import Flask
 
 from stask import Status
-
-from .helpers import spawn_worker, stop, wait_for
-from .test_execution import fresh, run_until_final, task_status
+from tests.helpers import spawn_worker, stop, wait_for
+from tests.test_execution import fresh, run_until_final, task_status
 
 
 def started_pids(marker: Path) -> list[int]:
@@ -61,8 +60,7 @@ def test_killing_a_work_horse_ends_the_attempt_at_once(sqlite_app: Flask, tmp_pa
 
 def test_cancel_refuses_tasks_that_already_ended(sqlite_app: Flask) -> None:
     from stask.exceptions import InvalidState
-
-    from .conftest import run_worker
+    from tests.conftest import run_worker
 
     stask = sqlite_app.extensions["stask"]
     task = stask.create("echo", "noop")
@@ -74,7 +72,7 @@ def test_cancel_refuses_tasks_that_already_ended(sqlite_app: Flask) -> None:
 
 
 def test_retry_gives_a_failed_task_new_attempts(sqlite_app: Flask) -> None:
-    from .conftest import run_worker
+    from tests.conftest import run_worker
 
     stask: Any = sqlite_app.extensions["stask"]
     task = stask.create("flaky", "give_up")

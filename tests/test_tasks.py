@@ -9,8 +9,8 @@ import pytest
 import sqlalchemy as sa
 
 from stask import Priority, Status, Task
+from stask.engine.queues import job_id
 from stask.exceptions import InactiveWorker, InvalidInput, UnknownAction, UnknownWorker
-from stask.queues import job_id
 
 
 def count_tasks(stask: Any) -> int:
@@ -85,7 +85,7 @@ def test_create_many_is_one_insert_and_all_or_nothing(stask: Any, count_queries:
 
 
 def test_at_most_three_statements_per_task_whatever_the_progress(app: Any, stask: Any, count_queries: Any) -> None:
-    from stask.rqworker import build_worker
+    from stask.engine.processes import build_worker
 
     worker = build_worker(app, kind="simple")
     worker.maintenance_interval = 3600

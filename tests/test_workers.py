@@ -55,7 +55,7 @@ def test_discovery_through_an_entry_point(installed_plugin: None, app: Flask, st
         "envelope",
         True,
     )
-    from .conftest import run_worker
+    from tests.conftest import run_worker
 
     task = stask.create("greeter", "greet")
     run_worker(app)

@@ -27,11 +27,11 @@ from ..exceptions import (
     UploadNotAccepted,
 )
 from ..models import Task, Worker
-from ..service import status_key
+from ..service.listing import parse_task_query, run_task_query, safe_datetime
+from ..service.tasks import status_key
 from ..validation import parse_digits
 from ..workers.registry import load_class
 from .auth import protect, require_write
-from .listing import parse_task_query, run_task_query, safe_datetime
 from .uploads import UploadPolicy, receive
 
 api_bp = Blueprint("stask_api", __name__)

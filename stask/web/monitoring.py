@@ -17,11 +17,11 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from .. import metrics
-from ..alerts import deliver_alerts, evaluate
 from ..exceptions import InvalidInput, StaskError, UnknownWorker
-from ..health import health
-from ..prometheus import CONTENT_TYPE, render
+from ..monitoring import metrics
+from ..monitoring.alerts import deliver_alerts, evaluate
+from ..monitoring.health import health
+from ..monitoring.prometheus import CONTENT_TYPE, render
 from ..workers.base import IDENTIFIER_RE
 from . import auth
 from .charts import hour_label, line_chart

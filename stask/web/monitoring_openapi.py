@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..metrics import MAX_HOURS
+from ..monitoring.metrics import MAX_HOURS
 
 INT = {"type": "integer"}
 NUM = {"type": "number"}

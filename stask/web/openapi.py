@@ -16,8 +16,8 @@ from flask import Response, current_app, jsonify
 
 from .. import __name__ as _package
 from ..enums import Priority, Status
+from ..service.listing import COUNT_CAP, MAX_PER_PAGE, MAX_SEARCH, SORTS
 from .api import MAX_BULK, MAX_LOG_LINES, RETRY_FAILED_LIMIT, SAFE_DOWNLOAD_TYPES, api_bp
-from .listing import COUNT_CAP, MAX_PER_PAGE, MAX_SEARCH, SORTS
 
 OPENAPI_VERSION = "3.0.3"
 

@@ -18,10 +18,10 @@ from werkzeug.routing import BuildError
 
 from ..enums import Status
 from ..exceptions import StaskError
+from ..service.listing import parse_task_query, run_task_query
 from ..validation import parse_digits
 from . import panel_data, panel_format
 from .auth import current_role, protect
-from .listing import parse_task_query, run_task_query
 from .panel_support import (
     HTMX_STOP_POLLING,
     can_write,

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from ..storage import safe_name
 
 if TYPE_CHECKING:
-    from ..runner import TaskContext
+    from ..engine.runner import TaskContext
 
 IDENTIFIER_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 ICON_RE = re.compile(r"^[a-z0-9-]{1,64}$")

@@ -15,9 +15,8 @@ from playwright.sync_api import Page, expect
 from stask.enums import Status
 from stask.exceptions import StaskError
 from stask.models import Task, utcnow
+from tests.browser.conftest import SCREENSHOTS, screenshot
 from tests.helpers import wait_for
-
-from .conftest import SCREENSHOTS, screenshot
 
 pytestmark = pytest.mark.browser
 

@@ -11,8 +11,7 @@ from flask import Flask
 from playwright.sync_api import Page, expect
 
 from stask.models import Task, utcnow
-
-from .conftest import screenshot
+from tests.browser.conftest import screenshot
 
 pytestmark = pytest.mark.browser
 

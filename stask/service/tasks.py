@@ -18,13 +18,13 @@ import redis
 import sqlalchemy as sa
 from flask import current_app
 
-from . import signals
-from .enums import CLAIMABLE, Priority, Status
-from .exceptions import InactiveWorker, InvalidInput, InvalidState, TaskNotFound, UnknownAction, UnknownWorker
-from .models import Task, Worker, utcnow
-from .queues import job_id
-from .runner import Outcome, TaskInfo, execute, record_outcome
-from .validation import (
+from .. import signals
+from ..engine.queues import job_id
+from ..engine.runner import Outcome, TaskInfo, execute, record_outcome
+from ..enums import CLAIMABLE, Priority, Status
+from ..exceptions import InactiveWorker, InvalidInput, InvalidState, TaskNotFound, UnknownAction, UnknownWorker
+from ..models import Task, Worker, utcnow
+from ..validation import (
     MAX_ATTEMPTS_LIMIT,
     parse_action,
     parse_data,
@@ -33,14 +33,14 @@ from .validation import (
     parse_optional_int,
     parse_positive_int,
 )
-from .workers import discovery
-from .workers.base import IDENTIFIER_RE
-from .workers.registry import WorkerDefinition
+from ..workers import discovery
+from ..workers.base import IDENTIFIER_RE
+from ..workers.registry import WorkerDefinition
 
 if TYPE_CHECKING:
     from flask_sqlalchemy import SQLAlchemy
 
-    from .extension import Runtime
+    from ..extension import Runtime
 
 log = logging.getLogger("stask")
 ProgressCallback = Callable[[int, int], None]

@@ -54,10 +54,10 @@ import redis
 import sqlalchemy as sa
 from flask import Flask
 
-from .enums import CLAIMABLE, Status
+from ..enums import CLAIMABLE, Status
+from ..models import Task, utcnow
 from .health import check_database, check_redis, live_workers, probe_redis, setting
 from .metrics import Stats, collect, iso
-from .models import Task, utcnow
 
 log = logging.getLogger("stask")
 

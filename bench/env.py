@@ -31,9 +31,9 @@ import redis
 import sqlalchemy as sa
 from flask import Flask
 
-from . import BENCH_WORKERS
+from bench import BENCH_WORKERS
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/5"
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/stask_bench"
 _CACHE_COUNTERS = ("l1_hits", "l2_hits", "misses", "evictions")

@@ -1,7 +1,7 @@
-"""Benchmarks that hold stask against bare RQ (``python -m stask.bench``, ``make bench``).
+"""Benchmarks that hold stask against bare RQ (``python -m bench``, ``make bench``).
 
 This package is imported by worker processes the benchmark spawns (``STASK_WORKERS=
-stask.bench:NoopWorker``), so importing it stays cheap: the plugins and the bare no-op
+bench:NoopWorker``), so importing it stays cheap: the plugins and the bare no-op
 function live here, the measuring code in the sibling modules.
 """
 
@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..workers.base import BaseWorker
+from stask.workers.base import BaseWorker
 
 #: What the benchmark registers through ``STASK_WORKERS``.
-BENCH_WORKERS = "stask.bench:NoopWorker"
+BENCH_WORKERS = "bench:NoopWorker"
 
 
 def noop() -> None:

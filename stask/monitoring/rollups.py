@@ -3,7 +3,7 @@
 One row per (hour, worker, action) holds the counts per outcome and the exact
 distribution of run and wait times as ``[[milliseconds, count], ...]`` pairs, so
 percentiles merged from many hours stay exact. Rows are written lazily when figures
-are read (:func:`stask.metrics.ensure_rollups`), never on the task path, and are
+are read (:func:`stask.monitoring.metrics.ensure_rollups`), never on the task path, and are
 never deleted by ``cleanup``: charts over weeks keep working after old tasks are gone.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .models import Base, Timestamp, utcnow
+from ..models import Base, Timestamp, utcnow
 
 
 class HourlyStats(Base):

@@ -1,6 +1,6 @@
 """Sections that only need the engine: throughput, counts, pickup latency, create_many, memory.
 
-Every figure is measured here and returned as plain data; :mod:`stask.bench.report`
+Every figure is measured here and returned as plain data; :mod:`bench.report`
 compares it with its target.
 """
 
@@ -14,11 +14,11 @@ import sqlalchemy as sa
 from rq import Queue, SimpleWorker
 from rq import Worker as ForkWorker
 
-from ..enums import QUEUE_ORDER, Status
-from ..models import Task
-from ..queues import FAILURE_TTL, RESULT_TTL
-from . import noop
-from .env import BenchEnv, RedisMonitor, count_sql, measure, stop_process, vm_rss_kb
+from bench import noop
+from bench.env import BenchEnv, RedisMonitor, count_sql, measure, stop_process, vm_rss_kb
+from stask.engine.queues import FAILURE_TTL, RESULT_TTL
+from stask.enums import QUEUE_ORDER, Status
+from stask.models import Task
 
 NOOP = {"identifier": "bench_noop", "action": "noop"}
 BARE_WORKERS = {"simple": SimpleWorker, "fork": ForkWorker}
@@ -46,7 +46,7 @@ def finished_count(app: Any) -> int:
 
 # -- 1. throughput --------------------------------------------------------------------------
 def _stask_round(env: BenchEnv, kind: str, n: int) -> dict[str, float]:
-    from ..rqworker import build_worker
+    from stask.engine.processes import build_worker
 
     app = env.app("sqlite")
     env.clear_tasks(app)
@@ -136,7 +136,7 @@ def enqueue_cost(env: BenchEnv, n_many: int, n_single: int) -> dict[str, Any]:
 
 # -- 2. statements and commands per task -------------------------------------------------------
 def _count_stask(env: BenchEnv, n: int, single: bool) -> dict[str, Any]:
-    from ..rqworker import build_worker
+    from stask.engine.processes import build_worker
 
     app = env.app("sqlite")
     env.clear_tasks(app)

@@ -20,9 +20,9 @@ from rq import Worker as ForkWorker
 from rq.job import Job
 from rq.queue import Queue
 
-from .alerts import deliver_alerts
+from ..monitoring.alerts import deliver_alerts
+from ..workers.discovery import import_object
 from .queues import JOB_FUNCTION
-from .workers.discovery import import_object
 
 log = logging.getLogger("stask")
 
@@ -93,7 +93,7 @@ class StaskForkWorker(StaskWorkerMixin, ForkWorker):
         """Claim before the fork and record after it, on this process's warm connection.
 
         The work horse then only runs the action and hands its outcome over through Redis
-        (see :class:`stask.runner.Delegation`); a horse that dies is handled by
+        (see :class:`stask.engine.runner.Delegation`); a horse that dies is handled by
         ``handle_job_failure`` as before.
         """
         if job.func_name != JOB_FUNCTION or not job.args:
@@ -130,7 +130,7 @@ def worker_class(name: str) -> type:
         return WORKER_CLASSES[name]
     cls = import_object(name)
     if not isinstance(cls, type) or not issubclass(cls, StaskWorkerMixin):
-        raise TypeError(f"{name} must subclass stask.rqworker.StaskWorkerMixin and an RQ worker class")
+        raise TypeError(f"{name} must subclass stask.engine.processes.StaskWorkerMixin and an RQ worker class")
     return cls
 
 

@@ -21,15 +21,15 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from rq.timeouts import JobTimeoutException
 
-from . import signals
-from .enums import CLAIMABLE, Status
-from .exceptions import TaskStopped, WorkerUnavailable
-from .models import Task, utcnow
+from .. import signals
+from ..enums import CLAIMABLE, Status
+from ..exceptions import TaskStopped, WorkerUnavailable
+from ..models import Task, utcnow
 from .progress import estimate_eta, heartbeat
 from .retry import backoff_delay
 
 if TYPE_CHECKING:
-    from .extension import STask
+    from ..extension import STask
 
 _bound_app: Flask | None = None
 WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"

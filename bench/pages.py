@@ -18,8 +18,8 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask
 
-from ..models import Worker, utcnow
-from .env import BenchEnv, measure
+from bench.env import BenchEnv, measure
+from stask.models import Worker, utcnow
 
 #: (name, path under the URL prefix, target in ms or None for an informative figure)
 PAGES: list[tuple[str, str, int | None]] = [
@@ -151,7 +151,7 @@ def fill(app: Flask, backend: str, n: int) -> float:
                     connection.execute(
                         sa.insert(Worker).values(
                             identifier=identifier,
-                            class_path="stask.bench:NoopWorker",
+                            class_path="bench:NoopWorker",
                             active=True,
                             scope="bench",
                             title=identifier.title(),

@@ -21,7 +21,7 @@ from flask import Flask
 from rq import Worker
 from rq.scheduler import RQScheduler
 
-from .enums import QUEUE_ORDER
+from ..enums import QUEUE_ORDER
 
 
 def setting(app: Flask, name: str, default: Any) -> Any:

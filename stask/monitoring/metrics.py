@@ -34,8 +34,8 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
 
-from .enums import INCOMPLETE, Status
-from .models import Task, Worker, utcnow
+from ..enums import INCOMPLETE, Status
+from ..models import Task, Worker, utcnow
 from .rollups import HourlyStats
 
 log = logging.getLogger("stask")
@@ -414,7 +414,7 @@ def unfinished_counts(session: Session, identifier: str | None = None) -> dict[t
 # -- public figures --------------------------------------------------------------------------
 def parse_hours(value: Any, default: int = 24) -> int:
     """The ``hours`` query parameter: a whole number from 1 to :data:`MAX_HOURS`."""
-    from .exceptions import InvalidInput
+    from ..exceptions import InvalidInput
 
     if value is None or value == "":
         return default

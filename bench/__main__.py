@@ -1,4 +1,4 @@
-"""``python -m stask.bench``: measure stask beside bare RQ, print the table, write JSON.
+"""``python -m bench``: measure stask beside bare RQ, print the table, write JSON.
 
 Uses its own Redis DB (``STASK_BENCH_REDIS_URL``, default ``redis://127.0.0.1:6379/5``,
 flushed), a private SQLite file in a temporary folder and a PostgreSQL database of its own
@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import engine
-from .env import DEFAULT_POSTGRES_URL, DEFAULT_REDIS_URL, ROOT, BenchEnv, machine
-from .report import table, verdicts, write_json
+from bench import engine
+from bench.env import DEFAULT_POSTGRES_URL, DEFAULT_REDIS_URL, ROOT, BenchEnv, machine
+from bench.report import table, verdicts, write_json
 
 SECTIONS = (1, 2, 3, 4, 5, 6, 7)
 
@@ -92,7 +92,7 @@ def parse_sections(text: str) -> list[int]:
 
 
 def arguments(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m stask.bench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller runs (about a minute)")
     parser.add_argument(
         "--sections",
@@ -189,7 +189,7 @@ def run(args: argparse.Namespace, sizes: Sizes, say: Any = print) -> dict[str, A
             results["memory"] = guarded("6", engine.memory, env, sizes.memory_first, sizes.memory_total)
             timings["6"] = time.monotonic() - t
         if 5 in args.sections:
-            from .pages import pages
+            from bench.pages import pages
 
             results["pages"] = []
             rows = args.page_rows or sizes.page_rows

@@ -18,10 +18,10 @@ from rq.command import send_stop_job_command
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 
-from .enums import QUEUE_ORDER
+from ..enums import QUEUE_ORDER
 
 #: Dotted path of the function every job runs (kept stable: jobs in Redis refer to it by name).
-JOB_FUNCTION = "stask.runner.run_task"
+JOB_FUNCTION = "stask.engine.runner.run_task"
 #: Successful jobs leave nothing behind in Redis: the row is the record.
 RESULT_TTL = 0
 FAILURE_TTL = 7 * 86400

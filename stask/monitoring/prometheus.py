@@ -17,10 +17,10 @@ import redis
 import sqlalchemy as sa
 from flask import Flask
 
-from .enums import Status
+from ..enums import Status
+from ..models import Task, utcnow
 from .health import check_database, check_redis, live_workers, probe_redis, setting
 from .metrics import Distribution, Stats, collect
-from .models import Task, utcnow
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 #: Upper bounds (seconds) of the run- and wait-time histogram buckets.
