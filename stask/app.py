@@ -1,8 +1,15 @@
-"""The standalone application (``wsgi.py``, ``make run``, ``flask --app wsgi``)."""
+"""The standalone application (``wsgi.py``, ``make run``, ``flask --app stask``).
+
+Unlike the extension, which leaves a host's configuration alone, the standalone app sets
+its own session defaults: a ``SECRET_KEY`` (``SECRET_KEY`` or ``STASK_SECRET_KEY`` from the
+environment, else a random key with a warning) and strict session-cookie flags.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
+import secrets
 from typing import Any
 
 from flask import Flask
@@ -10,6 +17,8 @@ from flask_migrate import Migrate
 
 from .extension import STask
 from .paths import MIGRATIONS_DIR
+
+log = logging.getLogger("stask")
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -20,5 +29,24 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
     stask = STask(app)
+    _session_defaults(app)
     Migrate(app, stask.db, directory=str(MIGRATIONS_DIR))
     return app
+
+
+def _session_defaults(app: Flask) -> None:
+    settings = app.extensions["stask.service"].settings
+    if not app.config.get("SECRET_KEY"):
+        key = settings.secret_key or os.environ.get("SECRET_KEY")
+        if not key:
+            key = secrets.token_hex(32)
+            log.warning(
+                "stask: no SECRET_KEY or STASK_SECRET_KEY set; using a random key, so sign-ins end when the "
+                "process restarts and are not shared between processes"
+            )
+        app.config["SECRET_KEY"] = key
+    if app.config.get("SESSION_COOKIE_SAMESITE") is None:
+        app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    if settings.secure_cookies:
+        app.config["SESSION_COOKIE_SECURE"] = True

@@ -14,12 +14,9 @@ from flask.cli import AppGroup
 
 from .enums import QUEUE_ORDER, Priority
 from .exceptions import StaskError
+from .service import current_stask
 
 stask_cli = AppGroup("stask", help="Background tasks: workers, the cron job, tasks and worker plugins.")
-
-
-def _ext() -> Any:
-    return current_app.extensions["stask"]
 
 
 def clean_errors(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -91,7 +88,7 @@ def worker_command(
 @clean_errors
 def process_command(limit: int | None) -> None:
     """The cron job: reconcile SQL with Redis, run every due task here, then exit."""
-    finished = _ext().process_pending_tasks(limit=limit, on_progress=_bar("tasks"))
+    finished = current_stask().recovery.process_pending_tasks(limit=limit, on_progress=_bar("tasks"))
     click.echo(f"{finished} task(s) finished")
     from .monitoring.alerts import deliver_alerts
 
@@ -114,7 +111,7 @@ def create_command(
         options = json.loads(data)
     except json.JSONDecodeError as exc:
         raise click.ClickException(f"--data is not valid JSON: {exc}") from None
-    task = _ext().create(
+    task = current_stask().tasks.create(
         identifier, action, data=options, priority=priority, start_at=start_at, max_attempts=max_attempts
     )
     click.echo(task.id)
@@ -126,9 +123,9 @@ def create_command(
 @clean_errors
 def status_command(task_id: int, as_json: bool) -> None:
     """Show one task and the tail of its log."""
-    stask = _ext()
-    task = stask.get_task(task_id)
-    info = stask.progress(task_id)
+    tasks = current_stask().tasks
+    task = tasks.get(task_id)
+    info = tasks.progress(task_id)
     if as_json:
         click.echo(json.dumps({**task.to_dict(), **info}, indent=2))
         return
@@ -150,7 +147,7 @@ def status_command(task_id: int, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def stats_command(as_json: bool) -> None:
     """Task counts by status, and workers."""
-    stats = _ext().get_stats()
+    stats = current_stask().tasks.stats()
     if as_json:
         click.echo(json.dumps(stats))
         return
@@ -163,7 +160,7 @@ def stats_command(as_json: bool) -> None:
 @clean_errors
 def retry_command(task_id: int) -> None:
     """Queue a failed or cancelled task again."""
-    task = _ext().retry(task_id)
+    task = current_stask().tasks.retry(task_id)
     click.echo(f"task {task.id} queued again")
 
 
@@ -172,7 +169,7 @@ def retry_command(task_id: int) -> None:
 @clean_errors
 def cancel_command(task_id: int) -> None:
     """Cancel a queued task, or ask a running one to stop."""
-    task = _ext().cancel(task_id)
+    task = current_stask().tasks.cancel(task_id)
     click.echo(f"task {task.id} {'cancelled' if task.is_final else 'asked to stop'}")
 
 
@@ -181,7 +178,7 @@ def cancel_command(task_id: int) -> None:
 @clean_errors
 def cleanup_command(days: int) -> None:
     """Delete ended tasks older than DAYS, with their logs and result files."""
-    removed = _ext().cleanup(days=days, on_progress=_bar("deleted"))
+    removed = current_stask().tasks.cleanup(days=days, on_progress=_bar("deleted"))
     click.echo(f"{removed} task(s) deleted")
 
 
@@ -190,7 +187,7 @@ def cleanup_command(days: int) -> None:
 @clean_errors
 def discover_command(strict: bool) -> None:
     """Register worker classes found in installed packages and STASK_WORKERS."""
-    report = _ext().discover_workers()
+    report = current_stask().workers.discover()
     for key in ("added", "updated", "missing"):
         if report[key]:
             click.echo(f"{key}: {', '.join(report[key])}")
@@ -204,7 +201,7 @@ def discover_command(strict: bool) -> None:
 @stask_cli.command("workers")
 def workers_command() -> None:
     """List registered workers."""
-    for row in _ext().get_workers():
+    for row in current_stask().workers.registered():
         state = "active" if row.active else "inactive"
         click.echo(f"{row.identifier:<24} {state:<9} {row.scope:<16} {row.title}")
 
@@ -214,7 +211,7 @@ def workers_command() -> None:
 @clean_errors
 def activate_command(identifier: str) -> None:
     """Let tasks be created for a worker."""
-    _ext().activate_worker(identifier)
+    current_stask().workers.set_active(identifier, True)
     click.echo(f"{identifier} activated")
 
 
@@ -223,5 +220,5 @@ def activate_command(identifier: str) -> None:
 @clean_errors
 def deactivate_command(identifier: str) -> None:
     """Refuse new tasks for a worker."""
-    _ext().deactivate_worker(identifier)
+    current_stask().workers.set_active(identifier, False)
     click.echo(f"{identifier} deactivated")

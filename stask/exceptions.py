@@ -115,3 +115,9 @@ class UploadNotAccepted(StaskError):
     """The worker does not take uploaded files (``accepts_upload`` is false)."""
 
     code = "upload_not_accepted"
+
+
+class InvalidSetting(StaskError, ValueError):
+    """A configuration key has a value of the wrong type; fix the config or the environment."""
+
+    code = "invalid_setting"

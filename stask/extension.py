@@ -1,119 +1,165 @@
 """The Flask extension: ``STask(app)`` or ``STask().init_app(app)``.
 
-Configuration keys (see :mod:`stask.settings` for defaults): ``DATABASE_URL`` (used when
-``SQLALCHEMY_DATABASE_URI`` is unset), ``REDIS_URL``, ``STASK_STORAGE``,
-``STASK_WORKERS``, ``STASK_AUTO_ACTIVATE``, ``STASK_MAX_ATTEMPTS``,
-``STASK_BACKOFF_BASE``, ``STASK_BACKOFF_CAP``, ``STASK_TIMEOUT``, ``STASK_HEARTBEAT_TTL``,
-``STASK_RECONCILE_INTERVAL``, ``STASK_PROGRESS_TTL``, ``STASK_CACHE_L1_TTL``,
-``STASK_CACHE_L2_TTL``, ``STASK_WORKER_CLASS``, ``STASK_REDIS_PREFIX``, ``STASK_URL_PREFIX``.
+The extension contract of Flask-SQLAlchemy: the instance keeps no reference to an app, so
+one instance may serve several apps; per-app state lives in ``app.extensions``
+(``"stask"``: this instance, ``"stask.service"``: the :class:`~stask.service.Service`,
+``"stask.runtime"``: connections, ``"stask.engine"``: the engine's context). A second
+``init_app`` on the same app raises :class:`RuntimeError` before it changes anything.
 
-Like Flask-SQLAlchemy, the instance keeps no reference to an app: per-app state lives in
-``app.extensions["stask.runtime"]``, and the instance itself in ``app.extensions["stask"]``.
+What ``init_app`` adds to an app (docs/architecture.md lists it too): the ``flask stask``
+commands; unless ``STASK_WEB`` is false, the panel, API and monitoring blueprints under
+``STASK_URL_PREFIX`` with their request guard; ``STASK_*`` keys missing from ``app.config``
+filled with their resolved values (``setdefault``, secrets excepted); and, only when the app
+has no Flask-SQLAlchemy of its own, stask's instance with ``SQLALCHEMY_DATABASE_URI`` taken
+from ``DATABASE_URL`` (config, then environment) or ``<instance>/stask.db``.
+Every configuration key is declared in :mod:`stask.settings`.
 """
 
 from __future__ import annotations
 
-import contextlib
+import dataclasses
+import functools
 import os
-import threading
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
-import redis
 import sqlalchemy as sa
 from flask import Flask
-from flask_caching import Cache
 from flask_sqlalchemy import SQLAlchemy
-from rq.timeouts import UnixSignalDeathPenalty
 
-from .engine.progress import Keys, LiveProgress
-from .engine.queues import Transport
-from .models import Base
+from . import forking
+from .engine.context import EXTENSION_KEY as ENGINE_KEY
+from .models import Base, Worker
 from .monitoring import rollups  # noqa: F401  (registers s_stats_hourly on Base.metadata)
+from .runtime import Runtime
+from .service import EXTENSION_KEY as SERVICE_KEY
+from .service import Service, current_stask
+from .service.recovery import Recovery
 from .service.tasks import TaskService
-from .settings import apply_defaults, normalise_database_url
-from .storage import Storage
-from .workers.registry import WorkerCache
+from .service.workers import WorkerService
+from .settings import Settings, declared, normalise_database_url
 
 #: The Flask-SQLAlchemy instance stask uses when the host app has none of its own.
 default_db = SQLAlchemy(model_class=Base)
 
-
-class Runtime:
-    """Everything stask holds for one app: connections, queues, storage, caches."""
-
-    def __init__(self, app: Flask) -> None:
-        config = app.config
-        prefix = config["STASK_REDIS_PREFIX"]
-        self.redis = redis.Redis.from_url(config["REDIS_URL"], health_check_interval=30)
-        self.transport = Transport(self.redis)
-        self.keys = Keys(prefix)
-        self.live = LiveProgress(
-            self.redis, self.keys, int(config["STASK_PROGRESS_TTL"]), int(config["STASK_HEARTBEAT_TTL"])
-        )
-        self.storage = Storage(config["STASK_STORAGE"])
-        self.cache = Cache()
-        self.cache.init_app(
-            app,
-            config={
-                "CACHE_TYPE": "RedisCache",
-                "CACHE_REDIS_URL": config["REDIS_URL"],
-                "CACHE_KEY_PREFIX": f"{prefix}:cache:",
-                "CACHE_DEFAULT_TIMEOUT": int(config["STASK_CACHE_L2_TTL"]),
-            },
-        )
-        self.workers = WorkerCache(
-            self.cache,
-            self.redis,
-            f"{prefix}:cache-stats",
-            float(config["STASK_CACHE_L1_TTL"]),
-            int(config["STASK_CACHE_L2_TTL"]),
-        )
-
-    @contextlib.contextmanager
-    def deadline(self, seconds: int) -> Iterator[None]:
-        """Interrupt an in-process run after ``seconds`` (SIGALRM works in the main thread only)."""
-        if threading.current_thread() is threading.main_thread():
-            with UnixSignalDeathPenalty(seconds, job_id="stask"):
-                yield
-        else:
-            yield
+P = ParamSpec("P")
+R = TypeVar("R")
+Part = TypeVar("Part")
 
 
-class STask(TaskService):
-    """Background tasks for Flask: durable rows in SQL, transport on RQ."""
+def _delegate(part: Callable[[Service], Part], method: Callable[Concatenate[Part, P], R]) -> Callable[..., R]:
+    """A facade method calling ``method`` on one part of the current app's service (same signature)."""
+
+    @functools.wraps(method)
+    def call(self: STask, *args: P.args, **kwargs: P.kwargs) -> R:
+        return method(part(current_stask()), *args, **kwargs)
+
+    return call
+
+
+def _tasks(service: Service) -> TaskService:
+    return service.tasks
+
+
+def _workers(service: Service) -> WorkerService:
+    return service.workers
+
+
+def _recovery(service: Service) -> Recovery:
+    return service.recovery
+
+
+class STask:
+    """Background tasks for Flask: durable rows in SQL, transport on RQ.
+
+    The methods below are the public API; each needs an app context and acts on the current
+    app's :class:`~stask.service.Service` (``stask.service`` gives the whole of it).
+    """
 
     def __init__(self, app: Flask | None = None, *, db: SQLAlchemy | None = None) -> None:
-        self._db = db
+        self._own_db = db
         self.db: SQLAlchemy = db or default_db
         if app is not None:
             self.init_app(app)
 
     def init_app(self, app: Flask) -> None:
-        apply_defaults(app)
-        database_url = os.environ.get("DATABASE_URL") or app.config.get("DATABASE_URL")
-        if database_url:
-            app.config.setdefault("SQLALCHEMY_DATABASE_URI", normalise_database_url(database_url))
-        app.config.setdefault("SQLALCHEMY_DATABASE_URI", "sqlite:///" + os.path.join(app.instance_path, "stask.db"))
-        app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(app.config["SQLALCHEMY_DATABASE_URI"])
-        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(app.config["SQLALCHEMY_DATABASE_URI"]))
-        if self._db is None and "sqlalchemy" in app.extensions:
-            self.db = app.extensions["sqlalchemy"]  # the host's own instance
+        if "stask" in app.extensions:
+            raise RuntimeError(
+                "stask is already set up on this app: use the existing instance (app.extensions['stask']) "
+                "instead of calling STask(app) or init_app(app) a second time"
+            )
+        settings = Settings.from_config(app.config)
+        if not settings.storage:
+            settings = dataclasses.replace(settings, storage=os.path.join(app.instance_path, "stask"))
+        for spec in declared():
+            if not spec.secret:
+                app.config.setdefault(spec.key, getattr(settings, spec.name))
+        if self._own_db is None and "sqlalchemy" in app.extensions:
+            self.db = app.extensions["sqlalchemy"]  # the host's own instance, configured by the host
         elif "sqlalchemy" not in app.extensions:
+            uri = app.config.get("SQLALCHEMY_DATABASE_URI") or settings.database_url
+            if not uri:
+                os.makedirs(app.instance_path, exist_ok=True)
+                uri = "sqlite:///" + os.path.join(app.instance_path, "stask.db")
+            app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(uri)
+            app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(app.config["SQLALCHEMY_DATABASE_URI"]))
             self.db.init_app(app)
-        os.makedirs(app.instance_path, exist_ok=True)
-        app.extensions["stask.runtime"] = Runtime(app)
+        runtime = Runtime(app, settings)
+        service = Service(self.db, runtime)
+        app.extensions["stask.runtime"] = runtime
+        app.extensions[SERVICE_KEY] = service
+        app.extensions[ENGINE_KEY] = service.engine
         app.extensions["stask"] = self
-        _configure_sqlite(app, self.db)
-        _dispose_pools_after_fork(app, self.db)
+        with app.app_context():
+            engines = list(self.db.engines.values())
+        _configure_sqlite(engines)
+        app.extensions["stask.fork"] = fork_hook = _DisposeAfterFork(engines)
+        forking.after_fork_in_child(fork_hook)
 
         from .cli import stask_cli
 
         app.cli.add_command(stask_cli)
-        if app.config["STASK_WEB"]:
+        if settings.web:
             from .web import register_web
 
-            register_web(app)
+            register_web(app, settings)
+
+    # -- the public API -----------------------------------------------------------------------
+    @property
+    def service(self) -> Service:
+        return current_stask()
+
+    @property
+    def runtime(self) -> Runtime:
+        return current_stask().runtime
+
+    @property
+    def settings(self) -> Settings:
+        return current_stask().runtime.settings
+
+    create = _delegate(_tasks, TaskService.create)
+    create_many = _delegate(_tasks, TaskService.create_many)
+    get_task = _delegate(_tasks, TaskService.get)
+    get_stats = _delegate(_tasks, TaskService.stats)
+    progress = _delegate(_tasks, TaskService.progress)
+    retry = _delegate(_tasks, TaskService.retry)
+    cancel = _delegate(_tasks, TaskService.cancel)
+    delete = _delegate(_tasks, TaskService.delete)
+    cleanup = _delegate(_tasks, TaskService.cleanup)
+    resolve_worker = _delegate(_workers, WorkerService.resolve)
+    discover_workers = _delegate(_workers, WorkerService.discover)
+    get_workers = _delegate(_workers, WorkerService.registered)
+    get_worker = _delegate(_workers, WorkerService.get)
+    update_worker_settings = _delegate(_workers, WorkerService.update_settings)
+    process_pending_tasks = _delegate(_recovery, Recovery.process_pending_tasks)
+    reconcile = _delegate(_recovery, Recovery.reconcile)
+    recover = _delegate(_recovery, Recovery.recover)
+
+    def activate_worker(self, identifier: str) -> Worker:
+        return current_stask().workers.set_active(identifier, True)
+
+    def deactivate_worker(self, identifier: str) -> Worker:
+        return current_stask().workers.set_active(identifier, False)
 
     def create_tables(self) -> None:
         """Create the stask tables without Alembic (host apps that manage schemas themselves)."""
@@ -126,28 +172,30 @@ def engine_options(uri: str) -> dict[str, Any]:
     return {"pool_pre_ping": True, "pool_recycle": 1800}
 
 
-def _configure_sqlite(app: Flask, db: SQLAlchemy) -> None:
+def _configure_sqlite(engines: list[sa.Engine]) -> None:
     """WAL and a busy timeout let a web process and worker processes share one SQLite file."""
-    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        return
-    with app.app_context():
-        engine = db.engine
+    for sqlite_engine in engines:
+        if sqlite_engine.dialect.name != "sqlite":
+            continue
 
-    @sa.event.listens_for(engine, "connect")
-    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.close()
+        @sa.event.listens_for(sqlite_engine, "connect")
+        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
 
 
-def _dispose_pools_after_fork(app: Flask, db: SQLAlchemy) -> None:
+class _DisposeAfterFork:
     """A forked work horse must not reuse its parent's database sockets."""
 
-    def after_fork() -> None:
-        with app.app_context():
-            for engine in db.engines.values():
-                engine.dispose(close=False)
+    def __init__(self, engines: list[sa.Engine]) -> None:
+        self.engines = engines
 
-    os.register_at_fork(after_in_child=after_fork)
+    def after_fork(self) -> None:
+        for sqlite_or_server in self.engines:
+            sqlite_or_server.dispose(close=False)
+
+
+__all__ = ["STask", "current_stask"]

@@ -1,4 +1,4 @@
-"""RQ worker classes that keep SQL and Redis in agreement while they serve the queues.
+"""Worker-process classes (RQ workers) that keep SQL and Redis in agreement while they serve the queues.
 
 * They reconcile every ``STASK_RECONCILE_INTERVAL`` seconds and deliver due alerts (one
   process at a time, by a Redis lock), waking from an idle wait to do so.
@@ -20,14 +20,19 @@ from rq import Worker as ForkWorker
 from rq.job import Job
 from rq.queue import Queue
 
+from ..models import utcnow
 from ..monitoring.alerts import deliver_alerts
+from ..service import current_stask
 from ..workers.discovery import import_object
+from .context import Delegation, EngineContext
 from .queues import JOB_FUNCTION
 
 log = logging.getLogger("stask")
 
 
 class StaskWorkerMixin:
+    """What stask adds to an RQ worker class; the app is given by :func:`build_worker`."""
+
     stask_app: Flask
     reconcile_interval: int = 30
 
@@ -35,20 +40,25 @@ class StaskWorkerMixin:
     def dequeue_timeout(self) -> int:
         return max(1, min(self.worker_ttl - 15, self.reconcile_interval))  # type: ignore[attr-defined]
 
+    def perform_job(self, job: Job, queue: Queue) -> bool:
+        """Every job runs inside the app's context (a work horse's included)."""
+        with self.stask_app.app_context():
+            return super().perform_job(job, queue)  # type: ignore[misc,no-any-return]
+
     def run_maintenance_tasks(self) -> None:
         super().run_maintenance_tasks()  # type: ignore[misc]
         app = self.stask_app
         with app.app_context():
-            runtime = app.extensions["stask.runtime"]
-            lock = runtime.redis.set(
-                f"{runtime.keys.prefix}:reconcile-lock",
+            service = current_stask()
+            lock = service.runtime.redis.set(
+                service.runtime.keys.reconcile_lock,
                 self.name,  # type: ignore[attr-defined]
                 nx=True,
                 ex=max(1, self.reconcile_interval - 1),
             )
             if lock:
                 try:
-                    result = app.extensions["stask"].reconcile()
+                    result = service.recovery.reconcile()
                     if any(result.values()):
                         log.info("stask reconcile: %s", result)
                 except Exception:  # maintenance must never kill the worker; log with traceback
@@ -64,14 +74,14 @@ class StaskWorkerMixin:
         if job.func_name == JOB_FUNCTION and job.args:
             app = self.stask_app
             with app.app_context():
-                stask = app.extensions["stask"]
+                service = current_stask()
                 payload = dict(job.args[0])
                 payload["attempts"] = payload["attempts"] + 1  # the attempt that was running
                 reason = kwargs.get("exc_string") or "work horse ended abnormally"
-                stask.recover(
+                service.recovery.recover(
                     payload,
                     f"worker process died: {reason.strip().splitlines()[-1]}",
-                    stopped=stopped or stask.runtime.live.stop_requested(payload["id"]),
+                    stopped=stopped or service.runtime.live.stop_requested(payload["id"]),
                 )
         return outcome
 
@@ -85,7 +95,7 @@ class StaskForkWorker(StaskWorkerMixin, ForkWorker):
 
         with self.stask_app.app_context():
             try:
-                warm_up(self.stask_app.extensions["stask"])
+                warm_up(EngineContext.of(self.stask_app))
             except Exception:  # a cold start is slower, never fatal
                 log.exception("stask: worker warm-up failed")
 
@@ -93,7 +103,7 @@ class StaskForkWorker(StaskWorkerMixin, ForkWorker):
         """Claim before the fork and record after it, on this process's warm connection.
 
         The work horse then only runs the action and hands its outcome over through Redis
-        (see :class:`stask.engine.runner.Delegation`); a horse that dies is handled by
+        (see :class:`stask.engine.context.Delegation`); a horse that dies is handled by
         ``handle_job_failure`` as before.
         """
         if job.func_name != JOB_FUNCTION or not job.args:
@@ -103,19 +113,19 @@ class StaskForkWorker(StaskWorkerMixin, ForkWorker):
 
         app = self.stask_app
         with app.app_context():
-            stask = app.extensions["stask"]
+            ctx = EngineContext.of(app)
             info = runner.TaskInfo.from_payload(job.args[0])
-            now = runner.utcnow()
-            claimed = runner.claim(stask, info, now)
+            now = utcnow()
+            claimed = runner.claim(ctx, info, now)
             if claimed:
-                stask.resolve_worker(info.identifier)  # the horse inherits a fresh L1 entry
-            runner.delegation = runner.Delegation(info.id, info.attempts + 1, claimed, now)
+                ctx.workers.resolve(info.identifier)  # the horse inherits a fresh L1 entry
+            ctx.delegation = Delegation(info.id, info.attempts + 1, claimed, now)
             try:
                 super().execute_job(job, queue)
             finally:
-                runner.delegation = None
+                ctx.delegation = None
             if claimed:
-                runner.record_handed_over(stask, replace(info, attempts=info.attempts + 1))
+                runner.record_handed_over(ctx, replace(info, attempts=info.attempts + 1))
 
 
 class StaskSimpleWorker(StaskWorkerMixin, SimpleWorker):
@@ -135,14 +145,12 @@ def worker_class(name: str) -> type:
 
 
 def build_worker(app: Flask, queues: list[str] | None = None, kind: str | None = None, **options: Any) -> Any:
-    """An RQ worker bound to ``app``, listening on ``queues`` strictly in the given order."""
-    from .runner import bind_app
-
-    bind_app(app)
-    runtime = app.extensions["stask.runtime"]
-    cls = worker_class(kind or app.config["STASK_WORKER_CLASS"])
+    """A worker process bound to ``app``, listening on ``queues`` strictly in the given order."""
+    with app.app_context():
+        runtime = current_stask().runtime
+    cls = worker_class(kind or runtime.settings.worker_class)
     worker = cls(runtime.transport.ordered_queues(queues), connection=runtime.redis, **options)
     worker.stask_app = app
-    worker.reconcile_interval = int(app.config["STASK_RECONCILE_INTERVAL"])
+    worker.reconcile_interval = runtime.settings.reconcile_interval
     worker.maintenance_interval = worker.reconcile_interval
     return worker

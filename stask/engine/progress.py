@@ -11,27 +11,11 @@ import json
 import os
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import redis
 
-
-@dataclass(frozen=True)
-class Keys:
-    prefix: str
-
-    def progress(self, task_id: int) -> str:
-        return f"{self.prefix}:progress:{task_id}"
-
-    def heartbeat(self, task_id: int) -> str:
-        return f"{self.prefix}:hb:{task_id}"
-
-    def stop(self, task_id: int) -> str:
-        return f"{self.prefix}:stop:{task_id}"
-
-    def outcome(self, task_id: int, attempt: int) -> str:
-        return f"{self.prefix}:outcome:{task_id}:{attempt}"
+from ..keys import Keys
 
 
 def estimate_eta(started: float, now: float, processed: int | None, total: int | None, percent: float) -> float | None:
@@ -66,6 +50,22 @@ class LiveProgress:
         if not raw:
             return None
         return {k.decode(): v.decode() for k, v in raw.items()}
+
+    def read_many(self, task_ids: list[int]) -> dict[int, dict[str, str]]:
+        """Live fields of several tasks in one pipeline, with ``stop_requested`` ("1" or "")."""
+        if not task_ids:
+            return {}
+        pipe = self.redis.pipeline(transaction=False)
+        for task_id in task_ids:
+            pipe.hgetall(self.keys.progress(task_id))
+            pipe.exists(self.keys.stop(task_id))
+        replies = pipe.execute()
+        out: dict[int, dict[str, str]] = {}
+        for index, task_id in enumerate(task_ids):
+            fields = {k.decode(): v.decode() for k, v in replies[2 * index].items()}
+            fields["stop_requested"] = "1" if replies[2 * index + 1] else ""
+            out[task_id] = fields
+        return out
 
     def clear(self, task_id: int) -> None:
         self.redis.delete(self.keys.progress(task_id), self.keys.heartbeat(task_id), self.keys.stop(task_id))

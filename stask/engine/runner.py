@@ -14,38 +14,31 @@ import traceback
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import redis
 import sqlalchemy as sa
-from flask import Flask, current_app
+from flask import current_app
 from rq.timeouts import JobTimeoutException
 
 from .. import signals
 from ..enums import CLAIMABLE, Status
 from ..exceptions import TaskStopped, WorkerUnavailable
 from ..models import Task, utcnow
+from .context import EngineContext
 from .progress import estimate_eta, heartbeat
 from .retry import backoff_delay
 
-if TYPE_CHECKING:
-    from ..extension import STask
-
-_bound_app: Flask | None = None
 WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
 
 
-def bind_app(app: Flask) -> None:
-    """Tell jobs which app to run in (the ``flask stask worker`` command does this)."""
-    global _bound_app
-    _bound_app = app
-
-
 def run_task(payload: dict[str, Any]) -> str:
-    """The RQ job function. Returns what happened, for RQ's logs."""
-    app = _bound_app or current_app._get_current_object()  # type: ignore[attr-defined]
-    with app.app_context():
-        return execute(app.extensions["stask"], payload)
+    """The RQ job function. Returns what happened, for RQ's logs.
+
+    stask's worker processes run every job inside their app's context
+    (:meth:`stask.engine.processes.StaskWorkerMixin.perform_job`).
+    """
+    return execute(EngineContext.of(current_app), payload)
 
 
 @dataclass
@@ -87,7 +80,7 @@ class TaskContext:
     """Per-attempt state behind ``BaseWorker``'s helper methods."""
 
     task: TaskInfo
-    stask: STask
+    ctx: EngineContext
     started: float = field(default_factory=time.time)
     outcome: Outcome | None = None
     touched_redis: bool = False
@@ -95,7 +88,7 @@ class TaskContext:
 
     @property
     def storage(self) -> Any:
-        return self.stask.runtime.storage
+        return self.ctx.storage
 
     def log(self, message: str) -> None:
         stamp = utcnow().strftime("%Y-%m-%d %H:%M:%S")
@@ -111,7 +104,7 @@ class TaskContext:
         now = time.time()
         eta = estimate_eta(self.started, now, processed, total, percent)
         self.touched_redis = True
-        stop = self.stask.runtime.live.publish(
+        stop = self.ctx.live.publish(
             self.task.id,
             {
                 "progress": round(percent),
@@ -213,15 +206,15 @@ def _finish_statement(columns: tuple[str, ...]) -> sa.Update:
     return statement
 
 
-def _execute_one(stask: STask, statement: sa.Update, params: dict[str, Any]) -> int:
+def _execute_one(ctx: EngineContext, statement: sa.Update, params: dict[str, Any]) -> int:
     """Execute and commit on the session's connection (no second connection to lock SQLite)."""
-    session = stask.db.session
+    session = ctx.session
     count = session.connection().execute(statement, params).rowcount
     session.commit()
     return int(count)
 
 
-def claim(stask: STask, info: TaskInfo, now: datetime) -> bool:
+def claim(ctx: EngineContext, info: TaskInfo, now: datetime) -> bool:
     """The one atomic statement that turns a queued row into a running attempt.
 
     Matching on the attempt count as well as the status makes a job delivered twice,
@@ -236,10 +229,10 @@ def claim(stask: STask, info: TaskInfo, now: datetime) -> bool:
         "worker": WORKER_NAME,
         "wait_ms": max(0, int((now - due).total_seconds() * 1000)),
     }
-    return _execute_one(stask, _CLAIM, params) == 1
+    return _execute_one(ctx, _CLAIM, params) == 1
 
 
-def warm_up(stask: STask) -> None:
+def warm_up(ctx: EngineContext) -> None:
     """Compile the claim and finish statements and load the active workers in this process.
 
     A forking worker calls it before its first fork, so every work horse inherits the
@@ -257,72 +250,53 @@ def warm_up(stask: STask) -> None:
         timeout=1,
         created_at=utcnow(),
     )
-    claim(stask, info, info.created_at)
+    claim(ctx, info, info.created_at)
     for outcome in (
         Outcome(Status.FINISHED),
         Outcome(Status.FAILED, error="x", retry=True),
         Outcome(Status.FAILED, error="x"),
     ):
-        record_outcome(stask, replace(info, max_attempts=2), outcome, run_ms=None, peak_kb=None, now=info.created_at)
-    for identifier in [row.identifier for row in stask.get_workers(active_only=True)]:
-        definition = stask.resolve_worker(identifier)
+        record_outcome(ctx, replace(info, max_attempts=2), outcome, run_ms=None, peak_kb=None, now=info.created_at)
+    for identifier in ctx.workers.active_identifiers():
+        definition = ctx.workers.resolve(identifier)
         if definition is not None:
             try:
                 definition.worker_class()
             except ImportError:
                 pass  # reported when a task of that worker runs
-    stask.db.session.remove()
+    ctx.db.session.remove()
 
 
-@dataclass(frozen=True)
-class Delegation:
-    """What a forking worker's parent decided before forking the work horse for a task.
-
-    The parent claims the row on its own warm connection and records the outcome after the
-    horse exits, so the horse runs the action without opening a database connection (a new
-    one per fork cost more than the two statements). The horse inherits this by ``fork``.
-    """
-
-    task_id: int
-    attempt: int
-    claimed: bool
-    now: datetime
-
-
-#: Set by the parent around each fork (see :class:`Delegation`); ``None`` everywhere else.
-delegation: Delegation | None = None
-
-
-def execute(stask: STask, payload: dict[str, Any]) -> str:
+def execute(ctx: EngineContext, payload: dict[str, Any]) -> str:
     info = TaskInfo.from_payload(payload)
+    delegation = ctx.delegation
     delegated = delegation is not None and (delegation.task_id, delegation.attempt) == (info.id, info.attempts + 1)
-    if delegated:
-        assert delegation is not None
+    if delegation is not None and delegated:
         if not delegation.claimed:
             return "skipped"
-    elif not claim(stask, info, utcnow()):
+    elif not claim(ctx, info, utcnow()):
         return "skipped"
     info = replace(info, attempts=info.attempts + 1)
-    context = TaskContext(task=info, stask=stask)
+    context = TaskContext(task=info, ctx=ctx)
     signals.emit(signals.task_started, info.payload())
     _reset_peak_rss()
     started = time.perf_counter()
-    heartbeat.track(info.id, stask.runtime.live)
+    heartbeat.track(info.id, ctx.live)
     beaten = False
     try:
-        context.outcome = _run_action(stask, context)
+        context.outcome = _run_action(ctx, context)
     finally:
         beaten = heartbeat.untrack(info.id)
     run_ms = int((time.perf_counter() - started) * 1000)
     touched = context.touched_redis or beaten
-    if not (delegated and _hand_over(stask, info, context.outcome, run_ms, touched)):
-        record_outcome(stask, info, context.outcome, run_ms=run_ms, peak_kb=_peak_rss_kb(), now=utcnow())
+    if not (delegated and _hand_over(ctx, info, context.outcome, run_ms, touched)):
+        record_outcome(ctx, info, context.outcome, run_ms=run_ms, peak_kb=_peak_rss_kb(), now=utcnow())
         if touched:  # after the row holds the final figures, so a poll never sees a gap
-            stask.runtime.live.clear(info.id)
+            ctx.live.clear(info.id)
     return Status(context.outcome.status).text
 
 
-def _hand_over(stask: STask, info: TaskInfo, outcome: Outcome, run_ms: int, touched: bool) -> bool:
+def _hand_over(ctx: EngineContext, info: TaskInfo, outcome: Outcome, run_ms: int, touched: bool) -> bool:
     """Leave the outcome in Redis for the parent to record; False (record it here) if Redis fails."""
     fields = {
         **asdict(outcome),
@@ -333,20 +307,20 @@ def _hand_over(stask: STask, info: TaskInfo, outcome: Outcome, run_ms: int, touc
         "touched": touched,
     }
     try:
-        stask.runtime.live.put_outcome(info.id, info.attempts, fields)
+        ctx.live.put_outcome(info.id, info.attempts, fields)
     except redis.RedisError:
         return False
     return True
 
 
-def record_handed_over(stask: STask, info: TaskInfo) -> bool:
+def record_handed_over(ctx: EngineContext, info: TaskInfo) -> bool:
     """In the parent, after the horse exited: record the outcome it left (False when it left none)."""
-    fields = stask.runtime.live.take_outcome(info.id, info.attempts)
+    fields = ctx.live.take_outcome(info.id, info.attempts)
     if fields is None:
         return False
     outcome = Outcome(Status(fields["status"]), fields["message"], fields["result"], fields["error"], fields["retry"])
     record_outcome(
-        stask,
+        ctx,
         info,
         outcome,
         run_ms=fields["run_ms"],
@@ -354,13 +328,13 @@ def record_handed_over(stask: STask, info: TaskInfo) -> bool:
         now=datetime.fromisoformat(fields["at"]),
     )
     if fields["touched"]:
-        stask.runtime.live.clear(info.id)
+        ctx.live.clear(info.id)
     return True
 
 
-def _run_action(stask: STask, context: TaskContext) -> Outcome:
+def _run_action(ctx: EngineContext, context: TaskContext) -> Outcome:
     info = context.task
-    definition = stask.resolve_worker(info.identifier)
+    definition = ctx.workers.resolve(info.identifier)
     if definition is None:
         return Outcome(Status.FAILED, error=f"worker {info.identifier!r} is not registered: run `flask stask discover`")
     if not definition.active:
@@ -391,7 +365,7 @@ def _run_action(stask: STask, context: TaskContext) -> Outcome:
 
 
 def record_outcome(
-    stask: STask,
+    ctx: EngineContext,
     info: TaskInfo,
     outcome: Outcome,
     *,
@@ -433,12 +407,12 @@ def record_outcome(
         )
     params = {f"v_{name}": value for name, value in values.items()}
     params.update(task_id=info.id, attempt=info.attempts)
-    changed = _execute_one(stask, _finish_statement(tuple(values)), params) == 1
+    changed = _execute_one(ctx, _finish_statement(tuple(values)), params) == 1
     if not changed:
         return False
     event = {**info.payload(), "status": values["status"], "error": outcome.error, "run_ms": run_ms}
     if retry_at is not None:
-        stask.runtime.transport.enqueue([{**info.payload(), "start_at": retry_at}], now)
+        ctx.transport.enqueue([{**info.payload(), "start_at": retry_at}], now)
         signals.emit(signals.task_retried, event)
     elif outcome.status == Status.FINISHED:
         signals.emit(signals.task_finished, event)

@@ -1,3 +1,56 @@
-"""The service: the typed facade every adapter (code, API, panel, CLI) calls, and the only
-code that reads or writes the database outside the engine's claim and finish statements.
+"""The service: the typed facade every adapter (code, API, panel, CLI, worker processes)
+calls, and the only code that reads or writes rows outside the engine's claim and finish.
+
+One :class:`Service` per app, built by ``init_app``; :func:`current_stask` returns the
+current app's. Its parts share one database, one :class:`~stask.runtime.Runtime` and one
+engine context:
+
+* ``workers``: discovery, activation, settings, resolution (:mod:`.workers`)
+* ``tasks``: create, read, retry, cancel, delete, list, clean up (:mod:`.tasks`)
+* ``recovery``: reconcile SQL with Redis, the cron path (:mod:`.recovery`)
+* ``overview``: the dashboard's counters, backlog and worker processes (:mod:`.overview`)
 """
+
+from __future__ import annotations
+
+from flask import current_app
+from flask_sqlalchemy import SQLAlchemy
+
+from ..engine.context import EngineContext
+from ..runtime import Runtime
+from ..settings import Settings
+from .overview import Overview
+from .recovery import Recovery
+from .tasks import TaskService
+from .workers import WorkerService
+
+#: Where ``init_app`` keeps an app's :class:`Service` (``app.extensions[...]``).
+EXTENSION_KEY = "stask.service"
+
+
+class Service:
+    def __init__(self, db: SQLAlchemy, runtime: Runtime) -> None:
+        self.db = db
+        self.runtime = runtime
+        self.workers = WorkerService(db, runtime)
+        self.tasks = TaskService(db, runtime, self.workers)
+        self.engine = EngineContext(
+            db=db, live=runtime.live, storage=runtime.storage, transport=runtime.transport, workers=self.workers
+        )
+        self.recovery = Recovery(db, runtime, self.tasks, self.engine)
+        self.overview = Overview(db, runtime, self.tasks)
+
+    @property
+    def settings(self) -> Settings:
+        return self.runtime.settings
+
+
+def current_stask() -> Service:
+    """The current app's service (needs an app context, like ``flask_sqlalchemy``'s ``db.session``)."""
+    try:
+        return current_app.extensions[EXTENSION_KEY]  # type: ignore[no-any-return]
+    except KeyError:
+        raise RuntimeError("stask is not set up on this app: call STask(app) or STask().init_app(app) first") from None
+
+
+__all__ = ["Service", "current_stask"]

@@ -1,23 +1,18 @@
-"""The task list: filters from a query string, validated, run as two bounded statements.
+"""The task list's filters: a query string (or a dict) validated into a :class:`TaskQuery`.
 
-Shared by ``GET /stask/api/tasks`` and the panel's task table. It stays fast on a million
-rows because every filter and sort key has an index on ``s_tasks`` (status/start_at,
-identifier/status, created_at, finished_at, priority/status, the primary key), the total is
-counted over at most ``COUNT_CAP + 1`` rows (a LIMITed subquery) and pages are bounded.
+Shared by ``GET /stask/api/tasks``, the panel's task table and the CLI. The statements it
+becomes are in :func:`stask.service.store.task_page`: two bounded ones, fast on a million
+rows because every filter and sort key leads an index on ``s_tasks``.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
-
-import sqlalchemy as sa
-from flask import current_app
 
 from ..enums import Priority, Status
 from ..exceptions import InvalidInput
@@ -82,37 +77,6 @@ class TaskQuery:
     def with_page(self, page: int) -> TaskQuery:
         return replace(self, page=page)
 
-    def conditions(self) -> list[Any]:
-        where: list[Any] = []
-        if self.statuses:
-            where.append(Task.status.in_(self.statuses))
-        if self.identifier:
-            where.append(Task.identifier == self.identifier)
-        if self.action:
-            where.append(Task.action == self.action)
-        if self.priority:
-            where.append(Task.priority == self.priority)
-        if self.created_from:
-            where.append(Task.created_at >= self.created_from)
-        if self.created_to_exclusive:
-            where.append(Task.created_at < self.created_to_exclusive)
-        elif self.created_to:
-            where.append(Task.created_at <= self.created_to)
-        if self.q:
-            where.append(_search(self.q))
-        return where
-
-    def statement(self) -> sa.Select[tuple[Task]]:
-        column = SORTS[self.sort]
-        direction = sa.desc if self.order == "desc" else sa.asc
-        ordering = [direction(column)] if self.sort == "id" else [direction(column), direction(Task.id)]
-        return sa.select(Task).where(*self.conditions()).order_by(*ordering).limit(self.per_page).offset(self.offset)
-
-    def count_statement(self, cap: int = COUNT_CAP) -> sa.Select[tuple[int]]:
-        """``count(*)`` over at most ``cap + 1`` matching rows: bounded work on any table size."""
-        inner = sa.select(Task.id).where(*self.conditions()).limit(cap + 1).subquery()
-        return sa.select(sa.func.count()).select_from(inner)
-
 
 @dataclass
 class TaskPage:
@@ -143,20 +107,6 @@ class TaskPage:
             "per_page": self.per_page,
             "pages": self.pages,
         }
-
-
-def _search(text: str) -> Any:
-    """Case-insensitive LIKE on the message and on the JSON data as text.
-
-    JSON is stored with non-ASCII escaped (``\\u0443``), so the escaped spelling is searched too.
-    """
-    candidates = {text, json.dumps(text)[1:-1]}
-    data_text = sa.cast(Task.data, sa.Text)
-    clauses = []
-    for candidate in candidates:
-        clauses.append(Task.message.icontains(candidate, autoescape=True))
-        clauses.append(data_text.icontains(candidate, autoescape=True))
-    return sa.or_(*clauses)
 
 
 def safe_datetime(value: Any, field: str) -> datetime | None:
@@ -249,23 +199,3 @@ def parse_task_query(args: Mapping[str, Any]) -> TaskQuery:
         per_page=_int_arg(args, "per_page", DEFAULT_PER_PAGE, MAX_PER_PAGE),
         raw=raw,
     )
-
-
-def run_task_query(query: TaskQuery, session: Any = None) -> TaskPage:
-    """Two statements: the page of rows and the capped count.
-
-    The rows are detached from the session, so a later commit elsewhere in the request
-    cannot expire them (which would reload each one: a statement per row).
-    """
-    if session is None:
-        session = current_app.extensions["stask"].db.session
-    cap = int(current_app.config.get("STASK_LIST_COUNT_CAP", COUNT_CAP))
-    items = list(session.scalars(query.statement()))
-    if query.page == 1 and len(items) < query.per_page:
-        counted = len(items)  # the whole result is on this page: no count needed
-    else:
-        counted = int(session.scalar(query.count_statement(cap)) or 0)
-    for item in items:
-        session.expunge(item)
-    capped = counted > cap
-    return TaskPage(items=items, total=min(counted, cap), total_capped=capped, page=query.page, per_page=query.per_page)

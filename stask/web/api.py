@@ -12,25 +12,23 @@ import json
 import mimetypes
 from typing import Any
 
-import sqlalchemy as sa
-from flask import Blueprint, Response, current_app, jsonify, request, send_file
+from flask import Blueprint, Response, jsonify, request, send_file
 
 from ..enums import Status
 from ..exceptions import (
     InvalidInput,
     InvalidState,
-    StaskError,
     TaskNotFound,
     TooLarge,
-    UnknownWorker,
     UnsupportedMediaType,
     UploadNotAccepted,
 )
-from ..models import Task, Worker
-from ..service.listing import parse_task_query, run_task_query, safe_datetime
-from ..service.tasks import status_key
+from ..models import Task
+from ..service import current_stask
+from ..service.listing import parse_task_query, safe_datetime
+from ..service.tasks import BULK_OPERATIONS
+from ..service.workers import unknown_worker
 from ..validation import parse_digits
-from ..workers.registry import load_class
 from .auth import protect, require_write
 from .uploads import UploadPolicy, receive
 
@@ -58,10 +56,6 @@ SAFE_DOWNLOAD_TYPES = frozenset(
 )
 RUN_FIELDS = frozenset({"data", "priority", "start_at", "max_attempts"})
 FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
-
-
-def _ext() -> Any:
-    return current_app.extensions["stask"]
 
 
 def ok(http_status: int = 200, /, **payload: Any) -> Response:
@@ -113,7 +107,7 @@ def _task_id(task_id: int) -> int:
 
 
 def _task(task_id: int) -> Task:
-    return _ext().get_task(_task_id(task_id))
+    return current_stask().tasks.get(_task_id(task_id))
 
 
 # -- the original sTask paths --------------------------------------------------------------------
@@ -122,7 +116,7 @@ def _task(task_id: int) -> Task:
 def run_action(identifier: str, action: str) -> Response:
     """Start ``action`` of a worker: 201 with the new task."""
     body = _checked_dates(json_body(allowed=RUN_FIELDS))
-    task = _ext().create(identifier, action, **body)
+    task = current_stask().tasks.create(identifier, action, **body)
     return ok(201, id=task.id, task=task.to_dict())
 
 
@@ -133,7 +127,7 @@ def task_progress(task_id: int) -> Response:
     count = parse_digits(lines)  # ASCII only: "²".isdigit() is true, int("²") fails
     if count is None or not 1 <= count <= MAX_LOG_LINES:
         raise InvalidInput(f"lines must be a whole number from 1 to {MAX_LOG_LINES}")
-    progress = _ext().progress(_task_id(task_id), log_lines=count)
+    progress = current_stask().tasks.progress(_task_id(task_id), log_lines=count)
     return ok(**progress)
 
 
@@ -145,7 +139,7 @@ def task_download(task_id: int) -> Response:
     if not name:
         raise _NoResult(f"task {task.id} has no result file")
     try:
-        path = _ext().runtime.storage.result_file(task.id, name)
+        path = current_stask().runtime.storage.result_file(task.id, name)
         present = path.is_file()
     except OSError:  # a name the file system rejects (too long, ...) names no file
         present = False
@@ -182,28 +176,28 @@ def worker_upload(identifier: str) -> Response:
 
 
 def _receive(identifier: str, owner: str) -> tuple[dict[str, Any], int]:
-    definition = _ext().resolve_worker(identifier)
+    service = current_stask()
+    definition = service.workers.resolve(identifier)
     if definition is None:
-        raise UnknownWorker(f"no worker {identifier!r}: check the name or run `flask stask discover`")
+        raise unknown_worker(identifier)
     cls = definition.worker_class()
     if not cls.accepts_upload:
         raise UploadNotAccepted(f"worker {identifier!r} does not take uploaded files")
     policy = UploadPolicy.from_settings(definition.settings())
-    runtime = _ext().runtime
-    return receive(runtime.storage, runtime.redis, owner, policy)
+    return receive(service.runtime.storage, service.runtime.redis, owner, policy)
 
 
 @api_bp.get("/stats")
 def stats() -> Response:
     """Task counts by status, worker counts and the depth of each RQ queue."""
-    counts = _ext().get_stats()
-    return ok(**counts, queues=_ext().runtime.transport.depth())
+    service = current_stask()
+    return ok(**service.tasks.stats(), queues=service.runtime.transport.depth())
 
 
 # -- tasks ----------------------------------------------------------------------------------------
 @api_bp.get("/api/tasks")
 def list_tasks() -> Response:
-    page = run_task_query(parse_task_query(request.args))
+    page = current_stask().tasks.page(parse_task_query(request.args))
     return ok(**page.to_dict())
 
 
@@ -214,7 +208,7 @@ def create_task() -> Response:
     if "identifier" not in body or "action" not in body:
         raise InvalidInput("identifier and action are required")
     body = _checked_dates(body)
-    task = _ext().create(**body)
+    task = current_stask().tasks.create(**body)
     return ok(201, id=task.id, task=task.to_dict())
 
 
@@ -226,21 +220,21 @@ def get_task(task_id: int) -> Response:
 @api_bp.post("/api/tasks/<int:task_id>/retry")
 @require_write
 def retry_task(task_id: int) -> Response:
-    return ok(task=_ext().retry(_task_id(task_id)).to_dict())
+    return ok(task=current_stask().tasks.retry(_task_id(task_id)).to_dict())
 
 
 @api_bp.post("/api/tasks/<int:task_id>/cancel")
 @require_write
 def cancel_task(task_id: int) -> Response:
     """Queued: cancelled at once. Running: asked to stop (status 90 once it has)."""
-    task = _ext().cancel(_task_id(task_id))
+    task = current_stask().tasks.cancel(_task_id(task_id))
     return ok(task=task.to_dict(), stopping=task.status == Status.RUNNING)
 
 
 @api_bp.delete("/api/tasks/<int:task_id>")
 @require_write
 def delete_task(task_id: int) -> Response:
-    _ext().delete(_task_id(task_id))
+    current_stask().tasks.delete(_task_id(task_id))
     return ok(id=task_id)
 
 
@@ -252,21 +246,8 @@ def retry_failed() -> Response:
     limit = body.get("limit", RETRY_FAILED_LIMIT)
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= RETRY_FAILED_LIMIT:
         raise InvalidInput(f"limit must be an integer from 1 to {RETRY_FAILED_LIMIT}")
-    ext = _ext()
-    ids = list(
-        ext.db.session.scalars(
-            sa.select(Task.id).where(Task.status == int(Status.FAILED)).order_by(Task.id).limit(limit + 1)
-        )
-    )
-    ext.db.session.commit()
-    retried, skipped = [], []
-    for task_id in ids[:limit]:
-        try:
-            ext.retry(task_id)
-            retried.append(task_id)
-        except StaskError:
-            skipped.append(task_id)  # retried or deleted by someone else meanwhile
-    return ok(retried=retried, skipped=skipped, remaining=len(ids) > limit)
+    retried, skipped, remaining = current_stask().tasks.retry_failed(limit)
+    return ok(retried=retried, skipped=skipped, remaining=remaining)
 
 
 @api_bp.post("/api/tasks/bulk")
@@ -274,101 +255,52 @@ def retry_failed() -> Response:
 def bulk() -> Response:
     """``{"action": "retry"|"cancel"|"delete", "ids": [...]}``: per-id outcome, never all-or-nothing."""
     body = json_body(allowed=frozenset({"action", "ids"}))
-    ext = _ext()
-    operations = {"retry": ext.retry, "cancel": ext.cancel, "delete": ext.delete}
     action = body.get("action")
-    if action not in operations:
+    if not isinstance(action, str) or action not in BULK_OPERATIONS:
         raise InvalidInput("action must be retry, cancel or delete")
     ids = body.get("ids")
     if not isinstance(ids, list) or not ids or len(ids) > MAX_BULK:
         raise InvalidInput(f"ids must be a list of 1 to {MAX_BULK} task ids")
     if any(isinstance(i, bool) or not isinstance(i, int) or i < 1 for i in ids):
         raise InvalidInput("every id must be a positive integer")
-    done, failed = [], []
-    for task_id in dict.fromkeys(ids):
-        try:
-            if task_id > MAX_ID:
-                raise TaskNotFound(f"no task {task_id}")
-            operations[action](task_id)
-            done.append(task_id)
-        except StaskError as exc:
-            failed.append({"id": task_id, "error": {"code": exc.code, "message": str(exc)}})
+    done, refused = current_stask().tasks.bulk(action, ids)
+    failed = [{"id": task_id, "error": {"code": exc.code, "message": str(exc)}} for task_id, exc in refused]
     return ok(action=action, done=done, failed=failed)
 
 
 # -- workers --------------------------------------------------------------------------------------
-def worker_dict(row: Worker) -> dict[str, Any]:
-    """The stored row plus what its class says (actions, form fields, uploads, defaults)."""
-    data = row.to_dict()
-    try:
-        cls = load_class(row.class_path)
-    except (ImportError, AttributeError) as exc:
-        return {
-            **data,
-            "available": False,
-            "load_error": str(exc),
-            "actions": [],
-            "action_fields": {},
-            "accepts_upload": False,
-            "default_settings": {},
-        }
-    return {
-        **data,
-        "available": True,
-        "load_error": None,
-        "actions": cls.actions(),
-        "action_fields": cls.action_fields,
-        "accepts_upload": bool(cls.accepts_upload),
-        "default_settings": dict(cls.default_settings),
-    }
-
-
-def _settings_payload(row: Worker) -> dict[str, Any]:
-    info = worker_dict(row)
-    return {
-        "identifier": row.identifier,
-        "settings": {**info["default_settings"], **(row.settings or {})},
-        "stored": row.settings or {},
-        "defaults": info["default_settings"],
-    }
-
-
 @api_bp.get("/api/workers")
 def list_workers() -> Response:
-    rows = _ext().get_workers()
-    return ok(workers=[worker_dict(row) for row in rows])
+    workers = current_stask().workers
+    return ok(workers=[workers.describe(row) for row in workers.registered()])
 
 
 @api_bp.get("/api/workers/<identifier>")
 def get_worker(identifier: str) -> Response:
     """One worker with its task counts by status (one grouped statement on an index)."""
-    ext = _ext()
-    row = ext.get_worker(identifier)
-    counts = dict(
-        ext.db.session.execute(
-            sa.select(Task.status, sa.func.count()).where(Task.identifier == identifier).group_by(Task.status)
-        ).all()
-    )
-    tasks = {status_key(code): int(counts.get(int(code), 0)) for code in Status}
-    tasks["total"] = sum(tasks.values())
-    return ok(worker=worker_dict(row), tasks=tasks)
+    workers = current_stask().workers
+    row = workers.get(identifier)
+    return ok(worker=workers.describe(row), tasks=workers.task_counts(identifier))
 
 
 @api_bp.post("/api/workers/<identifier>/activate")
 @require_write
 def activate_worker(identifier: str) -> Response:
-    return ok(worker=worker_dict(_ext().activate_worker(identifier)))
+    workers = current_stask().workers
+    return ok(worker=workers.describe(workers.set_active(identifier, True)))
 
 
 @api_bp.post("/api/workers/<identifier>/deactivate")
 @require_write
 def deactivate_worker(identifier: str) -> Response:
-    return ok(worker=worker_dict(_ext().deactivate_worker(identifier)))
+    workers = current_stask().workers
+    return ok(worker=workers.describe(workers.set_active(identifier, False)))
 
 
 @api_bp.get("/api/workers/<identifier>/settings")
 def get_worker_settings(identifier: str) -> Response:
-    return ok(**_settings_payload(_ext().get_worker(identifier)))
+    workers = current_stask().workers
+    return ok(**workers.settings_view(workers.get(identifier)))
 
 
 @api_bp.put("/api/workers/<identifier>/settings")
@@ -377,13 +309,14 @@ def put_worker_settings(identifier: str) -> Response:
     """Change some settings (same keys and types as the worker's defaults); the rest are kept."""
     body = json_body()
     values = body.get("settings", body) if set(body) == {"settings"} else body
-    return ok(**_settings_payload(_ext().update_worker_settings(identifier, values)))
+    workers = current_stask().workers
+    return ok(**workers.settings_view(workers.update_settings(identifier, values)))
 
 
 @api_bp.post("/api/workers/discover")
 @require_write
 def discover_workers() -> Response:
-    return ok(**_ext().discover_workers())
+    return ok(**current_stask().workers.discover())
 
 
 # The OpenAPI document registers its view on this blueprint.

@@ -18,7 +18,9 @@ from werkzeug.routing import BuildError
 
 from ..enums import Status
 from ..exceptions import StaskError
-from ..service.listing import parse_task_query, run_task_query
+from ..service import current_stask
+from ..service.listing import parse_task_query
+from ..service.tasks import BULK_OPERATIONS
 from ..validation import parse_digits
 from . import panel_data, panel_format
 from .auth import current_role, protect
@@ -26,7 +28,6 @@ from .panel_support import (
     HTMX_STOP_POLLING,
     can_write,
     is_htmx,
-    stask_extension,
     write_required,
 )
 
@@ -101,8 +102,8 @@ def _panel_helpers() -> dict[str, Any]:
         "stask_nav_active": stask_nav_active,
         "stask_can_write": can_write,
         "stask_api_url": api_url,
-        "Status": Status,
-        "stask_progress_of": lambda row: panel_data.live_progress(stask_extension(), [row])[row.id],
+        "stask_Status": Status,
+        "stask_progress_of": lambda row: current_stask().tasks.progress_many([row])[row.id],
     }
 
 
@@ -120,30 +121,30 @@ def _stask_error(exc: StaskError) -> tuple[str, int]:
 # -- dashboard -----------------------------------------------------------------------------
 @panel_bp.get("/")
 def dashboard() -> str:
-    ext = stask_extension()
-    recent = panel_data.recent_tasks(ext, RECENT_TASKS)
+    service = current_stask()
+    recent = service.tasks.recent(RECENT_TASKS)
     return render_template(
         "stask/dashboard.html",
-        live=panel_data.dashboard_live(ext),
+        live=service.overview.dashboard(),
         recent=recent,
-        progress=panel_data.live_progress(ext, recent),
+        progress=service.tasks.progress_many(recent),
     )
 
 
 @panel_bp.get("/fragments/overview")
 def overview() -> str:
-    """Counters, queues and RQ workers: the dashboard refreshes this every few seconds."""
-    return render_template("stask/fragments/overview.html", live=panel_data.dashboard_live(stask_extension()))
+    """Counters, queues and worker processes: the dashboard refreshes this every few seconds."""
+    return render_template("stask/fragments/overview.html", live=current_stask().overview.dashboard())
 
 
 # -- tasks ---------------------------------------------------------------------------------
 @panel_bp.get("/tasks")
 def tasks() -> Response | str | tuple[str, int]:
-    ext = stask_extension()
+    service = current_stask()
     error = None
     try:
         query = parse_task_query(request.args)
-        page = run_task_query(query)
+        page = service.tasks.page(query)
     except StaskError as exc:
         error, query, page = str(exc), None, None
     context = {
@@ -151,9 +152,9 @@ def tasks() -> Response | str | tuple[str, int]:
         "page": page,
         "error": error,
         "args": request.args,
-        "workers": [w.identifier for w in ext.get_workers()],
+        "workers": [w.identifier for w in service.workers.registered()],
         "statuses": list(Status),
-        "failed_count": panel_data.failed_count(ext),
+        "failed_count": service.tasks.failed_count(),
     }
     template = "stask/fragments/task_table.html" if is_htmx() else "stask/tasks.html"
     body = render_template(template, **context)
@@ -166,10 +167,8 @@ def tasks() -> Response | str | tuple[str, int]:
 @write_required
 def bulk() -> Response:
     """Retry, cancel or delete the ticked tasks; one flash line per kind of outcome."""
-    ext = stask_extension()
     op = request.form.get("op", "")
-    operations = {"retry": ext.retry, "cancel": ext.cancel, "delete": ext.delete}
-    if op not in operations:
+    if op not in BULK_OPERATIONS:
         flash(_("Choose retry, cancel or delete."), "error")
         return _back_to_tasks()
     raw_ids = request.form.getlist("ids")
@@ -177,13 +176,9 @@ def bulk() -> Response:
     if not ids:
         flash(_("Select at least one task first."), "warning")
         return _back_to_tasks()
-    done, refused = 0, []
-    for task_id in ids:
-        try:
-            operations[op](task_id)
-            done += 1
-        except StaskError as exc:
-            refused.append(f"#{task_id}: {exc}")
+    succeeded, failures = current_stask().tasks.bulk(op, ids)
+    done = len(succeeded)
+    refused = [f"#{task_id}: {exc}" for task_id, exc in failures]
     labels = {
         "retry": ngettext("%(num)d task queued again.", "%(num)d tasks queued again.", done),
         "cancel": ngettext("%(num)d task cancelled or stopping.", "%(num)d tasks cancelled or stopping.", done),
@@ -199,17 +194,10 @@ def bulk() -> Response:
 @panel_bp.post("/tasks/retry-failed")
 @write_required
 def retry_failed() -> Response:
-    ext = stask_extension()
-    ids = panel_data.failed_ids(ext, RETRY_ALL_LIMIT)
-    done = 0
-    for task_id in ids:
-        try:
-            ext.retry(task_id)
-            done += 1
-        except StaskError:
-            pass  # changed meanwhile (retried or deleted by someone else): nothing to do
+    retried, _skipped, remaining = current_stask().tasks.retry_failed(RETRY_ALL_LIMIT)
+    done = len(retried)
     flash(ngettext("%(num)d failed task queued again.", "%(num)d failed tasks queued again.", done), "success")
-    if len(ids) == RETRY_ALL_LIMIT:
+    if remaining:
         flash(_("More failed tasks remain: click again to retry the next batch."), "warning")
     return _back_to_tasks()
 
@@ -226,28 +214,28 @@ def _back_to_tasks() -> Response:
 # -- one task ------------------------------------------------------------------------------
 @panel_bp.get("/tasks/<int:task_id>")
 def task(task_id: int) -> str:
-    ext = stask_extension()
-    row = ext.get_task(task_id)
-    progress = ext.progress(task_id, log_lines=LOG_LINES)
+    service = current_stask()
+    row = service.tasks.get(task_id)
+    progress = service.tasks.progress(task_id, log_lines=LOG_LINES)
     log_lines = progress["log_lines"]
     if row.status == Status.FAILED:
-        log_lines = ext.runtime.storage.tail_log(task_id, 400)
+        log_lines = service.runtime.storage.tail_log(task_id, 400)
     return render_template(
         "stask/task.html",
         task=row,
         p=progress,
         log_lines=log_lines[-LOG_LINES:],
         traceback=panel_data.last_traceback(log_lines) if row.status == Status.FAILED else None,
-        result=panel_data.result_view(ext, row),
+        result=panel_data.result_view(service.runtime.storage, row),
     )
 
 
 @panel_bp.get("/tasks/<int:task_id>/bar")
 def task_bar(task_id: int) -> tuple[str, int]:
     """The polled progress fragment; HTTP 286 tells htmx to stop polling once the task ended."""
-    ext = stask_extension()
-    row = ext.get_task(task_id)
-    progress = panel_data.live_progress(ext, [row])[row.id]
+    service = current_stask()
+    row = service.tasks.get(task_id)
+    progress = service.tasks.progress_many([row])[row.id]
     detail = request.args.get("detail") == "1"
     with_actions = request.args.get("actions") == "1"
     body = render_template(
@@ -256,17 +244,16 @@ def task_bar(task_id: int) -> tuple[str, int]:
     if not row.is_final:
         return body, 200
     if with_actions:  # the task page's buttons change with the final state: send them out of band
-        body += render_template(
-            "stask/fragments/task_actions.html", task=row, p=progress, result=panel_data.result_view(ext, row), oob=True
-        )
+        result = panel_data.result_view(service.runtime.storage, row)
+        body += render_template("stask/fragments/task_actions.html", task=row, p=progress, result=result, oob=True)
     return body, HTMX_STOP_POLLING
 
 
 @panel_bp.get("/tasks/<int:task_id>/log")
 def task_log(task_id: int) -> tuple[str, int]:
-    ext = stask_extension()
-    row = ext.get_task(task_id)
-    lines = ext.runtime.storage.tail_log(task_id, LOG_LINES)
+    service = current_stask()
+    row = service.tasks.get(task_id)
+    lines = service.runtime.storage.tail_log(task_id, LOG_LINES)
     body = render_template("stask/fragments/log.html", task=row, log_lines=lines)
     return body, HTMX_STOP_POLLING if row.is_final else 200
 
@@ -274,17 +261,17 @@ def task_log(task_id: int) -> tuple[str, int]:
 @panel_bp.post("/tasks/<int:task_id>/<any(retry, cancel, stop, delete):op>")
 @write_required
 def task_action(task_id: int, op: str) -> Response:
-    ext = stask_extension()
+    tasks = current_stask().tasks
     try:
         if op == "retry":
-            ext.retry(task_id)
+            tasks.retry(task_id)
             flash(_("Task #%(id)d is queued again.", id=task_id), "success")
         elif op == "delete":
-            ext.delete(task_id)
+            tasks.delete(task_id)
             flash(_("Task #%(id)d deleted.", id=task_id), "success")
             return redirect(url_for("stask_panel.tasks"), code=303)
         else:
-            row = ext.cancel(task_id)
+            row = tasks.cancel(task_id)
             if row.status == Status.CANCELLED:
                 flash(_("Task #%(id)d cancelled.", id=task_id), "success")
             else:

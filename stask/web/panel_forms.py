@@ -14,7 +14,7 @@ from werkzeug.datastructures import MultiDict
 
 from ..enums import Priority
 from ..exceptions import StaskError
-from ..service.tasks import coerce_setting
+from ..service.workers import coerce_setting
 from ..validation import parse_datetime
 
 FIELD_TYPES = ("str", "text", "int", "float", "bool", "choice", "file")

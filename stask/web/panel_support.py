@@ -1,20 +1,13 @@
-"""Small pieces the panel views share: htmx detection, the write guard, the facade."""
+"""Small pieces the panel views share: htmx detection and the write guard."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from flask import current_app, request
+from flask import request
 
 from . import auth
 
 #: htmx stops a polling trigger when a response has this status (and still swaps it).
 HTMX_STOP_POLLING = 286
-
-
-def stask_extension() -> Any:
-    """The STask facade of the current app."""
-    return current_app.extensions["stask"]
 
 
 def is_htmx() -> bool:

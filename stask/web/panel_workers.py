@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
 from flask import Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from ..enums import Priority, Status
 from ..exceptions import StaskError
-from ..models import Task, Worker
+from ..models import Worker
+from ..service import Service, current_stask
 from . import panel_forms
 from .panel import panel_bp
-from .panel_support import is_htmx, stask_extension, write_required
+from .panel_support import is_htmx, write_required
 
 #: Names with a drawing in ``static/stask/icons.svg``; any other icon shows a letter badge.
 ICONS = frozenset(
@@ -44,11 +44,11 @@ def icon_name(worker: Worker) -> str | None:
     return worker.icon if worker.icon in ICONS else None
 
 
-def worker_info(ext: Any, worker: Worker) -> dict[str, Any]:
+def worker_info(service: Service, worker: Worker) -> dict[str, Any]:
     """What a card needs from the worker's class (which may fail to import)."""
     info: dict[str, Any] = {"actions": [], "fields": {}, "accepts_upload": False, "defaults": {}, "error": None}
     try:
-        definition = ext.resolve_worker(worker.identifier)
+        definition = service.workers.resolve(worker.identifier)
         cls = definition.worker_class() if definition else None
     except Exception as exc:  # a plugin that no longer imports: the card says so, the page still works
         info["error"] = f"{type(exc).__name__}: {exc}"
@@ -63,35 +63,7 @@ def worker_info(ext: Any, worker: Worker) -> dict[str, Any]:
     return info
 
 
-def uploaded_files(ext: Any, identifier: str) -> list[str]:
-    """Files uploaded for a worker (choices for its ``file`` fields)."""
-    try:
-        folder = ext.runtime.storage.worker_upload_dir(identifier)
-    except StaskError:
-        return []
-    if not folder.is_dir():
-        return []
-    return sorted(p.name for p in folder.iterdir() if p.is_file())[:200]
-
-
-def task_counts(ext: Any) -> tuple[dict[str, dict[int, int]], dict[str, Any]]:
-    """Task counts per worker and status, and each worker's last start: one grouped query."""
-    rows = ext.db.session.execute(
-        sa.select(Task.identifier, Task.status, sa.func.count(), sa.func.max(Task.started_at)).group_by(
-            Task.identifier, Task.status
-        )
-    ).all()
-    ext.db.session.commit()
-    counts: dict[str, dict[int, int]] = {}
-    last: dict[str, Any] = {}
-    for identifier, status, count, started in rows:
-        counts.setdefault(identifier, {})[int(status)] = int(count)
-        if started and (identifier not in last or started > last[identifier]):
-            last[identifier] = started
-    return counts, last
-
-
-def run_section(ext: Any, worker: Worker, info: dict[str, Any], action: str, **extra: Any) -> dict[str, Any]:
+def run_section(service: Service, worker: Worker, info: dict[str, Any], action: str, **extra: Any) -> dict[str, Any]:
     fields = info["fields"].get(action, {})
     return {
         "worker": worker,
@@ -101,18 +73,18 @@ def run_section(ext: Any, worker: Worker, info: dict[str, Any], action: str, **e
         "errors": extra.pop("errors", {}),
         "priority": extra.pop("priority", Priority.NORMAL.value),
         "start_at": extra.pop("start_at", ""),
-        "files": uploaded_files(ext, worker.identifier),
+        "files": service.workers.uploaded_files(worker.identifier),
         **extra,
     }
 
 
-def _cards(ext: Any, override: dict[tuple[str, str], dict[str, Any]] | None = None) -> list[dict[str, Any]]:
-    counts, last = task_counts(ext)
+def _cards(service: Service, override: dict[tuple[str, str], dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    counts, last = service.workers.task_summary()
     cards = []
-    for worker in ext.get_workers():
-        info = worker_info(ext, worker)
+    for worker in service.workers.registered():
+        info = worker_info(service, worker)
         sections = [
-            (override or {}).get((worker.identifier, action)) or run_section(ext, worker, info, action)
+            (override or {}).get((worker.identifier, action)) or run_section(service, worker, info, action)
             for action in info["actions"]
         ]
         cards.append(
@@ -131,32 +103,32 @@ def _cards(ext: Any, override: dict[tuple[str, str], dict[str, Any]] | None = No
 
 @panel_bp.get("/workers")
 def workers() -> str:
-    ext = stask_extension()
-    return render_template("stask/workers.html", cards=_cards(ext), statuses=list(Status))
+    service = current_stask()
+    return render_template("stask/workers.html", cards=_cards(service), statuses=list(Status))
 
 
 @panel_bp.post("/workers/<identifier>/run/<action>")
 @write_required
 def run(identifier: str, action: str) -> Response | str | tuple[str, int]:
     """Start a task from a card. htmx gets the section back (with a live bar); plain forms a redirect."""
-    ext = stask_extension()
-    worker = ext.get_worker(identifier)
-    info = worker_info(ext, worker)
+    service = current_stask()
+    worker = service.workers.get(identifier)
+    info = worker_info(service, worker)
     if action not in info["actions"]:
         flash(_("Worker %(worker)s has no action %(action)s.", worker=identifier, action=action), "error")
         return redirect(url_for("stask_panel.workers"), code=303)
     fields = info["fields"][action]
-    files = uploaded_files(ext, identifier)
+    files = service.workers.uploaded_files(identifier)
     data, errors = panel_forms.parse_run_form(fields, request.form, files)
     priority, start_at = panel_forms.parse_schedule(request.form, errors)
     task = None
     if not errors:
         try:
-            task = ext.create(identifier, action, data, priority=priority, start_at=start_at)
+            task = service.tasks.create(identifier, action, data, priority=priority, start_at=start_at)
         except StaskError as exc:
             errors["_form"] = str(exc)
     section = run_section(
-        ext,
+        service,
         worker,
         info,
         action,
@@ -171,19 +143,19 @@ def run(identifier: str, action: str) -> Response | str | tuple[str, int]:
     if task is not None:
         flash(_("Task #%(id)d started.", id=task.id), "success")
         return redirect(url_for("stask_panel.task", task_id=task.id), code=303)
-    cards = _cards(ext, {(identifier, action): section})
+    cards = _cards(service, {(identifier, action): section})
     return render_template("stask/workers.html", cards=cards, statuses=list(Status)), 400
 
 
 @panel_bp.post("/workers/<identifier>/active")
 @write_required
 def set_active(identifier: str) -> Response:
-    ext = stask_extension()
+    service = current_stask()
     if request.form.get("active") == "1":
-        ext.activate_worker(identifier)
+        service.workers.set_active(identifier, True)
         flash(_("Worker %(worker)s is active.", worker=identifier), "success")
     else:
-        ext.deactivate_worker(identifier)
+        service.workers.set_active(identifier, False)
         flash(_("Worker %(worker)s is inactive: new tasks are refused.", worker=identifier), "info")
     return redirect(url_for("stask_panel.workers") + f"#worker-{identifier}", code=303)
 
@@ -191,7 +163,7 @@ def set_active(identifier: str) -> Response:
 @panel_bp.post("/workers/discover")
 @write_required
 def discover() -> Response:
-    report = stask_extension().discover_workers()
+    report = current_stask().workers.discover()
     flash(
         _(
             "Discovery: %(found)d workers found, %(added)d added, %(updated)d updated.",
@@ -210,11 +182,11 @@ def discover() -> Response:
 
 @panel_bp.route("/workers/<identifier>/settings", methods=["GET", "POST"])
 def worker_settings(identifier: str) -> Response | tuple[str, int]:
-    ext = stask_extension()
-    worker = ext.get_worker(identifier)
-    info = worker_info(ext, worker)
+    service = current_stask()
+    worker = service.workers.get(identifier)
+    info = worker_info(service, worker)
     if request.method == "POST":
-        return _save_settings(ext, worker, info)
+        return _save_settings(service, worker, info)
     values = panel_forms.settings_display(info["defaults"], worker.settings or {})
     return _settings_page(worker, info, values, {}), 200
 
@@ -232,12 +204,12 @@ def _settings_page(worker: Worker, info: dict[str, Any], values: dict[str, Any],
 
 
 @write_required
-def _save_settings(ext: Any, worker: Worker, info: dict[str, Any]) -> Response | tuple[str, int]:
+def _save_settings(service: Service, worker: Worker, info: dict[str, Any]) -> Response | tuple[str, int]:
     defaults = info["defaults"]
     clean, errors = panel_forms.parse_settings_form(defaults, request.form)
     if not errors:
         try:
-            ext.update_worker_settings(worker.identifier, clean)
+            service.workers.update_settings(worker.identifier, clean)
             flash(_("Settings of %(worker)s saved.", worker=worker.identifier), "success")
             return redirect(url_for("stask_panel.worker_settings", identifier=worker.identifier), code=303)
         except StaskError as exc:

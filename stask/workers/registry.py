@@ -9,7 +9,6 @@ and the shared L2 at once.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from typing import Any
 
 import redis
 
+from .. import forking
 from ..exceptions import WorkerUnavailable
 from .base import BaseWorker
 from .discovery import import_object
@@ -77,9 +77,9 @@ class WorkerCache:
         self._lock = threading.Lock()
         self._pending = dict.fromkeys(_COUNTERS, 0)
         self._last_flush = time.monotonic()
-        os.register_at_fork(after_in_child=self._after_fork)
+        forking.after_fork_in_child(self)
 
-    def _after_fork(self) -> None:
+    def after_fork(self) -> None:
         """A work horse starts with no counts of its parent's (else every fork adds them again)
         and flushes its own at once (it exits with ``os._exit``, before any later flush)."""
         self._lock = threading.Lock()

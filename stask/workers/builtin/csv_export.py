@@ -8,9 +8,9 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
 
 from ...models import Task, Worker, utcnow
+from ...service import current_stask
 from ..base import BaseWorker
 
 TASK_COLUMNS = [
@@ -54,7 +54,7 @@ class CsvExportWorker(BaseWorker):
         days = int(options.get("days", 7))
         throttle = max(0, int(options.get("throttle_ms", 0))) / 1000
         batch = max(1, int(self.settings["batch_size"]))
-        session = current_app.extensions["stask"].db.session
+        session = current_stask().db.session
         if source == "workers":
             columns, query = WORKER_COLUMNS, sa.select(*(getattr(Worker, c) for c in WORKER_COLUMNS))
             total = session.scalar(sa.select(sa.func.count()).select_from(Worker)) or 0

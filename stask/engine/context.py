@@ -1,0 +1,63 @@
+"""The narrow view of stask the engine runs on: a session, live progress, storage, the RQ
+transport and a worker resolver. The engine never sees the facade, the web or settings it
+does not need, which keeps the task path's cost visible and its tests small."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy.orm import scoped_session
+
+from ..storage import Storage
+from ..workers.registry import WorkerDefinition
+from .progress import LiveProgress
+from .queues import Transport
+
+#: Where ``init_app`` keeps an app's :class:`EngineContext` (``app.extensions[...]``).
+EXTENSION_KEY = "stask.engine"
+
+
+class WorkerResolver(Protocol):
+    """Finds worker definitions (the service's two-level cache implements it)."""
+
+    def resolve(self, identifier: str) -> WorkerDefinition | None: ...
+
+    def active_identifiers(self) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class Delegation:
+    """What a forking worker process decided before forking the work horse for a task.
+
+    The parent claims the row on its own warm connection and records the outcome after the
+    horse exits, so the horse runs the action without opening a database connection (a new
+    one per fork cost more than the two statements). The horse inherits this by ``fork``.
+    """
+
+    task_id: int
+    attempt: int
+    claimed: bool
+    now: datetime
+
+
+@dataclass
+class EngineContext:
+    db: SQLAlchemy
+    live: LiveProgress
+    storage: Storage
+    transport: Transport
+    workers: WorkerResolver
+    #: Set by a forking worker process around each fork; ``None`` everywhere else.
+    delegation: Delegation | None = None
+
+    @property
+    def session(self) -> scoped_session:  # type: ignore[type-arg]
+        return self.db.session
+
+    @staticmethod
+    def of(app: Flask) -> EngineContext:
+        return app.extensions[EXTENSION_KEY]  # type: ignore[no-any-return]

@@ -1,0 +1,63 @@
+"""Every Redis key stask owns (RQ's own keys aside), built from ``STASK_REDIS_PREFIX``.
+
+One place, so that a key is never spelled twice and a prefix change moves them all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Keys:
+    prefix: str
+
+    # -- live state of a running task (engine) -------------------------------------------
+    def progress(self, task_id: int) -> str:
+        return f"{self.prefix}:progress:{task_id}"
+
+    def heartbeat(self, task_id: int) -> str:
+        return f"{self.prefix}:hb:{task_id}"
+
+    def stop(self, task_id: int) -> str:
+        return f"{self.prefix}:stop:{task_id}"
+
+    def outcome(self, task_id: int, attempt: int) -> str:
+        """A work horse's outcome, handed over to its parent process."""
+        return f"{self.prefix}:outcome:{task_id}:{attempt}"
+
+    # -- maintenance and caches ----------------------------------------------------------
+    @property
+    def reconcile_lock(self) -> str:
+        return f"{self.prefix}:reconcile-lock"
+
+    @property
+    def cache_prefix(self) -> str:
+        """Flask-Caching's key prefix (the L2 worker cache)."""
+        return f"{self.prefix}:cache:"
+
+    @property
+    def cached_workers_pattern(self) -> str:
+        return f"{self.cache_prefix}worker:*"
+
+    @property
+    def cache_stats(self) -> str:
+        return f"{self.prefix}:cache-stats"
+
+    # -- monitoring ----------------------------------------------------------------------
+    @property
+    def alerts_since(self) -> str:
+        return f"{self.prefix}:alerts:since"
+
+    def alert_sent(self, channel: str, alert_key: str) -> str:
+        return f"{self.prefix}:alerts:sent:{channel}:{alert_key}"
+
+    # -- web -----------------------------------------------------------------------------
+    def login_failures(self, client: str) -> str:
+        return f"{self.prefix}:login-failures:{client}"
+
+    def login_token_used(self, digest: str) -> str:
+        return f"{self.prefix}:login-token-used:{digest}"
+
+    def upload(self, upload_id: str) -> str:
+        return f"{self.prefix}:upload:{upload_id}"

@@ -1,0 +1,63 @@
+"""Everything stask holds for one app besides its database: Redis, the RQ transport, live
+progress, storage and the worker cache. Built once by ``init_app`` from :class:`Settings`."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+
+import redis
+from flask import Flask
+from flask_caching import Cache
+from rq.timeouts import UnixSignalDeathPenalty
+
+from .engine.progress import LiveProgress
+from .engine.queues import Transport
+from .keys import Keys
+from .settings import Settings
+from .storage import Storage
+from .workers.registry import WorkerCache
+
+
+class Runtime:
+    """Connections and shared state of one app (see the module docstring)."""
+
+    def __init__(self, app: Flask, settings: Settings) -> None:
+        self.settings = settings
+        self.keys = Keys(settings.redis_prefix)
+        self.redis = redis.Redis.from_url(settings.redis_url, health_check_interval=30)
+        self.transport = Transport(self.redis)
+        self.live = LiveProgress(self.redis, self.keys, settings.progress_ttl, settings.heartbeat_ttl)
+        self.storage = Storage(settings.storage)
+        self.cache = Cache()
+        self.cache.init_app(
+            app,
+            config={
+                "CACHE_TYPE": "RedisCache",
+                "CACHE_REDIS_URL": settings.redis_url,
+                "CACHE_KEY_PREFIX": self.keys.cache_prefix,
+                "CACHE_DEFAULT_TIMEOUT": settings.cache_l2_ttl,
+            },
+        )
+        self.workers = WorkerCache(
+            self.cache, self.redis, self.keys.cache_stats, settings.cache_l1_ttl, settings.cache_l2_ttl
+        )
+
+    @contextlib.contextmanager
+    def deadline(self, seconds: int) -> Iterator[None]:
+        """Interrupt an in-process run after ``seconds`` (SIGALRM works in the main thread only)."""
+        if threading.current_thread() is threading.main_thread():
+            with UnixSignalDeathPenalty(seconds, job_id="stask"):
+                yield
+        else:
+            yield
+
+    def close(self) -> None:
+        """Close every Redis connection this app holds (tests, and apps built per request)."""
+        self.redis.connection_pool.disconnect()
+        client = getattr(self.cache, "cache", None)
+        for name in ("_write_client", "_read_client"):
+            connection = getattr(client, name, None)
+            if connection is not None:
+                connection.connection_pool.disconnect()
