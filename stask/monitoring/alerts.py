@@ -4,7 +4,8 @@ Every rule is silent when there is nothing to judge: an idle system raises nothi
 Each alert is ``{key, type, severity, message, value, threshold, since}``; ``since``
 (when it started firing) is kept in Redis, so it survives restarts of the web process.
 
-Settings (app config first, then the environment; a threshold of 0 turns its rule off):
+Settings (:class:`~stask.settings.Settings`, read once when the app starts; a threshold of 0
+turns its rule off):
 
 ``STASK_ALERT_WINDOW_MINUTES`` (15)
     The window the failure-rate and p95 rules look at.
@@ -15,7 +16,8 @@ Settings (app config first, then the environment; a threshold of 0 turns its rul
 ``STASK_ALERT_P95_MS`` (600000)
     ``p95_run_time``: a worker's p95 run time above this many milliseconds. Per worker:
     ``STASK_ALERT_P95_MS_<IDENTIFIER>`` (identifier upper-cased, other characters as ``_``)
-    or ``STASK_ALERT_P95_MS_WORKERS``, a JSON object ``{"csv_export": 120000}``.
+    or ``STASK_ALERT_P95_MS_WORKERS``, a JSON object ``{"csv_export": 120000}``
+    (:meth:`Settings.p95_limit <stask.settings.Settings.p95_limit>`).
 ``STASK_ALERT_QUEUE_WAIT_SECONDS`` (300)
     ``queue_wait``: the oldest due task of a queue has waited longer than this.
 ``STASK_ALERT_STUCK_GRACE_SECONDS`` (60)
@@ -40,7 +42,6 @@ import hashlib
 import hmac
 import json
 import logging
-import re
 import smtplib
 import time
 import urllib.request
@@ -54,9 +55,11 @@ import redis
 import sqlalchemy as sa
 from flask import Flask
 
-from ..enums import CLAIMABLE, Status
+from ..enums import Status
 from ..models import Task, utcnow
-from .health import check_database, check_redis, live_workers, probe_redis, setting
+from ..service import Service, store
+from ..settings import Settings
+from .health import check_database, check_redis, live_workers, probe_redis, service_of
 from .metrics import Stats, collect, iso
 
 log = logging.getLogger("stask")
@@ -79,27 +82,10 @@ class Alert:
     since: str | None = None
 
 
-def p95_limit(app: Flask, identifier: str) -> int:
-    """The p95 limit of one worker: its own setting, the JSON mapping, or the global one."""
-    own = setting(app, "STASK_ALERT_P95_MS_" + re.sub(r"[^A-Z0-9]", "_", identifier.upper()), -1)
-    if own >= 0:
-        return int(own)
-    mapping = app.config.get("STASK_ALERT_P95_MS_WORKERS") or setting(app, "STASK_ALERT_P95_MS_WORKERS", "")
-    if isinstance(mapping, str) and mapping.strip():
-        try:
-            mapping = json.loads(mapping)
-        except ValueError:
-            log.warning("STASK_ALERT_P95_MS_WORKERS is not valid JSON; ignored")
-            mapping = {}
-    if isinstance(mapping, dict) and identifier in mapping:
-        return int(mapping[identifier])
-    return int(setting(app, "STASK_ALERT_P95_MS", 600_000))
-
-
 # -- rules ------------------------------------------------------------------------------------
-def _outcome_rules(app: Flask, session: Any, now: datetime) -> list[Alert]:
-    window = setting(app, "STASK_ALERT_WINDOW_MINUTES", 15)
-    minimum = max(1, setting(app, "STASK_ALERT_MIN_TASKS", 5))
+def _outcome_rules(settings: Settings, session: Any, now: datetime) -> list[Alert]:
+    window = settings.alert_window_minutes
+    minimum = max(1, settings.alert_min_tasks)
     parts = collect(session, now - timedelta(minutes=window), now, rollups=False)
     per_worker: dict[str, Stats] = {}
     overall = Stats()
@@ -107,7 +93,7 @@ def _outcome_rules(app: Flask, session: Any, now: datetime) -> list[Alert]:
         per_worker.setdefault(identifier, Stats()).merge(stats)
         overall.merge(stats)
     alerts = []
-    threshold = setting(app, "STASK_ALERT_FAILURE_RATE", 0.25)
+    threshold = settings.alert_failure_rate
     judged = overall.finished + overall.failed
     if threshold > 0 and judged >= minimum and overall.failed / judged >= threshold:
         rate = round(overall.failed / judged, 4)
@@ -122,7 +108,7 @@ def _outcome_rules(app: Flask, session: Any, now: datetime) -> list[Alert]:
             )
         )
     for identifier, stats in sorted(per_worker.items()):
-        limit = p95_limit(app, identifier)
+        limit = settings.p95_limit(identifier)
         p95 = stats.run.percentile(95)
         if limit > 0 and stats.run.count >= minimum and p95 is not None and p95 > limit:
             alerts.append(
@@ -138,21 +124,16 @@ def _outcome_rules(app: Flask, session: Any, now: datetime) -> list[Alert]:
     return alerts
 
 
-def _backlog(session: Any, now: datetime) -> dict[str, tuple[datetime, int]]:
-    """Per queue: when its oldest due task became due, and how many are due."""
-    due = sa.func.coalesce(Task.start_at, Task.created_at)
-    rows = session.execute(
-        sa.select(Task.priority, sa.func.min(due), sa.func.count())
-        .where(Task.status.in_([int(s) for s in CLAIMABLE]), due <= now)
-        .group_by(Task.priority)
-    ).all()
-    return {row[0]: (row[1], int(row[2])) for row in rows}
+#: Per queue (priority): how many tasks are due, and since when the oldest waits (``store.backlog``).
+Backlog = dict[str, tuple[int, datetime | None]]
 
 
-def _queue_rules(app: Flask, backlog: dict[str, tuple[datetime, int]], now: datetime) -> list[Alert]:
-    limit = setting(app, "STASK_ALERT_QUEUE_WAIT_SECONDS", 300)
+def _queue_rules(settings: Settings, backlog: Backlog, now: datetime) -> list[Alert]:
+    limit = settings.alert_queue_wait_seconds
     alerts = []
-    for queue, (oldest, count) in sorted(backlog.items()):
+    for queue, (count, oldest) in sorted(backlog.items()):
+        if oldest is None:
+            continue
         waited = round((now - oldest).total_seconds(), 1)
         if limit > 0 and waited > limit:
             alerts.append(
@@ -168,9 +149,13 @@ def _queue_rules(app: Flask, backlog: dict[str, tuple[datetime, int]], now: date
     return alerts
 
 
-def _no_worker_rule(app: Flask, backlog: dict[str, tuple[datetime, int]], now: datetime) -> list[Alert]:
-    grace = setting(app, "STASK_ALERT_BACKLOG_GRACE_SECONDS", 60)
-    waiting = {q: count for q, (oldest, count) in backlog.items() if (now - oldest).total_seconds() >= grace}
+def _no_worker_rule(app: Flask, backlog: Backlog, now: datetime) -> list[Alert]:
+    grace = service_of(app).settings.alert_backlog_grace_seconds
+    waiting = {
+        q: count
+        for q, (count, oldest) in backlog.items()
+        if oldest is not None and (now - oldest).total_seconds() >= grace
+    }
     if not waiting or live_workers(probe_redis(app)):
         return []
     count = sum(waiting.values())
@@ -186,10 +171,10 @@ def _no_worker_rule(app: Flask, backlog: dict[str, tuple[datetime, int]], now: d
     ]
 
 
-def _stuck_rule(app: Flask, session: Any, now: datetime) -> list[Alert]:
-    stask = app.extensions["stask"]
-    ttl = int(app.config["STASK_HEARTBEAT_TTL"])
-    grace = setting(app, "STASK_ALERT_STUCK_GRACE_SECONDS", 60)
+def _stuck_rule(service: Service, session: Any, now: datetime) -> list[Alert]:
+    settings = service.settings
+    ttl = settings.heartbeat_ttl
+    grace = settings.alert_stuck_grace_seconds
     running = session.execute(
         sa.select(Task.id, Task.identifier, Task.started_at)
         .where(Task.status == int(Status.RUNNING), Task.started_at <= now - timedelta(seconds=ttl))
@@ -199,11 +184,11 @@ def _stuck_rule(app: Flask, session: Any, now: datetime) -> list[Alert]:
     session.commit()
     if not running:
         return []
-    alive = app.extensions["stask.runtime"].live.alive([row.id for row in running])
-    default_timeout = int(app.config["STASK_TIMEOUT"])
+    alive = service.runtime.live.alive([row.id for row in running])
+    default_timeout = settings.timeout
     stuck = []
     for row in running:
-        definition = stask.resolve_worker(row.identifier)
+        definition = service.workers.resolve(row.identifier)
         try:
             timeout = (definition.worker_class().timeout if definition else None) or default_timeout
         except ImportError:  # a plugin that no longer imports: judge it by the default timeout
@@ -229,7 +214,9 @@ def _stuck_rule(app: Flask, session: Any, now: datetime) -> list[Alert]:
 def evaluate(app: Flask, now: datetime | None = None) -> list[dict[str, Any]]:
     """The alerts firing now (inside an app context)."""
     now = now or utcnow()
-    session = app.extensions["stask"].db.session
+    service = service_of(app)
+    settings = service.settings
+    session = service.db.session
     alerts: list[Alert] = []
     evaluated = {"database_unreachable", "redis_unreachable"}
     database, redis_check = check_database(app), check_redis(app)
@@ -256,14 +243,14 @@ def evaluate(app: Flask, now: datetime | None = None) -> list[dict[str, Any]]:
             )
         )
     if database["ok"]:
-        alerts += _outcome_rules(app, session, now)
-        backlog = _backlog(session, now)
+        alerts += _outcome_rules(settings, session, now)
+        backlog = store.backlog(session, now)
         session.commit()
-        alerts += _queue_rules(app, backlog, now)
+        alerts += _queue_rules(settings, backlog, now)
         evaluated |= {"failure_rate", "p95_run_time", "queue_wait"}
         if redis_check["ok"]:
             alerts += _no_worker_rule(app, backlog, now)
-            alerts += _stuck_rule(app, session, now)
+            alerts += _stuck_rule(service, session, now)
             evaluated |= {"no_worker", "stuck_tasks"}
     _stamp_since(app, alerts, evaluated, now)
     return [asdict(alert) for alert in alerts]
@@ -271,7 +258,7 @@ def evaluate(app: Flask, now: datetime | None = None) -> list[dict[str, Any]]:
 
 def _stamp_since(app: Flask, alerts: list[Alert], evaluated: set[str], now: datetime) -> None:
     """Record when each alert started firing; forget alerts of evaluated rules that stopped."""
-    key = f"{app.config['STASK_REDIS_PREFIX']}:alerts:since"
+    key = service_of(app).runtime.keys.alerts_since
     stamp = iso(now)
     try:
         client = probe_redis(app)
@@ -293,7 +280,7 @@ def _stamp_since(app: Flask, alerts: list[Alert], evaluated: set[str], now: date
 # -- delivery ---------------------------------------------------------------------------------
 def _claim(app: Flask, channel: str, alert_key: str, cooldown: int) -> bool:
     """True once per alert and channel per cool-down (SET NX EX; a local fallback if Redis is down)."""
-    key = f"{app.config['STASK_REDIS_PREFIX']}:alerts:sent:{channel}:{alert_key}"
+    key = service_of(app).runtime.keys.alert_sent(channel, alert_key)
     try:
         return bool(probe_redis(app).set(key, iso(utcnow()) or "", nx=True, ex=cooldown))
     except redis.RedisError:
@@ -306,7 +293,7 @@ def _claim(app: Flask, channel: str, alert_key: str, cooldown: int) -> bool:
 
 def _release(app: Flask, channel: str, alert_key: str) -> None:
     """A failed delivery does not use up the cool-down: the next pass tries again."""
-    key = f"{app.config['STASK_REDIS_PREFIX']}:alerts:sent:{channel}:{alert_key}"
+    key = service_of(app).runtime.keys.alert_sent(channel, alert_key)
     _local_sent.pop(key, None)
     try:
         probe_redis(app).delete(key)
@@ -319,33 +306,31 @@ def sign(secret: str, body: bytes) -> str:
 
 
 def send_webhook(app: Flask, alert: dict[str, Any]) -> None:
-    url = str(setting(app, "STASK_ALERT_WEBHOOK_URL", ""))
+    settings = service_of(app).settings
+    url = settings.alert_webhook_url
     if urlparse(url).scheme not in ("http", "https"):
         raise ValueError(f"STASK_ALERT_WEBHOOK_URL must be an http(s) URL, got {url!r}")
     body = json.dumps({"event": "stask.alert", "alert": alert, "sent_at": iso(utcnow())}).encode()
     headers = {"Content-Type": "application/json", "User-Agent": "stask-alerts"}
-    secret = str(setting(app, "STASK_ALERT_WEBHOOK_SECRET", ""))
-    if secret:
-        headers["X-Stask-Signature"] = sign(secret, body)
+    if settings.alert_webhook_secret:
+        headers["X-Stask-Signature"] = sign(settings.alert_webhook_secret, body)
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-    with urllib.request.urlopen(request, timeout=setting(app, "STASK_ALERT_WEBHOOK_TIMEOUT", 5.0)) as response:
+    with urllib.request.urlopen(request, timeout=settings.alert_webhook_timeout) as response:
         response.read()
 
 
 def send_email(app: Flask, alert: dict[str, Any]) -> None:
-    recipients = [a.strip() for a in str(setting(app, "STASK_ALERT_EMAIL_TO", "")).split(",") if a.strip()]
+    settings = service_of(app).settings
     message = EmailMessage()
     message["Subject"] = f"[stask] {alert['severity']}: {alert['message']}"[:200]
-    message["From"] = str(setting(app, "STASK_ALERT_EMAIL_FROM", "stask@localhost"))
-    message["To"] = ", ".join(recipients)
+    message["From"] = settings.alert_email_from
+    message["To"] = ", ".join(settings.alert_email_to)
     message.set_content(json.dumps(alert, indent=2))
-    host = str(setting(app, "STASK_ALERT_SMTP_HOST", "localhost"))
-    with smtplib.SMTP(host, setting(app, "STASK_ALERT_SMTP_PORT", 25), timeout=10) as smtp:
-        if setting(app, "STASK_ALERT_SMTP_STARTTLS", False):
+    with smtplib.SMTP(settings.alert_smtp_host, settings.alert_smtp_port, timeout=10) as smtp:
+        if settings.alert_smtp_starttls:
             smtp.starttls()
-        user = str(setting(app, "STASK_ALERT_SMTP_USER", ""))
-        if user:
-            smtp.login(user, str(setting(app, "STASK_ALERT_SMTP_PASSWORD", "")))
+        if settings.alert_smtp_user:
+            smtp.login(settings.alert_smtp_user, settings.alert_smtp_password)
         smtp.send_message(message)
 
 
@@ -356,10 +341,11 @@ def deliver_alerts(app: Flask, alerts: list[dict[str, Any]] | None = None) -> di
     periodic maintenance (one process at a time holds the reconcile lock) and when the
     alerts endpoint is read. Delivery errors are logged, never raised.
     """
+    settings = service_of(app).settings
     channels = []
-    if setting(app, "STASK_ALERT_WEBHOOK_URL", ""):
+    if settings.alert_webhook_url:
         channels.append(("webhook", send_webhook))
-    if setting(app, "STASK_ALERT_EMAIL_TO", ""):
+    if settings.alert_email_to:
         channels.append(("email", send_email))
     sent = {name: 0 for name, _send in channels}
     if not channels:
@@ -367,7 +353,7 @@ def deliver_alerts(app: Flask, alerts: list[dict[str, Any]] | None = None) -> di
     with app.app_context():
         if alerts is None:
             alerts = evaluate(app)
-        cooldown = max(1, setting(app, "STASK_ALERT_COOLDOWN", 1800))
+        cooldown = max(1, settings.alert_cooldown)
         for alert in alerts:
             for name, send in channels:
                 if not _claim(app, name, alert["key"], cooldown):

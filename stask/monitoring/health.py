@@ -5,13 +5,13 @@ when every *required* check is ok (database, Redis and storage always; live work
 and the RQ scheduler only when ``STASK_HEALTH_REQUIRE_WORKERS`` is true, because a
 deployment may run tasks from cron with ``flask stask process`` instead).
 
-Settings: ``STASK_HEALTH_MIN_FREE_MB`` (default 100): free space the storage folder
-needs; ``STASK_HEALTH_REQUIRE_WORKERS`` (default false): see above.
+Settings (:class:`~stask.settings.Settings`): ``health_min_free_mb``
+(``STASK_HEALTH_MIN_FREE_MB``, default 100): free space the storage folder needs;
+``health_require_workers`` (``STASK_HEALTH_REQUIRE_WORKERS``, default false): see above.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
@@ -22,22 +22,12 @@ from rq import Worker
 from rq.scheduler import RQScheduler
 
 from ..enums import QUEUE_ORDER
+from ..service import EXTENSION_KEY, Service
 
 
-def setting(app: Flask, name: str, default: Any) -> Any:
-    """A setting from the app config, then the environment, then ``default``, in the default's type."""
-    raw = app.config.get(name)
-    if raw is None:
-        raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    if isinstance(default, bool):
-        return raw if isinstance(raw, bool) else str(raw).strip().lower() in ("1", "true", "yes", "on")
-    if isinstance(default, int):
-        return int(raw)
-    if isinstance(default, float):
-        return float(raw)
-    return raw
+def service_of(app: Flask) -> Service:
+    """The app's stask service; works without an app context (the monitoring functions receive ``app``)."""
+    return app.extensions[EXTENSION_KEY]  # type: ignore[no-any-return]
 
 
 def _elapsed_ms(started: float) -> float:
@@ -45,7 +35,7 @@ def _elapsed_ms(started: float) -> float:
 
 
 def check_database(app: Flask) -> dict[str, Any]:
-    session = app.extensions["stask"].db.session
+    session = service_of(app).db.session
     started = time.perf_counter()
     try:
         session.execute(sa.text("SELECT 1"))
@@ -61,7 +51,7 @@ def probe_redis(app: Flask) -> redis.Redis:
     client = app.extensions.get("stask.health_redis")
     if client is None:
         client = app.extensions["stask.health_redis"] = redis.Redis.from_url(
-            app.config["REDIS_URL"], socket_connect_timeout=2, socket_timeout=2
+            service_of(app).settings.redis_url, socket_connect_timeout=2, socket_timeout=2
         )
     return client
 
@@ -109,8 +99,9 @@ def check_scheduler(app: Flask, required: bool, connection: redis.Redis) -> dict
 
 
 def check_storage(app: Flask) -> dict[str, Any]:
-    storage = app.extensions["stask.runtime"].storage
-    minimum = setting(app, "STASK_HEALTH_MIN_FREE_MB", 100) * 1024 * 1024
+    service = service_of(app)
+    storage = service.runtime.storage
+    minimum = service.settings.health_min_free_mb * 1024 * 1024
     try:
         free = storage.free_bytes()
     except OSError as exc:
@@ -120,7 +111,7 @@ def check_storage(app: Flask) -> dict[str, Any]:
 
 def health(app: Flask) -> dict[str, Any]:
     """All checks and the overall verdict."""
-    required = bool(setting(app, "STASK_HEALTH_REQUIRE_WORKERS", False))
+    required = service_of(app).settings.health_require_workers
     connection = probe_redis(app)
     checks = {
         "database": check_database(app),

@@ -14,12 +14,12 @@ from datetime import timedelta
 from typing import Any
 
 import redis
-import sqlalchemy as sa
 from flask import Flask
 
 from ..enums import Status
-from ..models import Task, utcnow
-from .health import check_database, check_redis, live_workers, probe_redis, setting
+from ..models import utcnow
+from ..service import store
+from .health import check_database, check_redis, live_workers, probe_redis, service_of
 from .metrics import Distribution, Stats, collect
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -83,7 +83,7 @@ def render(app: Flask) -> str:
         "Whether stask reaches a dependency (1) or not (0).",
         [("", {"component": "database"}, int(database["ok"])), ("", {"component": "redis"}, int(redis_check["ok"]))],
     )
-    runtime = app.extensions["stask.runtime"]
+    runtime = service_of(app).runtime
     if redis_check["ok"]:
         try:
             depth = runtime.transport.depth()
@@ -121,15 +121,16 @@ def render(app: Flask) -> str:
 
 
 def _database_families(app: Flask, out: Exposition) -> None:
-    session = app.extensions["stask"].db.session
-    counts = dict(session.execute(sa.select(Task.status, sa.func.count()).group_by(Task.status)).all())
+    service = service_of(app)
+    session: Any = service.db.session
+    counts = store.counts_by_status(session)
     out.family(
         "stask_tasks",
         "gauge",
         "Tasks in s_tasks by status.",
         [("", {"status": status.text}, int(counts.get(int(status), 0))) for status in Status],
     )
-    minutes = int(setting(app, "STASK_METRICS_WINDOW_MINUTES", 60))
+    minutes = service.settings.metrics_window_minutes
     now = utcnow()
     parts = collect(session, now - timedelta(minutes=minutes), now, rollups=False)
     per_worker: dict[str, Stats] = {}

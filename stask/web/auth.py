@@ -15,6 +15,7 @@ is authenticated, in this order, by:
    once through ``/login?token=…`` (``make run`` prints that URL, as Jupyter does).
 
 With none of these configured every request is refused, and the login page says why.
+Every setting comes from the app's :class:`~stask.settings.Settings`, resolved once at start-up.
 Session requests that change state need the per-session CSRF token: form field ``csrf_token``
 or header ``X-CSRF-Token`` (base.html hands it to htmx through ``hx-headers``).
 """
@@ -24,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import os
 import secrets
 from collections.abc import Callable
 from functools import wraps
@@ -46,6 +46,9 @@ from flask import (
 from werkzeug.security import check_password_hash
 from werkzeug.utils import import_string
 
+from ..service import EXTENSION_KEY as SERVICE_KEY
+from ..service import current_stask
+from ..settings import Settings
 from .errors import STASK_BLUEPRINTS, error_response, is_stask_request, register_error_handlers, url_prefix
 
 log = logging.getLogger("stask")
@@ -55,11 +58,8 @@ ADMIN = "admin"
 READONLY = "readonly"
 ROLES = (ADMIN, READONLY)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
-#: Failed password attempts per client address before the login page answers 429.
-LOGIN_MAX_FAILURES = 10
+#: Seconds over which failed logins from one address are counted (``STASK_LOGIN_MAX_FAILURES``).
 LOGIN_FAILURE_WINDOW = 300
-#: Largest request body (MB) when the app sets no MAX_CONTENT_LENGTH; bigger files go in chunks.
-MAX_REQUEST_MB = 64
 #: Werkzeug hash prefixes: such a configured password is checked with ``check_password_hash``.
 HASH_PREFIXES = ("scrypt:", "pbkdf2:")
 DEFAULT_CSP = (
@@ -82,48 +82,29 @@ _protected: set[str] = set(STASK_BLUEPRINTS)
 
 
 # -- configuration ---------------------------------------------------------------------------
-def _setting(name: str) -> Any:
-    """Flask config first (a host's own value wins), the environment second."""
-    value = current_app.config.get(name)
-    return value if value not in (None, "") else os.environ.get(name) or None
-
-
-def _flag(name: str) -> bool:
-    value = _setting(name)
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    return bool(value)
-
-
-def _tokens(name: str) -> list[str]:
-    value = _setting(name)
-    if not value:
-        return []
-    items = value.split(",") if isinstance(value, str) else list(value)
-    return [str(item).strip() for item in items if str(item).strip()]
+def _settings() -> Settings:
+    return current_stask().settings
 
 
 def _authorize_hook() -> Callable[[Any], Any] | None:
-    hook = _setting("STASK_AUTHORIZE")
+    hook = _settings().authorize
     if isinstance(hook, str):
         hook = import_string(hook.replace(":", "."))
     if hook is not None and not callable(hook):
         raise TypeError("STASK_AUTHORIZE must be a callable taking the request (or its import path)")
-    return hook  # type: ignore[no-any-return]
+    return hook
 
 
-def login_configured() -> bool:
+def login_configured(settings: Settings | None = None) -> bool:
     """Whether the built-in login page can sign anyone in."""
-    return bool(
-        _setting("STASK_ADMIN_PASSWORD") or _setting("STASK_READONLY_PASSWORD") or _setting("STASK_LOGIN_TOKEN")
-    )
+    settings = settings or _settings()
+    return bool(settings.admin_password or settings.readonly_password or settings.login_token)
 
 
-def auth_configured() -> bool:
+def auth_configured(settings: Settings | None = None) -> bool:
+    settings = settings or _settings()
     return (
-        login_configured()
-        or bool(_tokens("STASK_API_TOKEN") or _tokens("STASK_READONLY_TOKEN"))
-        or bool(_setting("STASK_AUTHORIZE"))
+        login_configured(settings) or bool(settings.api_tokens or settings.readonly_tokens) or bool(settings.authorize)
     )
 
 
@@ -152,7 +133,8 @@ def check_password(given: str, configured: str | None) -> bool:
 
 def _stamp() -> str:
     """Changes when the passwords change, which signs every session out."""
-    material = f"{_setting('STASK_ADMIN_PASSWORD') or ''}\0{_setting('STASK_READONLY_PASSWORD') or ''}"
+    settings = _settings()
+    material = f"{settings.admin_password or ''}\0{settings.readonly_password or ''}"
     key = str(current_app.secret_key or "").encode()
     return hmac.new(key, material.encode(), hashlib.sha256).hexdigest()[:16]
 
@@ -170,9 +152,10 @@ def _resolve_role() -> tuple[str | None, str | None]:
     """(role, how) for this request; how is "bearer", "host" or "session"."""
     token = _bearer()
     if token is not None:
-        if token and _match_any(token, _tokens("STASK_API_TOKEN")):
+        settings = _settings()
+        if token and _match_any(token, settings.api_tokens):
             return ADMIN, "bearer"
-        if token and _match_any(token, _tokens("STASK_READONLY_TOKEN")):
+        if token and _match_any(token, settings.readonly_tokens):
             return READONLY, "bearer"
         _request_state()["bad_token"] = True
         return None, None
@@ -268,7 +251,8 @@ def _is_public() -> bool:
 
 
 def _login_redirect() -> Response:
-    login_url = _setting("STASK_LOGIN_URL") if _setting("STASK_AUTHORIZE") else None
+    settings = _settings()
+    login_url = settings.login_url if settings.authorize else None
     target = login_url or url_for("stask_auth.login")
     separator = "&" if "?" in target else "?"
     return redirect(f"{target}{separator}next={quote(request.full_path.rstrip('?'), safe='/')}")
@@ -291,7 +275,8 @@ def _refuse_anonymous() -> Response:
         if not auth_configured():
             message = "no credentials are configured: set STASK_API_TOKEN (or STASK_ADMIN_PASSWORD)"
         return error_response("unauthorized", message, 401, {"WWW-Authenticate": 'Bearer realm="stask"'})
-    if _setting("STASK_AUTHORIZE") and not _setting("STASK_LOGIN_URL"):
+    settings = _settings()
+    if settings.authorize and not settings.login_url:
         return error_response("forbidden", "you are not allowed to use this panel", 403)
     return _login_redirect()
 
@@ -308,7 +293,7 @@ def guard() -> Response | None:
         return _refuse_anonymous()
     if current_app.config.get("MAX_CONTENT_LENGTH") is None:
         # Bounds what reading a form (for its CSRF field) may cost; uploads raise it per worker.
-        request.max_content_length = int(current_app.config.get("STASK_MAX_REQUEST_MB", MAX_REQUEST_MB)) << 20
+        request.max_content_length = _settings().max_request_mb << 20
     if request.method not in SAFE_METHODS and authenticated_by() != "bearer" and not csrf_valid():
         return _csrf_failure()
     return None
@@ -329,7 +314,7 @@ def _security_headers(response: Response) -> Response:
     if not is_stask_request() and not request.path.startswith("/static/stask/"):
         return response
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", str(current_app.config.get("STASK_CSP") or DEFAULT_CSP))
+    headers.setdefault("Content-Security-Policy", _settings().csp or DEFAULT_CSP)
     for name, value in SECURITY_HEADERS.items():
         headers.setdefault(name, value)
     endpoint = request.endpoint or ""
@@ -361,32 +346,26 @@ def _home() -> str:
 
 
 def _client_key() -> str:
-    prefix = current_app.config.get("STASK_REDIS_PREFIX", "stask")
-    return f"{prefix}:login-failures:{request.remote_addr or 'unknown'}"
+    return current_stask().runtime.keys.login_failures(request.remote_addr or "unknown")
 
 
-def _runtime_redis() -> redis.Redis | None:
-    runtime = current_app.extensions.get("stask.runtime")
-    return runtime.redis if runtime is not None else None
+def _runtime_redis() -> redis.Redis:
+    return current_stask().runtime.redis
 
 
 def _too_many_failures() -> bool:
     connection = _runtime_redis()
-    if connection is None:
-        return False
     try:
         count = connection.get(_client_key())
     except redis.RedisError as exc:
         log.warning("stask: login rate limit unavailable (Redis): %s", exc)
         return False
-    limit = int(current_app.config.get("STASK_LOGIN_MAX_FAILURES", LOGIN_MAX_FAILURES))
+    limit = _settings().login_max_failures
     return count is not None and int(count) >= limit
 
 
 def _record_failure() -> None:
     connection = _runtime_redis()
-    if connection is None:
-        return
     try:
         pipe = connection.pipeline(transaction=False)
         pipe.incr(_client_key())
@@ -407,25 +386,23 @@ def _sign_in(role: str) -> None:
 
 def _use_login_token(token: str) -> bool:
     """The one-time token: valid once across every process (a Redis SET NX marks it used)."""
-    configured = _setting("STASK_LOGIN_TOKEN")
-    if not configured or not token or not _match_any(token, [str(configured)]):
+    configured = _settings().login_token
+    if not configured or not token or not _match_any(token, [configured]):
         return False
-    connection = _runtime_redis()
-    if connection is None:
-        return False
-    prefix = current_app.config.get("STASK_REDIS_PREFIX", "stask")
-    key = f"{prefix}:login-token-used:{hashlib.sha256(token.encode()).hexdigest()[:32]}"
-    return bool(connection.set(key, 1, nx=True, ex=30 * 86400))
+    keys = current_stask().runtime.keys
+    key = keys.login_token_used(hashlib.sha256(token.encode()).hexdigest()[:32])
+    return bool(_runtime_redis().set(key, 1, nx=True, ex=30 * 86400))
 
 
 def _login_page(error: str | None = None, status: int = 200) -> Response:
+    settings = _settings()
     context = {
         "error": error,
         "next": _safe_next(request.values.get("next")),
-        "login_configured": login_configured(),
-        "has_password": bool(_setting("STASK_ADMIN_PASSWORD") or _setting("STASK_READONLY_PASSWORD")),
-        "host_managed": bool(_setting("STASK_AUTHORIZE")),
-        "host_login_url": _setting("STASK_LOGIN_URL"),
+        "login_configured": login_configured(settings),
+        "has_password": bool(settings.admin_password or settings.readonly_password),
+        "host_managed": bool(settings.authorize),
+        "host_login_url": settings.login_url,
         "role": current_role(),
     }
     return Response(render_template("stask/login.html", **context), status=status)
@@ -445,7 +422,8 @@ def login() -> Response:
             _record_failure()
             return _login_page("bad_token", 403)
         return _login_page()
-    if _setting("STASK_AUTHORIZE"):
+    settings = _settings()
+    if settings.authorize:
         return _login_page("host_managed", 400)
     if not csrf_valid():
         return _login_page("csrf", 400)
@@ -453,9 +431,9 @@ def login() -> Response:
         return _login_page("too_many", 429)
     password = request.form.get("password", "")
     role = None
-    if check_password(password, _setting("STASK_ADMIN_PASSWORD")):
+    if check_password(password, settings.admin_password):
         role = ADMIN
-    elif check_password(password, _setting("STASK_READONLY_PASSWORD")):
+    elif check_password(password, settings.readonly_password):
         role = READONLY
     if role is None:
         _record_failure()
@@ -484,30 +462,14 @@ def generate_login_token() -> str:
     return secrets.token_urlsafe(24)
 
 
-def _secret_key(app: Flask) -> None:
-    if app.config.get("SECRET_KEY"):
-        return
-    key = app.config.get("STASK_SECRET_KEY") or os.environ.get("STASK_SECRET_KEY") or os.environ.get("SECRET_KEY")
-    if not key:
-        key = secrets.token_hex(32)
-        log.warning(
-            "stask: no SECRET_KEY or STASK_SECRET_KEY set; using a random key, so sign-ins end when the "
-            "process restarts and are not shared between processes"
-        )
-    app.config["SECRET_KEY"] = key
+def init_auth(app: Flask, settings: Settings | None = None) -> None:
+    """The guard, CSRF helpers for templates, security headers, error handlers.
 
-
-def init_auth(app: Flask) -> None:
-    """Secret key, cookie flags, the guard, CSRF helpers for templates, headers, error handlers."""
-    _secret_key(app)
-    if app.config.get("SESSION_COOKIE_SAMESITE") is None:
-        app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
-    app.config["SESSION_COOKIE_HTTPONLY"] = True
-    secure = app.config.get("STASK_SECURE_COOKIES", os.environ.get("STASK_SECURE_COOKIES"))
-    if isinstance(secure, str):
-        secure = secure.strip().lower() in ("1", "true", "yes", "on")
-    if secure:
-        app.config["SESSION_COOKIE_SECURE"] = True
+    The host's configuration is left alone: the session key and cookie flags are the host's
+    (the standalone ``create_app`` sets its own). ``settings`` defaults to the app's service's.
+    """
+    if settings is None:
+        settings = app.extensions[SERVICE_KEY].settings
     for blueprint in (auth_bp,):
         protect(blueprint)
     app.before_request(guard)
@@ -522,9 +484,8 @@ def init_auth(app: Flask) -> None:
             return {}
         return {"csrf_token": csrf_token, "stask_current_role": current_role}
 
-    with app.app_context():
-        if not app.config.get("TESTING") and not auth_configured():
-            log.warning(
-                "stask: no STASK_ADMIN_PASSWORD, STASK_API_TOKEN or STASK_AUTHORIZE configured; "
-                "the panel and the API refuse every request"
-            )
+    if not app.config.get("TESTING") and not auth_configured(settings):
+        log.warning(
+            "stask: no STASK_ADMIN_PASSWORD, STASK_API_TOKEN or STASK_AUTHORIZE configured; "
+            "the panel and the API refuse every request"
+        )

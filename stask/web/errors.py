@@ -11,12 +11,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, current_app, jsonify, render_template, request
+from flask import Flask, Response, jsonify, render_template, request
 from jinja2 import TemplateNotFound
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from ..exceptions import StaskError
+from ..service import current_stask
 
 log = logging.getLogger("stask")
 
@@ -40,7 +41,8 @@ HTTP_CODES = {
 
 
 def url_prefix() -> str:
-    return str(current_app.config.get("STASK_URL_PREFIX", "/stask")).rstrip("/")
+    """Where stask is mounted (``STASK_URL_PREFIX``), without a trailing slash."""
+    return current_stask().settings.url_prefix.rstrip("/")
 
 
 def is_stask_request() -> bool:

@@ -22,6 +22,7 @@ from ..monitoring import metrics
 from ..monitoring.alerts import deliver_alerts, evaluate
 from ..monitoring.health import health
 from ..monitoring.prometheus import CONTENT_TYPE, render
+from ..service import current_stask
 from ..workers.base import IDENTIFIER_RE
 from . import auth
 from .charts import hour_label, line_chart
@@ -67,7 +68,7 @@ def json_view(view: Callable[..., Response]) -> Callable[..., Response]:
 
 
 def _session() -> Any:
-    return current_app.extensions["stask"].db.session
+    return current_stask().db.session
 
 
 def _hours() -> int:
@@ -89,9 +90,9 @@ def _is_htmx() -> bool:
 
 def cache_stats() -> dict[str, Any]:
     """The worker cache's shared counters plus how many definitions the shared level holds."""
-    runtime = current_app.extensions["stask.runtime"]
+    runtime = current_stask().runtime
     stats = runtime.workers.stats()
-    pattern = f"{current_app.config['STASK_REDIS_PREFIX']}:cache:worker:*"
+    pattern = runtime.keys.cached_workers_pattern
     stats["l2_size"] = sum(1 for _key in runtime.redis.scan_iter(match=pattern, count=500))
     return stats
 
@@ -133,7 +134,7 @@ def cache_stats_view() -> Response:
 @json_view
 def cache_clear() -> Response | str:
     """Forget every cached worker definition (both levels); counters are kept."""
-    current_app.extensions["stask.runtime"].workers.invalidate()
+    current_stask().runtime.workers.invalidate()
     if _is_htmx():
         return render_template("stask/fragments/performance_cache.html", cache=cache_stats(), cleared=True)
     if request.form and not request.is_json:  # a plain form post from the page without JavaScript

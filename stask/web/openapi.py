@@ -12,10 +12,11 @@ import copy
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from flask import Response, current_app, jsonify
+from flask import Response, jsonify
 
 from .. import __name__ as _package
 from ..enums import Priority, Status
+from ..service import current_stask
 from ..service.listing import COUNT_CAP, MAX_PER_PAGE, MAX_SEARCH, SORTS
 from .api import MAX_BULK, MAX_LOG_LINES, RETRY_FAILED_LIMIT, SAFE_DOWNLOAD_TYPES, api_bp
 
@@ -675,9 +676,13 @@ def _monitoring_paths() -> dict[str, Any]:
     return dict(OPENAPI_PATHS)
 
 
-def build_document(prefix: str) -> dict[str, Any]:
-    """The whole document for stask mounted at ``prefix``."""
+def build_document(prefix: str, count_cap: int = COUNT_CAP) -> dict[str, Any]:
+    """The whole document for stask mounted at ``prefix`` (task lists counted up to ``count_cap``)."""
     prefix = prefix.rstrip("/")
+    schemas = copy.deepcopy(SCHEMAS)
+    listed = schemas["TaskList"]["properties"]
+    listed["total"]["description"] = f"Matching tasks, counted up to {count_cap}"
+    listed["total_capped"]["description"] = f"More than {count_cap} tasks match"
     paths: dict[str, Any] = {}
     for path, item in {**_paths(), **_monitoring_paths()}.items():
         full = path if prefix and (path == prefix or path.startswith(prefix + "/")) else prefix + path
@@ -699,7 +704,7 @@ def build_document(prefix: str) -> dict[str, Any]:
         "paths": paths,
         "components": {
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
-            "schemas": copy.deepcopy(SCHEMAS),
+            "schemas": schemas,
             "responses": {f"E{code}": _json(_ref("Error"), text) for code, text in _ERROR_TEXT.items()},
         },
     }
@@ -714,5 +719,5 @@ def _version() -> str:
 
 @api_bp.get("/api/openapi.json")
 def openapi_document() -> Response:
-    prefix = str(current_app.config.get("STASK_URL_PREFIX", "/stask"))
-    return jsonify(build_document(prefix))
+    settings = current_stask().settings
+    return jsonify(build_document(settings.url_prefix, settings.list_count_cap))

@@ -35,6 +35,7 @@ from ..exceptions import (
     UnsupportedMediaType,
     UploadNotFound,
 )
+from ..service import current_stask
 from ..storage import Storage, safe_name
 
 DEFAULT_MAX_MB = 20
@@ -143,18 +144,18 @@ def _receive_chunk(
 ) -> tuple[dict[str, Any], int]:
     partial_dir = storage.root / "uploads" / ".partial"
     partial_dir.mkdir(parents=True, exist_ok=True)
-    prefix = current_app.config.get("STASK_REDIS_PREFIX", "stask")
+    keys = current_stask().runtime.keys
     upload_id = request.form.get("upload_id") or request.headers.get("X-Upload-Id") or ""
     if not upload_id:
         if chunk.first != 0:
             raise InvalidInput("a chunk after the first needs the upload_id the first chunk returned")
         _sweep(partial_dir)
         upload_id = secrets.token_hex(16)
-        connection.hset(f"{prefix}:upload:{upload_id}", mapping={"owner": owner, "name": name, "total": chunk.total})
-        connection.expire(f"{prefix}:upload:{upload_id}", SESSION_TTL)
+        connection.hset(keys.upload(upload_id), mapping={"owner": owner, "name": name, "total": chunk.total})
+        connection.expire(keys.upload(upload_id), SESSION_TTL)
     elif not _UPLOAD_ID.match(upload_id):
         raise InvalidInput("upload_id is not one this server issued")
-    record = {k.decode(): v.decode() for k, v in connection.hgetall(f"{prefix}:upload:{upload_id}").items()}
+    record = {k.decode(): v.decode() for k, v in connection.hgetall(keys.upload(upload_id)).items()}
     if record.get("owner") != owner:
         raise UploadNotFound(f"no unfinished upload {upload_id}: start again from the first chunk")
     if record.get("name") != name or int(record.get("total", -1)) != chunk.total:
@@ -172,7 +173,7 @@ def _receive_chunk(
     received = chunk.last + 1
     if received < chunk.total:
         return {"success": True, "complete": False, "upload_id": upload_id, "received": received}, 202
-    connection.delete(f"{prefix}:upload:{upload_id}")
+    connection.delete(keys.upload(upload_id))
     folder = storage.upload_dir(owner)
     folder.mkdir(parents=True, exist_ok=True)
     try:
