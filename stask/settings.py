@@ -285,6 +285,8 @@ def _coerce(spec: Declared, raw: Any) -> Any:
         except (TypeError, ValueError):
             raise InvalidSetting(f"{spec.key} must be a number, got {_shown(spec, raw)}") from None
     if kind == "list[str]":
+        if not isinstance(raw, (str, list, tuple, set, frozenset)):
+            raise InvalidSetting(f"{spec.key} must be a comma-separated string or a list")
         items = raw.split(",") if isinstance(raw, str) else list(raw)
         return [str(item).strip() for item in items if str(item).strip()]
     if kind == "dict[str, int]":

@@ -100,7 +100,7 @@ def test_mark_failed_does_not_retry(app: Flask, stask: Any) -> None:
 
 def test_a_job_delivered_twice_runs_once(app: Flask, stask: Any) -> None:
     task = stask.create("recorder", "record", data={"label": "once"})
-    payload = stask._payload_for_row(stask.get_task(task.id))
+    payload = stask.service.tasks.payload_for_row(stask.get_task(task.id))
     stask.runtime.transport.enqueue([payload], task.created_at)  # the same job id a second time
     stask.runtime.transport.queues["normal"].push_job_id(job_id(task.id, 1))
     assert stask.runtime.transport.queues["normal"].count == 3

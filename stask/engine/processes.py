@@ -17,6 +17,7 @@ from typing import Any
 from flask import Flask
 from rq import SimpleWorker
 from rq import Worker as ForkWorker
+from rq.executions import Execution
 from rq.job import Job
 from rq.queue import Queue
 
@@ -40,10 +41,10 @@ class StaskWorkerMixin:
     def dequeue_timeout(self) -> int:
         return max(1, min(self.worker_ttl - 15, self.reconcile_interval))  # type: ignore[attr-defined]
 
-    def perform_job(self, job: Job, queue: Queue) -> bool:
+    def perform_job(self, job: Job, queue: Queue, execution: Execution) -> bool:
         """Every job runs inside the app's context (a work horse's included)."""
         with self.stask_app.app_context():
-            return super().perform_job(job, queue)  # type: ignore[misc,no-any-return]
+            return super().perform_job(job, queue, execution)  # type: ignore[misc,no-any-return]
 
     def run_maintenance_tasks(self) -> None:
         super().run_maintenance_tasks()  # type: ignore[misc]
