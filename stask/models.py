@@ -66,55 +66,55 @@ class Task(Base):
 
     # -- query helpers (the scopes of the original) -------------------------------------
     @classmethod
-    def with_status(cls, *statuses: Status) -> sa.Select[tuple[Task]]:
+    def with_status(cls, *statuses: Status) -> sa.Select[Any]:
         return sa.select(cls).where(cls.status.in_([int(s) for s in statuses])).order_by(cls.id)
 
     @classmethod
-    def pending(cls) -> sa.Select[tuple[Task]]:
+    def pending(cls) -> sa.Select[Any]:
         return cls.with_status(Status.QUEUED)
 
     @classmethod
-    def preparing(cls) -> sa.Select[tuple[Task]]:
+    def preparing(cls) -> sa.Select[Any]:
         return cls.with_status(Status.PREPARING)
 
     @classmethod
-    def running(cls) -> sa.Select[tuple[Task]]:
+    def running(cls) -> sa.Select[Any]:
         return cls.with_status(Status.RUNNING)
 
     @classmethod
-    def finished(cls) -> sa.Select[tuple[Task]]:
+    def finished(cls) -> sa.Select[Any]:
         return cls.with_status(Status.FINISHED)
 
     @classmethod
-    def failed(cls) -> sa.Select[tuple[Task]]:
+    def failed(cls) -> sa.Select[Any]:
         return cls.with_status(Status.FAILED)
 
     @classmethod
-    def cancelled(cls) -> sa.Select[tuple[Task]]:
+    def cancelled(cls) -> sa.Select[Any]:
         return cls.with_status(Status.CANCELLED)
 
     @classmethod
-    def incomplete(cls) -> sa.Select[tuple[Task]]:
+    def incomplete(cls) -> sa.Select[Any]:
         return cls.with_status(*INCOMPLETE)
 
     @classmethod
-    def claimable(cls) -> sa.Select[tuple[Task]]:
+    def claimable(cls) -> sa.Select[Any]:
         return cls.with_status(*CLAIMABLE)
 
     @classmethod
-    def with_priority(cls, priority: Priority | str) -> sa.Select[tuple[Task]]:
+    def with_priority(cls, priority: Priority | str) -> sa.Select[Any]:
         return sa.select(cls).where(cls.priority == Priority.parse(priority).value).order_by(cls.id)
 
     @classmethod
-    def high_priority(cls) -> sa.Select[tuple[Task]]:
+    def high_priority(cls) -> sa.Select[Any]:
         return cls.with_priority(Priority.HIGH)
 
     @classmethod
-    def normal_priority(cls) -> sa.Select[tuple[Task]]:
+    def normal_priority(cls) -> sa.Select[Any]:
         return cls.with_priority(Priority.NORMAL)
 
     @classmethod
-    def low_priority(cls) -> sa.Select[tuple[Task]]:
+    def low_priority(cls) -> sa.Select[Any]:
         return cls.with_priority(Priority.LOW)
 
     # -- presentation ---------------------------------------------------------------------

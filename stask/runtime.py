@@ -48,7 +48,7 @@ class Runtime:
     def deadline(self, seconds: int) -> Iterator[None]:
         """Interrupt an in-process run after ``seconds`` (SIGALRM works in the main thread only)."""
         if threading.current_thread() is threading.main_thread():
-            with UnixSignalDeathPenalty(seconds, job_id="stask"):
+            with UnixSignalDeathPenalty(seconds, job_id="stask"):  # type: ignore[no-untyped-call]
                 yield
         else:
             yield

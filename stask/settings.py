@@ -249,7 +249,8 @@ def declared() -> list[Declared]:
     for spec in dataclasses.fields(Settings):
         if "key" not in spec.metadata:
             continue
-        default = spec.default if spec.default is not dataclasses.MISSING else spec.default_factory()  # type: ignore[misc]
+        factory = spec.default_factory
+        default = factory() if factory is not dataclasses.MISSING else spec.default
         out.append(
             Declared(
                 name=spec.name,

@@ -32,4 +32,4 @@ def emit(signal: Signal, task: dict[str, Any]) -> None:
         try:
             receiver(app, task=task)
         except Exception:
-            logging.getLogger("stask").exception("stask: a %s receiver failed", signal.name)
+            logging.getLogger("stask").exception("stask: a %s receiver failed", getattr(signal, "name", signal))

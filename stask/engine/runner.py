@@ -14,7 +14,7 @@ import traceback
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import redis
 import sqlalchemy as sa
@@ -169,7 +169,7 @@ def _peak_rss_kb() -> int | None:
     return int(text[start + 6 : text.index(b"kB", start)])
 
 
-_TASKS = Task.__table__
+_TASKS = cast(sa.Table, Task.__table__)
 #: Built once: building and compiling an ORM UPDATE per call cost more than executing it.
 _CLAIM = (
     sa.update(_TASKS)

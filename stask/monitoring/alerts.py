@@ -264,7 +264,7 @@ def _stamp_since(app: Flask, alerts: list[Alert], evaluated: set[str], now: date
         client = probe_redis(app)
         pipe = client.pipeline(transaction=False)
         for alert in alerts:
-            pipe.hsetnx(key, alert.key, stamp)
+            pipe.hsetnx(key, alert.key, stamp or "")
         pipe.hgetall(key)
         known = {k.decode(): v.decode() for k, v in pipe.execute()[-1].items()}
         firing = {alert.key for alert in alerts}

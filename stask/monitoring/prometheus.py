@@ -61,7 +61,7 @@ class Exposition:
 
 def _histogram(labels: dict[str, str], values: Distribution) -> list[tuple[str, dict[str, str], float]]:
     """Cumulative bucket counts from the exact millisecond distribution."""
-    samples = []
+    samples: list[tuple[str, dict[str, str], float]] = []
     ordered = sorted(values.hist.items())
     for bound in BUCKETS:
         limit_ms = bound * 1000

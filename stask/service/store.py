@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session as OrmSession
@@ -23,6 +23,7 @@ from .listing import SORTS, TaskPage, TaskQuery
 
 #: A session or Flask-SQLAlchemy's scoped ``db.session`` (which proxies one).
 Session = OrmSession | scoped_session[Any]
+TASKS = cast(sa.Table, Task.__table__)
 _CLAIMABLE = [int(s) for s in CLAIMABLE]
 _FINAL = [int(s) for s in FINAL]
 #: When a queued task became due: its ``start_at``, else its creation.
@@ -40,9 +41,12 @@ def insert_tasks(session: Session, columns: list[dict[str, Any]]) -> list[int]:
     from a statement compiled once; ids within one statement are assigned in row order and
     batches run in order, so sorting them restores the input order.
     """
-    table = Task.__table__
+    table = TASKS
     if len(columns) == 1:
-        return [int(session.execute(sa.insert(table).values(**columns[0])).inserted_primary_key[0])]
+        result = cast(sa.CursorResult[Any], session.execute(sa.insert(table).values(**columns[0])))
+        key = result.inserted_primary_key
+        assert key is not None  # an INSERT of one row always has one
+        return [int(key[0])]
     if session.get_bind().dialect.name == "postgresql":
         ids = [
             int(i)
@@ -61,7 +65,7 @@ def insert_tasks(session: Session, columns: list[dict[str, Any]]) -> list[int]:
 # -- guarded changes (the row count says whether the row was in the expected state) ----------
 def requeue_ended(session: Session, task_id: int, status: int, max_attempts: int) -> bool:
     """A failed or cancelled row back to queued (retry): one guarded UPDATE."""
-    changed = session.execute(
+    result = session.execute(
         sa.update(Task)
         .where(Task.id == task_id, Task.status == status)
         .values(
@@ -74,19 +78,24 @@ def requeue_ended(session: Session, task_id: int, status: int, max_attempts: int
             error=None,
         )
         .execution_options(synchronize_session=False)
-    ).rowcount
-    return bool(changed)
+    )
+    return _changed(result)
 
 
 def cancel_waiting(session: Session, task_id: int, now: datetime) -> bool:
     """A queued row to cancelled: one guarded UPDATE."""
-    changed = session.execute(
+    result = session.execute(
         sa.update(Task)
         .where(Task.id == task_id, Task.status.in_(_CLAIMABLE))
         .values(status=int(Status.CANCELLED), finished_at=now, message="Cancelled")
         .execution_options(synchronize_session=False)
-    ).rowcount
-    return bool(changed)
+    )
+    return _changed(result)
+
+
+def _changed(result: sa.Result[Any]) -> bool:
+    """Whether a guarded UPDATE matched its row (DML results are cursor results)."""
+    return bool(cast(sa.CursorResult[Any], result).rowcount)
 
 
 # -- reading tasks ---------------------------------------------------------------------------

@@ -45,6 +45,7 @@ from flask import (
 )
 from werkzeug.security import check_password_hash
 from werkzeug.utils import import_string
+from werkzeug.wrappers import Response as BaseResponse
 
 from ..service import EXTENSION_KEY as SERVICE_KEY
 from ..service import current_stask
@@ -235,7 +236,7 @@ def csrf_valid() -> bool:
     return bool(expected) and hmac.compare_digest(str(given).encode(), str(expected).encode())
 
 
-def _csrf_failure() -> Response:
+def _csrf_failure() -> BaseResponse:
     return error_response("csrf_failed", "the form has expired or its CSRF token is missing: reload and try again", 403)
 
 
@@ -250,7 +251,7 @@ def _is_public() -> bool:
     return request.path == url_prefix() + "/health"
 
 
-def _login_redirect() -> Response:
+def _login_redirect() -> BaseResponse:
     settings = _settings()
     login_url = settings.login_url if settings.authorize else None
     target = login_url or url_for("stask_auth.login")
@@ -258,7 +259,7 @@ def _login_redirect() -> Response:
     return redirect(f"{target}{separator}next={quote(request.full_path.rstrip('?'), safe='/')}")
 
 
-def _refuse_anonymous() -> Response:
+def _refuse_anonymous() -> BaseResponse:
     """401 JSON for programs; the login page for browsers (htmx: a full-page redirect)."""
     from .errors import wants_json
 
@@ -281,7 +282,7 @@ def _refuse_anonymous() -> Response:
     return _login_redirect()
 
 
-def guard() -> Response | None:
+def guard() -> BaseResponse | None:
     """before_request: refuse anonymous requests, enforce CSRF on session writes (once per request)."""
     state = _request_state()
     if state.get("guarded"):
@@ -310,7 +311,7 @@ def protect(blueprint: Blueprint) -> None:
 
 
 # -- headers on every stask response ----------------------------------------------------------------
-def _security_headers(response: Response) -> Response:
+def _security_headers(response: Response) -> BaseResponse:
     if not is_stask_request() and not request.path.startswith("/static/stask/"):
         return response
     headers = response.headers
@@ -394,7 +395,7 @@ def _use_login_token(token: str) -> bool:
     return bool(_runtime_redis().set(key, 1, nx=True, ex=30 * 86400))
 
 
-def _login_page(error: str | None = None, status: int = 200) -> Response:
+def _login_page(error: str | None = None, status: int = 200) -> BaseResponse:
     settings = _settings()
     context = {
         "error": error,
@@ -409,7 +410,7 @@ def _login_page(error: str | None = None, status: int = 200) -> Response:
 
 
 @auth_bp.route("/login", methods=["GET", "POST"])
-def login() -> Response:
+def login() -> BaseResponse:
     """The password form; ``?token=`` signs in with the one-time login token."""
     if request.method == "GET":
         token = request.args.get("token")
@@ -443,7 +444,7 @@ def login() -> Response:
 
 
 @auth_bp.route("/logout", methods=["GET", "POST"])
-def logout() -> Response:
+def logout() -> BaseResponse:
     """POST (with the CSRF token), or a GET from one of stask's own pages, signs out."""
     same_site = request.headers.get("Sec-Fetch-Site") == "same-origin"
     if request.method == "POST" and not csrf_valid():

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from ..exceptions import InvalidInput, StaskError, UnknownWorker
@@ -54,11 +55,11 @@ def json_error(code: str, message: str, status: int) -> Response:
     return shared(code, message, status)
 
 
-def json_view(view: Callable[..., Response]) -> Callable[..., Response]:
+def json_view(view: Callable[..., ResponseReturnValue]) -> Callable[..., ResponseReturnValue]:
     """JSON endpoints answer refusals in the one error shape, whatever the client accepts."""
 
     @wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Response:
+    def wrapper(*args: Any, **kwargs: Any) -> ResponseReturnValue:
         try:
             return view(*args, **kwargs)
         except StaskError as exc:

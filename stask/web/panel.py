@@ -15,6 +15,7 @@ from flask import Blueprint, Response, current_app, flash, redirect, render_temp
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from werkzeug.routing import BuildError
+from werkzeug.wrappers import Response as BaseResponse
 
 from ..enums import Status
 from ..exceptions import StaskError
@@ -139,7 +140,7 @@ def overview() -> str:
 
 # -- tasks ---------------------------------------------------------------------------------
 @panel_bp.get("/tasks")
-def tasks() -> Response | str | tuple[str, int]:
+def tasks() -> BaseResponse | str | tuple[str, int]:
     service = current_stask()
     error = None
     try:
@@ -165,7 +166,7 @@ def tasks() -> Response | str | tuple[str, int]:
 
 @panel_bp.post("/tasks/bulk")
 @write_required
-def bulk() -> Response:
+def bulk() -> BaseResponse:
     """Retry, cancel or delete the ticked tasks; one flash line per kind of outcome."""
     op = request.form.get("op", "")
     if op not in BULK_OPERATIONS:
@@ -193,7 +194,7 @@ def bulk() -> Response:
 
 @panel_bp.post("/tasks/retry-failed")
 @write_required
-def retry_failed() -> Response:
+def retry_failed() -> BaseResponse:
     retried, _skipped, remaining = current_stask().tasks.retry_failed(RETRY_ALL_LIMIT)
     done = len(retried)
     flash(ngettext("%(num)d failed task queued again.", "%(num)d failed tasks queued again.", done), "success")
@@ -202,7 +203,7 @@ def retry_failed() -> Response:
     return _back_to_tasks()
 
 
-def _back_to_tasks() -> Response:
+def _back_to_tasks() -> BaseResponse:
     """Back to the list the user came from (same filters), never to another site."""
     target = request.form.get("next", "")
     base = url_for("stask_panel.tasks")
@@ -260,7 +261,7 @@ def task_log(task_id: int) -> tuple[str, int]:
 
 @panel_bp.post("/tasks/<int:task_id>/<any(retry, cancel, stop, delete):op>")
 @write_required
-def task_action(task_id: int, op: str) -> Response:
+def task_action(task_id: int, op: str) -> BaseResponse:
     tasks = current_stask().tasks
     try:
         if op == "retry":

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from werkzeug.wrappers import Response as BaseResponse
 
 from ..enums import Priority, Status
 from ..exceptions import StaskError
@@ -109,7 +110,7 @@ def workers() -> str:
 
 @panel_bp.post("/workers/<identifier>/run/<action>")
 @write_required
-def run(identifier: str, action: str) -> Response | str | tuple[str, int]:
+def run(identifier: str, action: str) -> BaseResponse | str | tuple[str, int]:
     """Start a task from a card. htmx gets the section back (with a live bar); plain forms a redirect."""
     service = current_stask()
     worker = service.workers.get(identifier)
@@ -149,7 +150,7 @@ def run(identifier: str, action: str) -> Response | str | tuple[str, int]:
 
 @panel_bp.post("/workers/<identifier>/active")
 @write_required
-def set_active(identifier: str) -> Response:
+def set_active(identifier: str) -> BaseResponse:
     service = current_stask()
     if request.form.get("active") == "1":
         service.workers.set_active(identifier, True)
@@ -162,7 +163,7 @@ def set_active(identifier: str) -> Response:
 
 @panel_bp.post("/workers/discover")
 @write_required
-def discover() -> Response:
+def discover() -> BaseResponse:
     report = current_stask().workers.discover()
     flash(
         _(
@@ -181,7 +182,7 @@ def discover() -> Response:
 
 
 @panel_bp.route("/workers/<identifier>/settings", methods=["GET", "POST"])
-def worker_settings(identifier: str) -> Response | tuple[str, int]:
+def worker_settings(identifier: str) -> BaseResponse | tuple[str, int]:
     service = current_stask()
     worker = service.workers.get(identifier)
     info = worker_info(service, worker)
@@ -204,7 +205,7 @@ def _settings_page(worker: Worker, info: dict[str, Any], values: dict[str, Any],
 
 
 @write_required
-def _save_settings(service: Service, worker: Worker, info: dict[str, Any]) -> Response | tuple[str, int]:
+def _save_settings(service: Service, worker: Worker, info: dict[str, Any]) -> BaseResponse | tuple[str, int]:
     defaults = info["defaults"]
     clean, errors = panel_forms.parse_settings_form(defaults, request.form)
     if not errors:
@@ -214,7 +215,7 @@ def _save_settings(service: Service, worker: Worker, info: dict[str, Any]) -> Re
             return redirect(url_for("stask_panel.worker_settings", identifier=worker.identifier), code=303)
         except StaskError as exc:
             errors["_form"] = str(exc)
-    values = {key: request.form.get(key, "") for key in defaults}
+    values: dict[str, Any] = {key: request.form.get(key, "") for key in defaults}
     for key, kind in panel_forms.settings_fields(defaults).items():
         if kind == "bool":
             values[key] = key in request.form

@@ -100,6 +100,7 @@ class WorkerCache:
             self._l1.pop(identifier, None)
             self._count("evictions")
         raw = self._shared.get(self._l2_key(identifier))
+        definition: WorkerDefinition | None
         if raw is not None:
             definition = WorkerDefinition(**raw)
             self._count("l2_hits")
