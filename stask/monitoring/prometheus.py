@@ -1,6 +1,6 @@
 """Prometheus text exposition (format 0.0.4) of stask's state, written without a client library.
 
-Gauges are read when scraped: queue depths, tasks per status, live RQ workers, whether
+Gauges are read when scraped: queue depths, tasks per status, live worker processes, whether
 the database and Redis answer. The run- and wait-time histograms describe the tasks
 that ended in the last ``STASK_METRICS_WINDOW_MINUTES`` (default 60) — a sliding
 window computed from the rows, so they are gauges in spirit (they can go down). The
@@ -98,7 +98,9 @@ def render(app: Flask) -> str:
                 "Jobs waiting in each RQ queue.",
                 [("", {"queue": name}, count) for name, count in depth.items()],
             )
-            out.family("stask_rq_workers", "gauge", "Live RQ workers serving stask's queues.", [("", {}, len(workers))])
+            out.family(
+                "stask_rq_workers", "gauge", "Live worker processes serving stask's queues.", [("", {}, len(workers))]
+            )
             out.family(
                 "stask_worker_cache_lookups_total",
                 "counter",

@@ -236,7 +236,7 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
     },
     "/health": {
         "get": {
-            "summary": "Database, Redis, RQ workers, scheduler and disk space (public)",
+            "summary": "Database, Redis, worker processes, scheduler and disk space (public)",
             "tags": ["monitoring"],
             "security": [],
             "responses": {
