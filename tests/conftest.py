@@ -39,9 +39,10 @@ from tests.support.monitoring import app_without_database as _app_without_databa
 from tests.support.queries import Statements
 from tests.support.servers import Databases, RedisServer
 
-#: Clients the private Redis may still have at the very end: the session's own (the one
-#: counting). About 930 were left over before fixtures released what their apps hold.
-MAX_REDIS_CLIENTS = 3
+#: Clients the private Redis may still have at the very end. One is expected (the session's own,
+#: which counts); about 930 were left over before fixtures released what their apps hold, because
+#: stask keeps every app alive (``os.register_at_fork`` in ``stask/extension.py`` holds it).
+MAX_REDIS_CLIENTS = 5
 
 
 def assert_no_leaked_connections(server: RedisServer) -> None:
