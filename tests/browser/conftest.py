@@ -7,27 +7,21 @@ both end with the module, so no stray worker takes jobs of the tests that follow
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 import rq
 from flask import Flask
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page
 from werkzeug.serving import make_server
 
-from tests.conftest import make_app
-from tests.helpers import spawn_worker, stop, wait_for
-
-CHROMIUM = "/usr/bin/chromium"
-PASSWORD = "browser-test-password"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-DESKTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
+from tests.support.apps import Resources, build_app, close_app, redis_of
+from tests.support.browser import CHROMIUM, DESKTOP, PASSWORD, login
+from tests.support.waiting import wait_for
+from tests.support.workers import spawn_worker, stop
 
 
 @pytest.fixture(scope="session")
@@ -49,14 +43,15 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
 
 
 @pytest.fixture(scope="module")
-def live_app(sqlite_path: Path, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    """The app on SQLite with the test workers discovered and a password login."""
+def live_app(resources: Resources, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    """The app on SQLite with the test workers discovered and a password login; closed with the module."""
     tmp = tmp_path_factory.mktemp("browser")
-    app = make_app("sqlite", sqlite_path, redis_url, tmp, STASK_ADMIN_PASSWORD=PASSWORD)
+    app = build_app(resources, "sqlite", tmp, STASK_ADMIN_PASSWORD=PASSWORD)
     with app.app_context():
         app.extensions["stask"].discover_workers()
         app.extensions["stask"].db.session.remove()
     yield app
+    close_app(app)
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +69,7 @@ def live_server(live_app: Flask) -> Iterator[str]:
 def worker_process(live_app: Flask) -> Iterator[Any]:
     """One real ``flask stask worker`` (SimpleWorker), registered in RQ before any test uses it."""
     process = spawn_worker(live_app, "simple")
-    connection = redis.Redis.from_url(live_app.config["REDIS_URL"])
+    connection = redis_of(live_app)
     wait_for(lambda: rq.Worker.all(connection=connection) or process.poll() is not None, what="the worker to start")
     assert process.poll() is None, process.stderr.read().decode() if process.stderr else "worker exited"
     yield process
@@ -95,15 +90,6 @@ def stask_app(live_app: Flask) -> Iterator[Flask]:
         live_app.extensions["stask"].db.session.remove()
 
 
-def login(page: Page, lang: str | None = None) -> None:
-    suffix = f"?lang={lang}" if lang else ""
-    page.goto(f"/stask/{suffix}")
-    expect(page).to_have_url(re.compile(r"/stask/login"))
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    expect(page).to_have_url(re.compile(r"/stask/(\?.*)?$"))
-
-
 @pytest.fixture
 def admin_page(page: Page, live_server: str, worker_process: Any) -> Iterator[Page]:
     """A signed-in admin page (the worker process is running); fails on CSP violations or JS errors."""
@@ -121,13 +107,3 @@ def admin_page(page: Page, live_server: str, worker_process: Any) -> Iterator[Pa
     login(page)
     yield page
     assert not problems, problems
-
-
-def screenshot(page: Page, name: str) -> None:
-    """Full-page screenshots at desktop and phone widths into test-artifacts/screenshots/."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
-        page.set_viewport_size(size)
-        page.wait_for_timeout(150)
-        page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
-    page.set_viewport_size(DESKTOP)

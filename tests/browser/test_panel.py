@@ -15,8 +15,8 @@ from playwright.sync_api import Page, expect
 from stask.enums import Status
 from stask.exceptions import StaskError
 from stask.models import Task, utcnow
-from tests.browser.conftest import SCREENSHOTS, screenshot
-from tests.helpers import wait_for
+from tests.support.browser import SCREENSHOTS, screenshot
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.browser
 

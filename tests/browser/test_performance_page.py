@@ -11,7 +11,7 @@ from flask import Flask
 from playwright.sync_api import Page, expect
 
 from stask.models import Task, utcnow
-from tests.browser.conftest import screenshot
+from tests.support.browser import screenshot
 
 pytestmark = pytest.mark.browser
 

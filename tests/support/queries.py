@@ -1,0 +1,32 @@
+"""Counting the SQL statements an app's engine sends (``with Statements(app) as counted: ...``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask
+
+from tests.support.apps import engine_of
+
+
+class Statements:
+    """Records every statement sent on the app's engine while it is entered."""
+
+    def __init__(self, app: Flask) -> None:
+        self.engine = engine_of(app)
+        self.statements: list[str] = []
+
+    def _record(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        self.statements.append(statement)
+
+    def __enter__(self) -> Statements:
+        sa.event.listen(self.engine, "before_cursor_execute", self._record)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        sa.event.remove(self.engine, "before_cursor_execute", self._record)
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)

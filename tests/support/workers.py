@@ -1,0 +1,61 @@
+"""Real ``flask stask worker`` processes: their environment, starting them, killing their group."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from flask import Flask
+
+from tests.support.environment import ROOT
+
+
+def worker_env(app: Flask, **extra: str) -> dict[str, str]:
+    """Environment that makes ``flask --app wsgi`` in a child process use the test's app settings."""
+    config = app.config
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=config["SQLALCHEMY_DATABASE_URI"],
+        REDIS_URL=config["REDIS_URL"],
+        STASK_STORAGE=config["STASK_STORAGE"],
+        STASK_WORKERS=config["STASK_WORKERS"],
+        STASK_AUTO_ACTIVATE="1",
+        STASK_HEARTBEAT_TTL=str(config["STASK_HEARTBEAT_TTL"]),
+        STASK_RECONCILE_INTERVAL=str(config["STASK_RECONCILE_INTERVAL"]),
+        STASK_BACKOFF_BASE=str(config["STASK_BACKOFF_BASE"]),
+        STASK_BACKOFF_CAP=str(config["STASK_BACKOFF_CAP"]),
+        PYTHONPATH=str(ROOT),
+        **extra,
+    )
+    return env
+
+
+def flask_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "flask", "--app", "wsgi", *args]
+
+
+def spawn_worker(app: Flask, kind: str = "simple", *extra: str) -> subprocess.Popen[bytes]:
+    """A real ``flask stask worker`` process; its output goes to ``<storage>/worker.log``."""
+    log_dir = Path(app.config["STASK_STORAGE"])
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with open(log_dir / "worker.log", "ab") as output:
+        return subprocess.Popen(
+            flask_command("stask", "worker", "--worker-class", kind, *extra),
+            cwd=ROOT,
+            env=worker_env(app),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # so stop() can take its scheduler and work horses down too
+        )
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Kill a spawned worker and every process it started (scheduler, work horses)."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait(timeout=10)

@@ -1,0 +1,41 @@
+"""The forking worker: the parent claims and records, the work horse only runs the action."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from stask import Status
+from tests.support.apps import redis_of, run_worker
+from tests.support.tasks import fresh
+
+
+def test_a_forked_task_reports_progress_and_its_outcome(app: Flask, stask: Any) -> None:
+    task = stask.create("echo", "say", data={"text": "fork", "steps": 3})
+    written = stask.create("echo", "write_file", data={"text": "from a horse"})
+    run_worker(app, kind="fork")
+    row = fresh(stask, task.id)
+    assert (row.status, row.progress, row.message, row.attempts) == (Status.FINISHED, 100, "hello fork", 1)
+    assert row.run_ms is not None and row.peak_memory_kb
+    assert stask.runtime.storage.tail_log(task.id)[-1].endswith("100% step 3")
+    keys = redis_of(app).keys("stask:*")
+    assert not [k for k in keys if b":progress:" in k or b":outcome:" in k or b":hb:" in k]
+    row = fresh(stask, written.id)
+    assert stask.runtime.storage.result_file(written.id, row.result).read_text() == "from a horse"
+
+
+def test_a_forked_failure_is_retried(app: Flask, stask: Any) -> None:
+    task = stask.create("flaky", "run", data={"fail_times": 1})
+    run_worker(app, kind="fork")
+    row = fresh(stask, task.id)
+    assert (row.status, row.attempts, row.error) == (Status.QUEUED, 1, "RuntimeError: planned failure on attempt 1")
+    assert row.start_at is not None
+
+
+def test_a_duplicate_job_forks_nothing_that_runs(app: Flask, stask: Any) -> None:
+    task = stask.create("recorder", "record", data={"label": "once"})
+    stask.runtime.transport.queues["normal"].push_job_id(f"stask-{task.id}-1")
+    run_worker(app, kind="fork")
+    assert redis_of(app).lrange("test:order", 0, -1) == [b"once"]
+    assert fresh(stask, task.id).attempts == 1
