@@ -4,6 +4,7 @@ progress, storage and the worker cache. Built once by ``init_app`` from :class:`
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 from collections.abc import Iterator
 
@@ -40,9 +41,16 @@ class Runtime:
                 "CACHE_DEFAULT_TIMEOUT": settings.cache_l2_ttl,
             },
         )
+        #: Flask-Caching's backend for this app (its Redis clients are closed with the others).
+        self._cache_backend = app.extensions["cache"][self.cache]
         self.workers = WorkerCache(
             self.cache, self.redis, self.keys.cache_stats, settings.cache_l1_ttl, settings.cache_l2_ttl
         )
+
+    @functools.cached_property
+    def probe(self) -> redis.Redis[bytes]:
+        """A client with short timeouts, for health checks that must answer even when Redis hangs."""
+        return redis.Redis.from_url(self.settings.redis_url, socket_connect_timeout=2, socket_timeout=2)
 
     @contextlib.contextmanager
     def deadline(self, seconds: int) -> Iterator[None]:
@@ -56,8 +64,9 @@ class Runtime:
     def close(self) -> None:
         """Close every Redis connection this app holds (tests, and apps built per request)."""
         self.redis.connection_pool.disconnect()
-        client = getattr(self.cache, "cache", None)
+        if "probe" in self.__dict__:
+            self.probe.connection_pool.disconnect()
         for name in ("_write_client", "_read_client"):
-            connection = getattr(client, name, None)
+            connection = getattr(self._cache_backend, name, None)
             if connection is not None:
                 connection.connection_pool.disconnect()

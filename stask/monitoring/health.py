@@ -48,12 +48,7 @@ def check_database(app: Flask) -> dict[str, Any]:
 
 def probe_redis(app: Flask) -> redis.Redis:
     """A client of stask's Redis with short timeouts: a check must answer even when Redis hangs."""
-    client = app.extensions.get("stask.health_redis")
-    if client is None:
-        client = app.extensions["stask.health_redis"] = redis.Redis.from_url(
-            service_of(app).settings.redis_url, socket_connect_timeout=2, socket_timeout=2
-        )
-    return client
+    return service_of(app).runtime.probe
 
 
 def check_redis(app: Flask) -> dict[str, Any]:

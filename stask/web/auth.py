@@ -368,9 +368,10 @@ def _too_many_failures() -> bool:
 def _record_failure() -> None:
     connection = _runtime_redis()
     try:
+        # SET NX EX starts the window with its expiry; INCR keeps it (EXPIRE ... NX needs Redis 7).
         pipe = connection.pipeline(transaction=False)
+        pipe.set(_client_key(), 0, nx=True, ex=LOGIN_FAILURE_WINDOW)
         pipe.incr(_client_key())
-        pipe.expire(_client_key(), LOGIN_FAILURE_WINDOW, nx=True)
         pipe.execute()
     except redis.RedisError as exc:
         log.warning("stask: could not record a failed login (Redis): %s", exc)

@@ -83,24 +83,11 @@ def build_app(resources: Resources, backend: str, tmp_path: Path, redis_url: str
     return app
 
 
-def redis_clients(app: Flask) -> list[redis.Redis]:
-    """Every Redis client stask holds for ``app``: the runtime's, Flask-Caching's, the health probe's."""
-    clients: list[Any] = []
-    runtime = app.extensions.get("stask.runtime")
-    if runtime is not None:
-        clients.append(runtime.redis)
-        with app.app_context():
-            backend = runtime.cache.cache
-        clients += [getattr(backend, "_write_client", None), getattr(backend, "_read_client", None)]
-    clients.append(app.extensions.get("stask.health_redis"))
-    unique: dict[int, redis.Redis] = {id(c): c for c in clients if c is not None}
-    return list(unique.values())
-
-
 def close_app(app: Flask) -> None:
     """Release what an app holds: its Redis connection pools and its database engines."""
-    for client in redis_clients(app):
-        client.connection_pool.disconnect()
+    runtime = app.extensions.get("stask.runtime")
+    if runtime is not None:
+        runtime.close()
     ext = app.extensions.get("stask")
     if ext is not None:
         with app.app_context():

@@ -15,7 +15,7 @@ import pytest
 from stask.exceptions import InvalidSetting
 from stask.settings import P95_PREFIX, Declared, Settings, _coerce, declared
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "stask"
 README = ROOT / "README.md"
 #: A configuration key as a whole string literal in code.
