@@ -258,7 +258,8 @@ def test_hashed_password_and_password_change_signs_sessions_out(make_api_app: An
 
 
 def test_failed_logins_are_rate_limited(make_api_app: Any) -> None:
-    client = make_api_app(STASK_LOGIN_MAX_FAILURES=3).test_client()
+    app = make_api_app(STASK_LOGIN_MAX_FAILURES=3)
+    client = app.test_client()
     client.get("/stask/login")
     with client.session_transaction() as session:
         csrf = session["stask_csrf"]
@@ -266,6 +267,9 @@ def test_failed_logins_are_rate_limited(make_api_app: Any) -> None:
         assert client.post("/stask/login", data={"password": "nope", "csrf_token": csrf}).status_code == 401
     blocked = client.post("/stask/login", data={"password": ADMIN_PASSWORD, "csrf_token": csrf})
     assert blocked.status_code == 429 and "Too many failed attempts" in blocked.get_data(as_text=True)
+    runtime = app.extensions["stask.runtime"]
+    key = runtime.keys.login_failures("127.0.0.1")
+    assert 0 < runtime.redis.ttl(key) <= 300  # the lockout ends (the suite's redis-server is 6.2: no EXPIRE NX)
 
 
 @pytest.mark.parametrize(
