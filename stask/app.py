@@ -17,13 +17,14 @@ from flask_migrate import Migrate
 
 from .extension import STask
 from .paths import MIGRATIONS_DIR
+from .settings import Settings
 
 log = logging.getLogger("stask")
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app from the environment (``DATABASE_URL``, ``REDIS_URL``, ``STASK_*``)."""
-    instance = os.environ.get("STASK_INSTANCE_PATH") or os.path.abspath("instance")
+    instance = Settings.from_config(test_config or {}).instance_path or os.path.abspath("instance")
     app = Flask("stask", instance_path=instance, instance_relative_config=True)
     app.config.from_prefixed_env("FLASK")
     if test_config:
