@@ -48,7 +48,7 @@ class Runtime:
         )
 
     @functools.cached_property
-    def probe(self) -> redis.Redis[bytes]:
+    def probe(self) -> redis.Redis:
         """A client with short timeouts, for health checks that must answer even when Redis hangs."""
         return redis.Redis.from_url(self.settings.redis_url, socket_connect_timeout=2, socket_timeout=2)
 

@@ -11,11 +11,21 @@ import json
 import os
 import threading
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import redis
 
 from ..keys import Keys
+
+
+def decoded(raw: Mapping[Any, Any]) -> dict[str, str]:
+    """A Redis hash as text (the clients here return bytes)."""
+    return {_text(k): _text(v) for k, v in raw.items()}
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def estimate_eta(started: float, now: float, processed: int | None, total: int | None, percent: float) -> float | None:
@@ -49,7 +59,7 @@ class LiveProgress:
         raw = self.redis.hgetall(self.keys.progress(task_id))
         if not raw:
             return None
-        return {k.decode(): v.decode() for k, v in raw.items()}
+        return decoded(raw)
 
     def read_many(self, task_ids: list[int]) -> dict[int, dict[str, str]]:
         """Live fields of several tasks in one pipeline, with ``stop_requested`` ("1" or "")."""
@@ -62,7 +72,7 @@ class LiveProgress:
         replies = pipe.execute()
         out: dict[int, dict[str, str]] = {}
         for index, task_id in enumerate(task_ids):
-            fields = {k.decode(): v.decode() for k, v in replies[2 * index].items()}
+            fields = decoded(replies[2 * index])
             fields["stop_requested"] = "1" if replies[2 * index + 1] else ""
             out[task_id] = fields
         return out

@@ -55,6 +55,7 @@ import redis
 import sqlalchemy as sa
 from flask import Flask
 
+from ..engine.progress import decoded
 from ..enums import Status
 from ..models import Task, utcnow
 from ..service import Service, store
@@ -266,7 +267,7 @@ def _stamp_since(app: Flask, alerts: list[Alert], evaluated: set[str], now: date
         for alert in alerts:
             pipe.hsetnx(key, alert.key, stamp or "")
         pipe.hgetall(key)
-        known = {k.decode(): v.decode() for k, v in pipe.execute()[-1].items()}
+        known = decoded(pipe.execute()[-1])
         firing = {alert.key for alert in alerts}
         stale = [k for k in known if k not in firing and k.split(":", 1)[0] in evaluated]
         if stale:

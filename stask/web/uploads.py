@@ -27,6 +27,7 @@ from flask import current_app, request
 from werkzeug.datastructures import FileStorage
 from werkzeug.utils import secure_filename
 
+from ..engine.progress import decoded
 from ..exceptions import (
     FileTypeNotAllowed,
     InvalidInput,
@@ -155,7 +156,7 @@ def _receive_chunk(
         connection.expire(keys.upload(upload_id), SESSION_TTL)
     elif not _UPLOAD_ID.match(upload_id):
         raise InvalidInput("upload_id is not one this server issued")
-    record = {k.decode(): v.decode() for k, v in connection.hgetall(keys.upload(upload_id)).items()}
+    record = decoded(connection.hgetall(keys.upload(upload_id)))
     if record.get("owner") != owner:
         raise UploadNotFound(f"no unfinished upload {upload_id}: start again from the first chunk")
     if record.get("name") != name or int(record.get("total", -1)) != chunk.total:
