@@ -135,13 +135,13 @@ def main() -> None:
                 "4",
                 "--access-logfile",
                 "-",
-                "wsgi:app",
+                "stask:create_app()",
             ],
             env=env,
             start_new_session=True,
         )
         worker = subprocess.Popen(
-            [sys.executable, "-m", "flask", "--app", "wsgi", "stask", "worker"], env=env, start_new_session=True
+            [sys.executable, "-m", "flask", "--app", "stask", "stask", "worker"], env=env, start_new_session=True
         )
         children += [web, worker]
         print(
