@@ -41,6 +41,11 @@ class Keys:
         return f"{self.cache_prefix}worker:*"
 
     @property
+    def workers_version(self) -> str:
+        """Bumped by every worker change; a cached definition of another version is not used."""
+        return f"{self.prefix}:workers-version"
+
+    @property
     def cache_stats(self) -> str:
         return f"{self.prefix}:cache-stats"
 

@@ -44,7 +44,12 @@ class Runtime:
         #: Flask-Caching's backend for this app (its Redis clients are closed with the others).
         self._cache_backend = app.extensions["cache"][self.cache]
         self.workers = WorkerCache(
-            self.cache, self.redis, self.keys.cache_stats, settings.cache_l1_ttl, settings.cache_l2_ttl
+            self.cache,
+            self.redis,
+            self.keys.cache_stats,
+            settings.cache_l1_ttl,
+            settings.cache_l2_ttl,
+            version_key=self.keys.workers_version,
         )
 
     @functools.cached_property

@@ -2,7 +2,10 @@
 
 Every method needs an app context (like Flask-SQLAlchemy). Statement counts matter here:
 ``create`` is one INSERT and one Redis pipeline; ``create_many`` one executemany INSERT
-(plus, on PostgreSQL, one SELECT drawing the ids) and one pipeline, however many tasks.
+(plus, on PostgreSQL, one SELECT drawing the ids) and one pipeline, however many tasks. Both
+also read the worker-cache version once (one ``GET``, see ``stask.workers.registry``).
+Neither needs Redis to store the rows: without it, workers are read from the database and
+the rows wait, queued, for the reconcile step to enqueue them.
 """
 
 from __future__ import annotations
@@ -118,13 +121,14 @@ class TaskService:
         """Validate all first (nothing is written if one is bad), then one bulk INSERT and one pipeline."""
         now = utcnow()
         prepared = []
-        for index, spec in enumerate(specs):
-            if not isinstance(spec, dict):
-                raise InvalidInput(f"task #{index} must be a dict of create() arguments")
-            unknown = set(spec) - SPEC_FIELDS
-            if unknown:
-                raise InvalidInput(f"task #{index} has unknown fields: {', '.join(sorted(unknown))}")
-            prepared.append(self._prepare(**spec, now=now))
+        with self.runtime.workers.pinned():  # one worker-cache version read for the batch; never raises
+            for index, spec in enumerate(specs):
+                if not isinstance(spec, dict):
+                    raise InvalidInput(f"task #{index} must be a dict of create() arguments")
+                unknown = set(spec) - SPEC_FIELDS
+                if unknown:
+                    raise InvalidInput(f"task #{index} has unknown fields: {', '.join(sorted(unknown))}")
+                prepared.append(self._prepare(**spec, now=now))
         if not prepared:
             return []
         columns = [{k: v for k, v in p.items() if k not in ("timeout", "backoff")} for p in prepared]

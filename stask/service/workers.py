@@ -7,6 +7,7 @@ import math
 from typing import Any
 
 from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy.orm import Session
 
 from ..enums import Status
 from ..exceptions import InactiveWorker, InvalidInput, StaskError, UnknownWorker
@@ -31,8 +32,12 @@ class WorkerService:
         return self.runtime.workers.get(identifier, self._load_definition)
 
     def _load_definition(self, identifier: str) -> WorkerDefinition | None:
-        row = store.worker_definition_row(self.db.session, identifier)
-        self.db.session.commit()
+        """One SELECT on a session of its own: the caller's transaction may hold a snapshot
+        (MariaDB's repeatable read) older than the change that made this lookup miss, and what
+        is read here is cached under the new version."""
+        with Session(self.db.engine) as session:
+            row = store.worker_definition_row(session, identifier)
+            session.commit()
         if row is None:
             return None
         return WorkerDefinition(row.identifier, row.class_path, bool(row.active), dict(row.settings or {}))
