@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import sys
 from collections.abc import Callable
 from typing import Any
 
 import click
+import redis
+import sqlalchemy.exc as sa_exc
 from flask import current_app
 from flask.cli import AppGroup
 
@@ -20,7 +23,11 @@ stask_cli = AppGroup("stask", help="Background tasks: workers, the cron job, tas
 
 
 def clean_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Refusals become one readable line on stderr and exit status 1, never a traceback."""
+    """Refusals become one readable line on stderr and exit status 1, never a traceback.
+
+    So does an unreachable database or Redis: the driver's first line, with any password
+    masked (a connection URL can appear in it), instead of SQLAlchemy's page of context.
+    """
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -28,8 +35,32 @@ def clean_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             return command(*args, **kwargs)
         except StaskError as exc:
             raise click.ClickException(str(exc)) from None
+        except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
+            raise click.ClickException(f"database unreachable: {first_line(exc.orig or exc)}") from None
+        except sa_exc.DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            raise click.ClickException(f"database unreachable: {first_line(exc.orig or exc)}") from None
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+            raise click.ClickException(f"Redis unreachable: {first_line(exc)}") from None
 
     return wrapper
+
+
+#: ``scheme://user:secret@`` in a URL, and ``password=secret`` in a libpq connection string.
+_SECRETS = (
+    (re.compile(r"(\w+://[^:/@\s]*):[^@\s]*@"), r"\1:***@"),
+    (re.compile(r"(password\s*=\s*)('[^']*'|\S+)", re.IGNORECASE), r"\1***"),
+)
+
+
+def first_line(error: BaseException) -> str:
+    """The first non-empty line of an error's message, passwords masked."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    text = lines[0] if lines else type(error).__name__
+    for pattern, replacement in _SECRETS:
+        text = pattern.sub(replacement, text)
+    return text
 
 
 def _bar(label: str) -> Callable[[int, int], None]:
@@ -145,6 +176,7 @@ def status_command(task_id: int, as_json: bool) -> None:
 
 @stask_cli.command("stats")
 @click.option("--json", "as_json", is_flag=True)
+@clean_errors
 def stats_command(as_json: bool) -> None:
     """Task counts by status, and workers."""
     stats = current_stask().tasks.stats()
@@ -199,6 +231,7 @@ def discover_command(strict: bool) -> None:
 
 
 @stask_cli.command("workers")
+@clean_errors
 def workers_command() -> None:
     """List registered workers."""
     for row in current_stask().workers.registered():
