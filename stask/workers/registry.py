@@ -127,20 +127,17 @@ class WorkerCache:
             self._unreachable = True
             log.warning("stask: worker cache: Redis unreachable (%s: %s); lookups read the database", what, exc)
 
-    def _reachable(self) -> None:
-        """Redis answered after a failure: a change made meanwhile could not bump the version."""
-        if self._unreachable:
-            self._unreachable = False
-            self._l1.clear()
-            try:
-                self._redis.incr(self._version_key)
-            except redis.RedisError as exc:
-                self._failed("version bump", exc)
-                return
-            log.warning("stask: worker cache: Redis reachable again; cached definitions dropped")
+    def _bump(self) -> int:
+        """Increment the version (one pipeline); a missing key starts at a random value first,
+        so that a restarted Redis never gives back a version some process cached under."""
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.set(self._version_key, secrets.randbelow(2**62), nx=True)
+        pipe.incr(self._version_key)
+        return int(pipe.execute()[-1])
 
     def version(self) -> int | None:
-        """The current version (one ``GET``; a ``SET NX`` once per Redis lifetime); None without Redis."""
+        """The current version (one ``GET``; more only at a Redis's first use or after an outage);
+        None without Redis."""
         batch: _Batch | None = getattr(self._local, "batch", None)
         if batch is not None:
             return batch.version
@@ -149,10 +146,14 @@ class WorkerCache:
             if raw is None:  # a new, flushed or restarted Redis: start from a value no entry has
                 self._redis.set(self._version_key, secrets.randbelow(2**62), nx=True)
                 raw = self._redis.get(self._version_key)
+            if self._unreachable:  # a change made during the outage could not bump the version
+                self._l1.clear()
+                raw = self._bump()
+                self._unreachable = False
+                log.warning("stask: worker cache: Redis reachable again; cached definitions dropped")
         except redis.RedisError as exc:
             self._failed("version read", exc)
             return None
-        self._reachable()
         return int(raw or 0)
 
     @contextlib.contextmanager
@@ -234,7 +235,7 @@ class WorkerCache:
         if evicted:
             self._count("evictions", evicted)
         try:
-            self._redis.incr(self._version_key)
+            self._bump()
         except redis.RedisError as exc:
             self._failed("invalidation", exc)
             return
