@@ -44,6 +44,7 @@ def clean_errors(command: Callable[..., Any]) -> Callable[..., Any]:
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
             raise click.ClickException(f"Redis unreachable: {first_line(exc)}") from None
 
+    wrapper.refuses_cleanly = True  # type: ignore[attr-defined]  # the tests check every command has it
     return wrapper
 
 

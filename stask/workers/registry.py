@@ -146,15 +146,16 @@ class WorkerCache:
             if raw is None:  # a new, flushed or restarted Redis: start from a value no entry has
                 self._redis.set(self._version_key, secrets.randbelow(2**62), nx=True)
                 raw = self._redis.get(self._version_key)
+            version = int(raw or 0)
             if self._unreachable:  # a change made during the outage could not bump the version
                 self._l1.clear()
-                raw = self._bump()
+                version = self._bump()
                 self._unreachable = False
                 log.warning("stask: worker cache: Redis reachable again; cached definitions dropped")
         except redis.RedisError as exc:
             self._failed("version read", exc)
             return None
-        return int(raw or 0)
+        return version
 
     @contextlib.contextmanager
     def pinned(self) -> Iterator[None]:
