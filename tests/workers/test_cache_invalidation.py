@@ -120,3 +120,16 @@ def test_a_worker_process_sees_a_settings_change_before_its_next_task(
             stask.db.session.remove()
     finally:
         stop(process)
+
+
+def test_a_miss_reads_past_the_callers_older_snapshot(make_app: Callable[..., Flask]) -> None:
+    """MariaDB's repeatable read: a transaction opened before the change must not be what gets cached."""
+    first, second = make_app("mariadb"), make_app("mariadb")
+    in_app(first, lambda s: s.discover_workers())
+    with second.app_context():
+        stask = second.extensions["stask"]
+        assert stask.get_worker("echo").active  # opens the second process's transaction (its snapshot)
+        in_app(first, lambda s: s.deactivate_worker("echo"))
+        with pytest.raises(InactiveWorker):
+            stask.create("echo", "noop")
+        stask.db.session.remove()
