@@ -33,6 +33,7 @@ from ..service import current_stask
 from ..workers.discovery import import_object
 from .context import Delegation, EngineContext
 from .outages import OutageGuard, is_outage
+from .progress import heartbeat
 from .queues import JOB_FUNCTION
 
 log = logging.getLogger("stask")
@@ -354,7 +355,12 @@ class StaskForkWorker(StaskWorkerMixin, ForkWorker):
 
         fields = ctx.outages.run("taking a handed-over outcome", lambda: runner.take_handed_over(ctx, attempt))
         if fields is not None:
-            ctx.outages.run("recording an outcome", lambda: runner.record_fields(ctx, attempt, fields))
+            # Held here through a database outage; the heartbeat tells reconcile it is not dead.
+            heartbeat.track(attempt.id, ctx.live)
+            try:
+                ctx.outages.run("recording an outcome", lambda: runner.record_fields(ctx, attempt, fields))
+            finally:
+                heartbeat.untrack(attempt.id)
             return
         reason = self._stask_failure or "worker process died: the work horse left no outcome"
         self._end_attempt(attempt.payload(), reason, self._stask_stopped)

@@ -301,23 +301,28 @@ def execute(
     _reset_peak_rss()
     started = time.perf_counter()
     heartbeat.track(info.id, ctx.live)
-    beaten = False
+    tracked, beaten = True, False
     try:
-        context.outcome = _run_action(ctx, context)
-    finally:
-        beaten = heartbeat.untrack(info.id)
-    run_ms = int((time.perf_counter() - started) * 1000)
-    touched = context.touched_redis or beaten
-    outcome = context.outcome
-    if not (delegated and _hand_over(ctx, info, outcome, run_ms, touched)):
+        outcome = context.outcome = _run_action(ctx, context)
+        run_ms = int((time.perf_counter() - started) * 1000)
+        if delegated:
+            beaten, tracked = heartbeat.untrack(info.id), False
+            if _hand_over(ctx, info, outcome, run_ms, context.touched_redis or beaten):
+                return Status(outcome.status).text
+            heartbeat.track(info.id, ctx.live)
+            tracked = True
         # Held here (in memory) through a database outage, then recorded: never lost, never re-run.
+        # The heartbeat goes on meanwhile, so no reconcile takes the held attempt for a dead one.
         peak_kb, finished_at = _peak_rss_kb(), utcnow()
         ctx.outages.run(
             "recording an outcome",
             lambda: record_outcome(ctx, info, outcome, run_ms=run_ms, peak_kb=peak_kb, now=finished_at),
         )
-        if touched:  # after the row holds the final figures, so a poll never sees a gap
-            _clear_live(ctx, info.id)
+    finally:
+        if tracked:
+            beaten = heartbeat.untrack(info.id) or beaten
+    if context.touched_redis or beaten:  # after the row holds the final figures, so a poll never sees a gap
+        _clear_live(ctx, info.id)
     return Status(outcome.status).text
 
 
