@@ -387,7 +387,9 @@ def build_worker(app: Flask, queues: list[str] | None = None, kind: str | None =
     with app.app_context():
         runtime = current_stask().runtime
     cls = worker_class(kind or runtime.settings.worker_class)
-    worker = cls(runtime.transport.ordered_queues(queues), connection=runtime.redis, **options)
+    queue_list = runtime.transport.ordered_queues(queues)
+    outages = EngineContext.of(app).outages  # RQ's constructor already talks to Redis
+    worker = outages.run("connecting to Redis", lambda: cls(queue_list, connection=runtime.redis, **options))
     worker.stask_app = app
     worker.reconcile_interval = runtime.settings.reconcile_interval
     worker.maintenance_interval = worker.reconcile_interval

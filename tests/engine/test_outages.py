@@ -101,3 +101,25 @@ def test_an_outcome_reached_during_a_database_outage_is_recorded_when_it_returns
     finally:
         stop(worker)
     assert len(marker.read_text().splitlines()) == 1  # run once: not lost, not run again
+
+
+@pytest.mark.parametrize("kind", ["simple", "fork"])
+def test_a_worker_started_while_redis_is_down_waits_for_it(
+    make_app: Callable[..., Flask], stoppable_redis: RedisServer, kind: str
+) -> None:
+    app = make_app("sqlite", discover=True, redis_url=stoppable_redis.url)
+    stask = app.extensions["stask"]
+    port = port_of(stoppable_redis)
+    stoppable_redis.stop()
+    worker = spawn(app, kind, STASK_OUTAGE_GRACE=GRACE)  # registration and the scheduler's lock meet the outage
+    try:
+        time.sleep(4)
+        assert worker.poll() is None, worker_log(app)
+        start_on_port(stoppable_redis, port)
+        with app.app_context():
+            task = stask.create("echo", "say", data={"steps": 1})
+            row = final_row(stask, task.id)
+            assert (row.status, row.attempts) == (Status.FINISHED, 1)
+        assert worker.poll() is None, worker_log(app)
+    finally:
+        stop(worker)
