@@ -63,6 +63,11 @@ class Settings:
     reconcile_interval: int = _key(
         "STASK_RECONCILE_INTERVAL", "seconds between reconcile passes in running worker processes", 30
     )
+    outage_grace: int = _key(
+        "STASK_OUTAGE_GRACE",
+        "seconds a worker process waits out a Redis or database outage before it exits non-zero (0: forever)",
+        600,
+    )
     progress_ttl: int = _key("STASK_PROGRESS_TTL", "seconds a live progress record stays in Redis", 86400)
     cache_l1_ttl: float = _key("STASK_CACHE_L1_TTL", "seconds a worker definition stays in the per-process cache", 10.0)
     cache_l2_ttl: int = _key("STASK_CACHE_L2_TTL", "seconds a worker definition stays in the shared Redis cache", 300)

@@ -4,7 +4,7 @@ does not need, which keeps the task path's cost visible and its tests small."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -14,6 +14,7 @@ from sqlalchemy.orm import scoped_session
 
 from ..storage import Storage
 from ..workers.registry import WorkerDefinition
+from .outages import OutageGuard
 from .progress import LiveProgress
 from .queues import Transport
 
@@ -53,6 +54,12 @@ class EngineContext:
     workers: WorkerResolver
     #: Set by a forking worker process around each fork; ``None`` everywhere else.
     delegation: Delegation | None = None
+    #: This process's view of a Redis or database outage (its grace is ``STASK_OUTAGE_GRACE``).
+    outages: OutageGuard = field(default_factory=OutageGuard)
+
+    def __post_init__(self) -> None:
+        if self.outages.reset is None:
+            self.outages.reset = self.db.session.remove  # a failed statement leaves the session unusable
 
     @property
     def session(self) -> scoped_session:  # type: ignore[type-arg]

@@ -11,80 +11,283 @@
 from __future__ import annotations
 
 import logging
+import math
+import time
 from dataclasses import replace
 from typing import Any
 
+import redis
 from flask import Flask
 from rq import SimpleWorker
 from rq import Worker as ForkWorker
+from rq.exceptions import DequeueTimeout
 from rq.executions import Execution
 from rq.job import Job
 from rq.queue import Queue
+from rq.utils import now as rq_now
+from rq.worker import WorkerStatus
 
 from ..models import utcnow
 from ..monitoring.alerts import deliver_alerts
 from ..service import current_stask
 from ..workers.discovery import import_object
 from .context import Delegation, EngineContext
+from .outages import OutageGuard, is_outage
+from .progress import heartbeat
 from .queues import JOB_FUNCTION
 
 log = logging.getLogger("stask")
 
 
 class StaskWorkerMixin:
-    """What stask adds to an RQ worker class; the app is given by :func:`build_worker`."""
+    """What stask adds to an RQ worker class; the app is given by :func:`build_worker`.
+
+    Outages: every step of RQ's work loop that talks to Redis or the database is tried again
+    after a connection error (one log line, capped backoff) for up to ``STASK_OUTAGE_GRACE``
+    seconds, then the process exits with :data:`~stask.engine.outages.EXIT_OUTAGE`. RQ's own
+    loop would quit on the first unexpected error (status 0 or 1); maintenance never stops it.
+    """
 
     stask_app: Flask
     reconcile_interval: int = 30
+    _stask_engine: EngineContext | None = None
+    #: The attempt this process is running (fork parent: while its horse runs), for a cold shutdown.
+    _stask_running: Any = None
+    _stask_stopped: bool = False
+    _stask_failure: str | None = None
 
     @property
     def dequeue_timeout(self) -> int:
         return max(1, min(self.worker_ttl - 15, self.reconcile_interval))  # type: ignore[attr-defined]
 
-    def perform_job(self, job: Job, queue: Queue, execution: Execution) -> bool:
-        """Every job runs inside the app's context (a work horse's included)."""
-        with self.stask_app.app_context():
-            return super().perform_job(job, queue, execution)  # type: ignore[misc,no-any-return]
+    @property
+    def engine(self) -> EngineContext:
+        if self._stask_engine is None:
+            self._stask_engine = EngineContext.of(self.stask_app)
+        return self._stask_engine
+
+    @property
+    def outages(self) -> OutageGuard:
+        return self.engine.outages
+
+    _stask_crashed: bool = False
+
+    def work(self, burst: bool = False, *args: Any, **kwargs: Any) -> bool:
+        """RQ's work loop; it ends with status 0 only after a requested stop or a finished burst."""
+        self._stask_crashed = False
+        worked = bool(super().work(burst, *args, **kwargs))  # type: ignore[misc,attr-defined]
+        if self._stask_crashed:  # RQ logged the error and left its loop ("unhandled exception, quitting")
+            raise SystemExit(1)
+        return worked
+
+    def _crashed(self, exc: BaseException) -> None:
+        if not isinstance(exc, SystemExit):
+            self._stask_crashed = True
+
+    # -- the work loop's steps, each riding out an outage ------------------------------------
+    def bootstrap(self, *args: Any, **kwargs: Any) -> None:
+        base = super()
+        self.outages.run("registering the worker", lambda: base.bootstrap(*args, **kwargs))  # type: ignore[misc,attr-defined]
+
+    def _start_scheduler(self, *args: Any, **kwargs: Any) -> None:
+        base = super()
+        self.outages.run("starting the scheduler", lambda: base._start_scheduler(*args, **kwargs))  # type: ignore[misc,attr-defined]
+
+    def check_for_suspension(self, burst: bool) -> None:
+        base = super()
+        self.outages.run("checking for suspension", lambda: base.check_for_suspension(burst))  # type: ignore[misc,attr-defined]
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
+        """Best effort: a missed worker heartbeat is harmless, the next Redis step meets the outage."""
+        try:
+            super().heartbeat(timeout, pipeline)  # type: ignore[misc,attr-defined]
+        except redis.RedisError as exc:
+            if pipeline is not None or not is_outage(exc):
+                raise
+
+    def maintain_heartbeats(self, job: Job, execution: Execution) -> None:
+        """A fork parent keeps waiting for its horse through a Redis outage (RQ would leave it)."""
+        try:
+            super().maintain_heartbeats(job, execution)  # type: ignore[misc,attr-defined]
+        except redis.RedisError as exc:
+            if not is_outage(exc):
+                raise
+
+    def dequeue_job_and_maintain_ttl(self, timeout: int | None, max_idle_time: int | None = None) -> Any:
+        """RQ's dequeue, minus its own endless retry of connection errors (ours has a grace).
+
+        The same steps as RQ 3's: idle state, heartbeat, maintenance, ``dequeue_any``.
+        """
+        queues = ",".join(self.queue_names())  # type: ignore[attr-defined]
+        idle_since = time.monotonic()
+
+        def attempt() -> Any:
+            self.set_state(WorkerStatus.IDLE)  # type: ignore[attr-defined]
+            self.procline("Listening on " + queues)  # type: ignore[attr-defined]
+            while True:
+                wait = timeout
+                if max_idle_time is not None:
+                    left = math.ceil(max_idle_time - (time.monotonic() - idle_since))
+                    if left <= 0:
+                        return None
+                    wait = left if wait is None else min(wait, left)
+                self.heartbeat()
+                if self.should_run_maintenance_tasks:  # type: ignore[attr-defined]
+                    self.run_maintenance_tasks()
+                try:
+                    result = self.queue_class.dequeue_any(  # type: ignore[attr-defined]
+                        self._ordered_queues,  # type: ignore[attr-defined]
+                        wait,
+                        connection=self.connection,  # type: ignore[attr-defined]
+                        job_class=self.job_class,  # type: ignore[attr-defined]
+                        serializer=self.serializer,  # type: ignore[attr-defined]
+                        death_penalty_class=self.death_penalty_class,  # type: ignore[attr-defined]
+                    )
+                except DequeueTimeout:
+                    continue
+                if result is not None:
+                    job, queue = result
+                    self.reorder_queues(reference_queue=queue)  # type: ignore[attr-defined]
+                    job.redis_server_version = self.get_redis_server_version()  # type: ignore[attr-defined]
+                    self.log.info("Worker %s: %s: %s", self.name, queue.name, job.id)  # type: ignore[attr-defined]
+                self.heartbeat()
+                return result
+
+        try:
+            return self.outages.run("waiting for a job", attempt)
+        except Exception as exc:
+            self._crashed(exc)
+            raise
 
     def run_maintenance_tasks(self) -> None:
-        super().run_maintenance_tasks()  # type: ignore[misc]
+        """RQ's clean-up, the scheduler's restart, reconcile and alerts: never fatal."""
+        try:
+            super().run_maintenance_tasks()  # type: ignore[misc,attr-defined]
+        except Exception as exc:
+            # Try again at the next interval, not at every turn of the loop.
+            vars(self)["last_cleaned_at"] = rq_now()
+            log.warning("stask: RQ maintenance failed (%s: %s)", type(exc).__name__, exc)
         app = self.stask_app
         with app.app_context():
-            service = current_stask()
-            lock = service.runtime.redis.set(
-                service.runtime.keys.reconcile_lock,
-                self.name,  # type: ignore[attr-defined]
-                nx=True,
-                ex=max(1, self.reconcile_interval - 1),
-            )
-            if lock:
-                try:
+            try:
+                service = current_stask()
+                lock = service.runtime.redis.set(
+                    service.runtime.keys.reconcile_lock,
+                    self.name,  # type: ignore[attr-defined]
+                    nx=True,
+                    ex=max(1, self.reconcile_interval - 1),
+                )
+                if lock:
                     result = service.recovery.reconcile()
                     if any(result.values()):
                         log.info("stask reconcile: %s", result)
-                except Exception:  # maintenance must never kill the worker; log with traceback
-                    log.exception("stask reconcile failed")
-                try:
                     deliver_alerts(app)
+            except Exception as exc:  # maintenance must never kill the worker
+                if is_outage(exc):
+                    log.warning("stask: reconcile skipped (%s: %s)", type(exc).__name__, exc)
+                else:
+                    log.exception("stask reconcile failed")
+            finally:
+                try:
+                    current_stask().db.session.remove()
                 except Exception:
-                    log.exception("stask alert delivery failed")
+                    pass
+
+    def teardown(self) -> None:
+        try:
+            super().teardown()  # type: ignore[misc,attr-defined]
+        except Exception as exc:  # exiting during an outage: RQ's registers expire by themselves
+            if not is_outage(exc):
+                raise
+            log.warning("stask: could not unregister the worker (%s: %s)", type(exc).__name__, exc)
+
+    # -- jobs ----------------------------------------------------------------------------------
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        if self._deferred(job):
+            return
+        try:
+            self._execute_job(job, queue)
+        except Exception as exc:
+            if not is_outage(exc):
+                self._crashed(exc)
+                raise
+            # RQ's bookkeeping of the job met an outage; the row (claimed, recorded) is the truth.
+            self.outages.failed("job bookkeeping", exc)
+
+    def _execute_job(self, job: Job, queue: Queue) -> None:
+        super().execute_job(job, queue)  # type: ignore[misc,attr-defined]
+
+    def _deferred(self, job: Job) -> bool:
+        """A job delivered before its task's ``start_at`` goes back to the schedule, unclaimed."""
+        if job.func_name != JOB_FUNCTION or not job.args:
+            return False
+        from . import runner
+
+        payload = job.args[0]
+        info = runner.TaskInfo.from_payload(payload)
+        if runner.is_due(info, utcnow()):
+            return False
+        self.outages.run("re-scheduling an early job", lambda: self.engine.transport.defer(payload))
+        return True
 
     def handle_job_failure(self, job: Job, queue: Queue, *args: Any, **kwargs: Any) -> Any:
         stopped = getattr(self, "_stopped_job_id", None) == job.id
-        outcome = super().handle_job_failure(job, queue, *args, **kwargs)  # type: ignore[misc]
+        try:
+            outcome = super().handle_job_failure(job, queue, *args, **kwargs)  # type: ignore[misc,attr-defined]
+        except Exception as exc:  # RQ's bookkeeping; the attempt is still ended below
+            if not is_outage(exc):
+                raise
+            outcome = None
         if job.func_name == JOB_FUNCTION and job.args:
-            app = self.stask_app
-            with app.app_context():
-                service = current_stask()
-                payload = dict(job.args[0])
-                payload["attempts"] = payload["attempts"] + 1  # the attempt that was running
-                reason = kwargs.get("exc_string") or "work horse ended abnormally"
-                service.recovery.recover(
-                    payload,
-                    f"worker process died: {reason.strip().splitlines()[-1]}",
-                    stopped=stopped or service.runtime.live.stop_requested(payload["id"]),
-                )
+            reason = kwargs.get("exc_string") or "work horse ended abnormally"
+            self._stask_stopped = stopped
+            self._stask_failure = f"worker process died: {reason.strip().splitlines()[-1]}"
+            if self._delegated(job):
+                return outcome  # the fork parent ends the attempt itself once the horse is gone
+            payload = dict(job.args[0])
+            payload["attempts"] = payload["attempts"] + 1  # the attempt that was running
+            self._end_attempt(payload, self._stask_failure, stopped)
         return outcome
+
+    def _delegated(self, job: Job) -> bool:
+        return False
+
+    def _end_attempt(self, payload: dict[str, Any], reason: str, stopped: bool) -> None:
+        """Record the outcome this attempt handed over, else retry (or cancel) it: in this app's context."""
+        with self.stask_app.app_context():
+            service = current_stask()
+
+            def end() -> None:
+                service.recovery.recover(
+                    payload, reason, stopped=stopped or service.runtime.live.stop_requested(payload["id"])
+                )
+
+            try:
+                self.outages.run("ending an attempt", end)
+            finally:
+                service.db.session.remove()
+
+    def request_force_stop(self, signum: int, frame: Any) -> None:
+        """A cold shutdown ends the attempt this process was running before the process exits."""
+        running = self._stask_running
+        try:
+            super().request_force_stop(signum, frame)  # type: ignore[misc,attr-defined]
+        except SystemExit:
+            if running is not None:
+                self._stask_running = None
+                payload, stopped = running
+                try:
+                    with self.stask_app.app_context():
+                        service = current_stask()
+                        service.recovery.recover(
+                            payload,
+                            "worker stopped (cold shutdown)",
+                            stopped=stopped or service.runtime.live.stop_requested(payload["id"]),
+                        )
+                        service.db.session.remove()
+                except Exception:  # Redis or the database is down: the reconcile step ends it later
+                    log.exception("stask: could not end the attempt at a cold shutdown")
+            raise
 
 
 class StaskForkWorker(StaskWorkerMixin, ForkWorker):
@@ -99,34 +302,68 @@ class StaskForkWorker(StaskWorkerMixin, ForkWorker):
                 warm_up(EngineContext.of(self.stask_app))
             except Exception:  # a cold start is slower, never fatal
                 log.exception("stask: worker warm-up failed")
+                EngineContext.of(self.stask_app).db.session.remove()
 
-    def execute_job(self, job: Job, queue: Queue) -> None:
+    def _delegated(self, job: Job) -> bool:
+        delegation = self.engine.delegation
+        return delegation is not None and bool(job.args) and delegation.task_id == job.args[0]["id"]
+
+    def _execute_job(self, job: Job, queue: Queue) -> None:
         """Claim before the fork and record after it, on this process's warm connection.
 
         The work horse then only runs the action and hands its outcome over through Redis
-        (see :class:`stask.engine.context.Delegation`); a horse that dies is handled by
-        ``handle_job_failure`` as before.
+        (see :class:`stask.engine.context.Delegation`). Once the horse is gone, this process
+        records that outcome, or, when the horse left none (killed, out of memory, stopped),
+        retries or cancels the attempt. Both wait through an outage: the outcome is held here,
+        never lost and never re-run.
         """
         if job.func_name != JOB_FUNCTION or not job.args:
-            super().execute_job(job, queue)
+            super()._execute_job(job, queue)
             return
         from . import runner
 
         app = self.stask_app
         with app.app_context():
-            ctx = EngineContext.of(app)
+            ctx = self.engine
             info = runner.TaskInfo.from_payload(job.args[0])
             now = utcnow()
-            claimed = runner.claim(ctx, info, now)
+            claimed = ctx.outages.run("claiming a task", lambda: runner.claim(ctx, info, now))
             if claimed:
                 ctx.workers.resolve(info.identifier)  # the horse inherits a fresh L1 entry
             ctx.delegation = Delegation(info.id, info.attempts + 1, claimed, now)
+            attempt = replace(info, attempts=info.attempts + 1)
+            self._stask_failure, self._stask_stopped = None, False
+            if claimed:
+                self._stask_running = (attempt.payload(), False)
             try:
-                super().execute_job(job, queue)
+                super()._execute_job(job, queue)
+            except Exception as exc:
+                if not claimed or not is_outage(exc):
+                    raise
+                self.outages.failed("job bookkeeping", exc)
+                if self.horse_pid:  # the horse still runs: it hands its outcome over as usual
+                    self.wait_for_horse()
+                    self._horse_pid = 0
             finally:
                 ctx.delegation = None
+                self._stask_running = None
             if claimed:
-                runner.record_handed_over(ctx, replace(info, attempts=info.attempts + 1))
+                self._finish(ctx, attempt)
+
+    def _finish(self, ctx: EngineContext, attempt: Any) -> None:
+        from . import runner
+
+        fields = ctx.outages.run("taking a handed-over outcome", lambda: runner.take_handed_over(ctx, attempt))
+        if fields is not None:
+            # Held here through a database outage; the heartbeat tells reconcile it is not dead.
+            heartbeat.track(attempt.id, ctx.live)
+            try:
+                ctx.outages.run("recording an outcome", lambda: runner.record_fields(ctx, attempt, fields))
+            finally:
+                heartbeat.untrack(attempt.id)
+            return
+        reason = self._stask_failure or "worker process died: the work horse left no outcome"
+        self._end_attempt(attempt.payload(), reason, self._stask_stopped)
 
 
 class StaskSimpleWorker(StaskWorkerMixin, SimpleWorker):
@@ -150,7 +387,9 @@ def build_worker(app: Flask, queues: list[str] | None = None, kind: str | None =
     with app.app_context():
         runtime = current_stask().runtime
     cls = worker_class(kind or runtime.settings.worker_class)
-    worker = cls(runtime.transport.ordered_queues(queues), connection=runtime.redis, **options)
+    queue_list = runtime.transport.ordered_queues(queues)
+    outages = EngineContext.of(app).outages  # RQ's constructor already talks to Redis
+    worker = outages.run("connecting to Redis", lambda: cls(queue_list, connection=runtime.redis, **options))
     worker.stask_app = app
     worker.reconcile_interval = runtime.settings.reconcile_interval
     worker.maintenance_interval = worker.reconcile_interval

@@ -11,6 +11,7 @@ import os
 import socket
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -267,33 +268,70 @@ def warm_up(ctx: EngineContext) -> None:
     ctx.db.session.remove()
 
 
-def execute(ctx: EngineContext, payload: dict[str, Any]) -> str:
+def is_due(info: TaskInfo, now: datetime) -> bool:
+    """Whether an attempt may start: never before its ``start_at``.
+
+    RQ keeps scheduled times in whole seconds, so a job may be delivered up to a second
+    early; the worker processes re-schedule such a job instead of running it.
+    """
+    return info.start_at is None or info.start_at <= now
+
+
+def execute(
+    ctx: EngineContext, payload: dict[str, Any], *, after_claim: Callable[[TaskInfo], None] | None = None
+) -> str:
+    """Claim, run and record one attempt; ``after_claim`` runs once this process owns it."""
     info = TaskInfo.from_payload(payload)
     delegation = ctx.delegation
     delegated = delegation is not None and (delegation.task_id, delegation.attempt) == (info.id, info.attempts + 1)
     if delegation is not None and delegated:
         if not delegation.claimed:
             return "skipped"
-    elif not claim(ctx, info, utcnow()):
-        return "skipped"
+    else:
+        now = utcnow()
+        if not is_due(info, now):
+            return "early"  # not claimed: the worker process re-schedules it (reconcile otherwise)
+        if not ctx.outages.run("claiming a task", lambda: claim(ctx, info, now)):
+            return "skipped"
     info = replace(info, attempts=info.attempts + 1)
+    if after_claim is not None:
+        after_claim(info)
     context = TaskContext(task=info, ctx=ctx)
     signals.emit(signals.task_started, info.payload())
     _reset_peak_rss()
     started = time.perf_counter()
     heartbeat.track(info.id, ctx.live)
-    beaten = False
+    tracked, beaten = True, False
     try:
-        context.outcome = _run_action(ctx, context)
+        outcome = context.outcome = _run_action(ctx, context)
+        run_ms = int((time.perf_counter() - started) * 1000)
+        if delegated:
+            beaten, tracked = heartbeat.untrack(info.id), False
+            if _hand_over(ctx, info, outcome, run_ms, context.touched_redis or beaten):
+                return Status(outcome.status).text
+            heartbeat.track(info.id, ctx.live)
+            tracked = True
+        # Held here (in memory) through a database outage, then recorded: never lost, never re-run.
+        # The heartbeat goes on meanwhile, so no reconcile takes the held attempt for a dead one.
+        peak_kb, finished_at = _peak_rss_kb(), utcnow()
+        ctx.outages.run(
+            "recording an outcome",
+            lambda: record_outcome(ctx, info, outcome, run_ms=run_ms, peak_kb=peak_kb, now=finished_at),
+        )
     finally:
-        beaten = heartbeat.untrack(info.id)
-    run_ms = int((time.perf_counter() - started) * 1000)
-    touched = context.touched_redis or beaten
-    if not (delegated and _hand_over(ctx, info, context.outcome, run_ms, touched)):
-        record_outcome(ctx, info, context.outcome, run_ms=run_ms, peak_kb=_peak_rss_kb(), now=utcnow())
-        if touched:  # after the row holds the final figures, so a poll never sees a gap
-            ctx.live.clear(info.id)
-    return Status(context.outcome.status).text
+        if tracked:
+            beaten = heartbeat.untrack(info.id) or beaten
+    if context.touched_redis or beaten:  # after the row holds the final figures, so a poll never sees a gap
+        _clear_live(ctx, info.id)
+    return Status(outcome.status).text
+
+
+def _clear_live(ctx: EngineContext, task_id: int) -> None:
+    """Drop a task's live progress; best effort (it expires anyway, and the row has the figures)."""
+    try:
+        ctx.live.clear(task_id)
+    except redis.RedisError:
+        pass
 
 
 def _hand_over(ctx: EngineContext, info: TaskInfo, outcome: Outcome, run_ms: int, touched: bool) -> bool:
@@ -313,13 +351,15 @@ def _hand_over(ctx: EngineContext, info: TaskInfo, outcome: Outcome, run_ms: int
     return True
 
 
-def record_handed_over(ctx: EngineContext, info: TaskInfo) -> bool:
-    """In the parent, after the horse exited: record the outcome it left (False when it left none)."""
-    fields = ctx.live.take_outcome(info.id, info.attempts)
-    if fields is None:
-        return False
+def take_handed_over(ctx: EngineContext, info: TaskInfo) -> dict[str, Any] | None:
+    """The outcome a work horse left for attempt ``info.attempts`` (removed from Redis), or None."""
+    return ctx.live.take_outcome(info.id, info.attempts)
+
+
+def record_fields(ctx: EngineContext, info: TaskInfo, fields: dict[str, Any]) -> bool:
+    """Record an outcome taken with :func:`take_handed_over`; returns whether the row changed."""
     outcome = Outcome(Status(fields["status"]), fields["message"], fields["result"], fields["error"], fields["retry"])
-    record_outcome(
+    changed = record_outcome(
         ctx,
         info,
         outcome,
@@ -328,7 +368,16 @@ def record_handed_over(ctx: EngineContext, info: TaskInfo) -> bool:
         now=datetime.fromisoformat(fields["at"]),
     )
     if fields["touched"]:
-        ctx.live.clear(info.id)
+        _clear_live(ctx, info.id)
+    return changed
+
+
+def record_handed_over(ctx: EngineContext, info: TaskInfo) -> bool:
+    """Record the outcome a work horse left, if any (False when it left none)."""
+    fields = take_handed_over(ctx, info)
+    if fields is None:
+        return False
+    record_fields(ctx, info, fields)
     return True
 
 
@@ -412,7 +461,10 @@ def record_outcome(
         return False
     event = {**info.payload(), "status": values["status"], "error": outcome.error, "run_ms": run_ms}
     if retry_at is not None:
-        ctx.transport.enqueue([{**info.payload(), "start_at": retry_at}], now)
+        try:
+            ctx.transport.enqueue([{**info.payload(), "start_at": retry_at}], now)
+        except redis.RedisError:
+            pass  # the row says queued: the reconcile step enqueues it once Redis is back
         signals.emit(signals.task_retried, event)
     elif outcome.status == Status.FINISHED:
         signals.emit(signals.task_finished, event)

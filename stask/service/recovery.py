@@ -9,11 +9,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import redis
 from flask_sqlalchemy import SQLAlchemy
 
 from ..engine.context import EngineContext
 from ..engine.queues import job_id
-from ..engine.runner import Outcome, TaskInfo, execute, record_outcome
+from ..engine.runner import Outcome, TaskInfo, execute, record_fields, record_outcome, take_handed_over
 from ..enums import Status
 from ..models import utcnow
 from ..runtime import Runtime
@@ -27,6 +28,8 @@ class Recovery:
         self.runtime = runtime
         self.tasks = tasks
         self.engine = engine
+        # The engine context is built before the settings reach it; its outage grace is one of them.
+        engine.outages.grace = float(runtime.settings.outage_grace)
 
     def process_pending_tasks(self, limit: int | None = None, on_progress: ProgressCallback | None = None) -> int:
         """Reconcile, then run every due queued task here, highest priority first.
@@ -39,10 +42,19 @@ class Recovery:
         payloads = [self.tasks.payload_for_row(t) for t in tasks]
         self.db.session.commit()
         finished = 0
+        transport = self.runtime.transport
+
+        def claimed(info: TaskInfo) -> None:
+            # Only once this process owns the attempt, and only the copies no worker holds: a job a
+            # worker already took keeps its hash (that worker's claim then skips it).
+            try:
+                transport.discard([job_id(info.id, info.attempts)])
+            except redis.RedisError:
+                pass  # a copy left behind claims nothing
+
         for done, payload in enumerate(payloads, 1):
-            self.runtime.transport.discard([job_id(payload["id"], payload["attempts"] + 1)])
             with self.runtime.deadline(payload["timeout"]):
-                outcome = execute(self.engine, payload)
+                outcome = execute(self.engine, payload, after_claim=claimed)
             finished += outcome == Status.FINISHED.text
             if on_progress:
                 on_progress(done, len(payloads))
@@ -54,11 +66,13 @@ class Recovery:
         now = utcnow()
         runtime = self.runtime
         queued = store.waiting_attempts(session, now - timedelta(seconds=grace))
-        live_ids = runtime.transport.live_job_ids(overdue_after=grace) if queued else set()
+        ttl = runtime.settings.heartbeat_ttl
+        # A popped job counts while the worker process holding it beats (not for its registry TTL).
+        silent = max(ttl, grace)
+        live_ids = runtime.transport.live_job_ids(overdue_after=grace, silent_after=silent) if queued else set()
         lost_ids = [task_id for task_id, attempts in queued if job_id(task_id, attempts + 1) not in live_ids]
         del queued
         payloads = [self.tasks.payload_for_row(t) for t in store.waiting_rows(session, lost_ids)]
-        ttl = runtime.settings.heartbeat_ttl
         running = store.running_since(session, now - timedelta(seconds=ttl))
         alive = runtime.live.alive([t.id for t in running])
         dead = [t for t in running if not alive[t.id]]
@@ -72,8 +86,17 @@ class Recovery:
         return {"requeued": len(payloads), "recovered": recovered}
 
     def recover(self, payload: dict[str, Any], reason: str, *, stopped: bool = False) -> int:
-        """End an attempt whose process is gone: cancelled if a stop was asked, else retry or fail."""
+        """End an attempt whose process is gone.
+
+        A work horse that finished its action may have handed its outcome over in Redis (its
+        parent then died, or failed in RQ's bookkeeping): that outcome is recorded, and the work
+        is not run again. Otherwise the attempt is cancelled if a stop was asked, else retried
+        or failed.
+        """
         info = TaskInfo.from_payload(payload)
+        fields = take_handed_over(self.engine, info)
+        if fields is not None:
+            return int(record_fields(self.engine, info, fields))
         outcome = (
             Outcome(Status.CANCELLED, message="Stopped on request")
             if stopped
