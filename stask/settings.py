@@ -69,7 +69,11 @@ class Settings:
         600,
     )
     progress_ttl: int = _key("STASK_PROGRESS_TTL", "seconds a live progress record stays in Redis", 86400)
-    cache_l1_ttl: float = _key("STASK_CACHE_L1_TTL", "seconds a worker definition stays in the per-process cache", 10.0)
+    cache_l1_ttl: float = _key(
+        "STASK_CACHE_L1_TTL",
+        "seconds a worker definition stays in the per-process cache (changes made through stask are seen at once)",
+        10.0,
+    )
     cache_l2_ttl: int = _key("STASK_CACHE_L2_TTL", "seconds a worker definition stays in the shared Redis cache", 300)
     worker_class: str = _key(
         "STASK_WORKER_CLASS", "default worker process class: fork, simple or a dotted path", "fork"

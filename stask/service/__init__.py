@@ -17,6 +17,7 @@ from flask import current_app
 from flask_sqlalchemy import SQLAlchemy
 
 from ..engine.context import EngineContext
+from ..engine.outages import OutageGuard
 from ..runtime import Runtime
 from ..settings import Settings
 from .overview import Overview
@@ -35,7 +36,12 @@ class Service:
         self.workers = WorkerService(db, runtime)
         self.tasks = TaskService(db, runtime, self.workers)
         self.engine = EngineContext(
-            db=db, live=runtime.live, storage=runtime.storage, transport=runtime.transport, workers=self.workers
+            db=db,
+            live=runtime.live,
+            storage=runtime.storage,
+            transport=runtime.transport,
+            workers=self.workers,
+            outages=OutageGuard(grace=float(runtime.settings.outage_grace)),
         )
         self.recovery = Recovery(db, runtime, self.tasks, self.engine)
         self.overview = Overview(db, runtime, self.tasks)

@@ -28,8 +28,6 @@ class Recovery:
         self.runtime = runtime
         self.tasks = tasks
         self.engine = engine
-        # The engine context is built before the settings reach it; its outage grace is one of them.
-        engine.outages.grace = float(runtime.settings.outage_grace)
 
     def process_pending_tasks(self, limit: int | None = None, on_progress: ProgressCallback | None = None) -> int:
         """Reconcile, then run every due queued task here, highest priority first.
