@@ -15,6 +15,7 @@ import sqlalchemy.exc as sa_exc
 from flask import current_app
 from flask.cli import AppGroup
 
+from .engine.outages import EXIT_OUTAGE, OutageTooLong
 from .enums import QUEUE_ORDER, Priority
 from .exceptions import StaskError
 from .service import current_stask
@@ -109,10 +110,14 @@ def worker_command(
     for name in names:
         Priority.parse(name)
     try:
-        worker = build_worker(current_app._get_current_object(), names, worker_class)  # type: ignore[attr-defined]
-    except (ImportError, AttributeError, TypeError) as exc:
-        raise click.ClickException(f"cannot use worker class {worker_class!r}: {exc}") from None
-    worker.work(burst=burst, with_scheduler=with_scheduler, max_jobs=max_jobs, logging_level="INFO")
+        try:
+            worker = build_worker(current_app._get_current_object(), names, worker_class)  # type: ignore[attr-defined]
+        except (ImportError, AttributeError, TypeError) as exc:
+            raise click.ClickException(f"cannot use worker class {worker_class!r}: {exc}") from None
+        worker.work(burst=burst, with_scheduler=with_scheduler, max_jobs=max_jobs, logging_level="INFO")
+    except OutageTooLong as exc:  # a supervisor restarts it: a non-zero status that is not a crash
+        click.echo(f"Error: {first_line(RuntimeError(exc.reason))}", err=True)
+        sys.exit(EXIT_OUTAGE)
 
 
 @stask_cli.command("process")
@@ -120,6 +125,7 @@ def worker_command(
 @clean_errors
 def process_command(limit: int | None) -> None:
     """The cron job: reconcile SQL with Redis, run every due task here, then exit."""
+    current_stask().runtime.redis.ping()  # refuse in one line rather than fail attempts for want of Redis
     finished = current_stask().recovery.process_pending_tasks(limit=limit, on_progress=_bar("tasks"))
     click.echo(f"{finished} task(s) finished")
     from .monitoring.alerts import deliver_alerts

@@ -47,8 +47,9 @@ def is_outage(exc: BaseException) -> bool:
 class OutageTooLong(SystemExit):
     """Raised when an outage outlasts ``STASK_OUTAGE_GRACE``: the process exits with :data:`EXIT_OUTAGE`."""
 
-    def __init__(self) -> None:
+    def __init__(self, reason: str = "an outage outlasted STASK_OUTAGE_GRACE") -> None:
         super().__init__(EXIT_OUTAGE)
+        self.reason = reason
 
 
 @dataclass
@@ -69,8 +70,9 @@ class OutageGuard:
             limit = "forever" if self.grace <= 0 else f"for up to {self.grace:g} s"
             log.warning("stask: %s failed (%s: %s); waiting and retrying %s", step, type(exc).__name__, exc, limit)
         elif self.grace > 0 and now - self.since > self.grace:
-            log.error("stask: %s still failing after %.0f s (STASK_OUTAGE_GRACE); exiting", step, now - self.since)
-            raise OutageTooLong() from exc
+            reason = f"{step} still failing after {now - self.since:.0f} s (STASK_OUTAGE_GRACE): {exc}"
+            log.error("stask: %s; exiting", reason)
+            raise OutageTooLong(reason) from exc
 
     def recovered(self) -> None:
         if self.since is not None:

@@ -9,6 +9,8 @@ import pytest
 from flask import Flask
 
 from stask.cli import first_line, stask_cli
+from stask.engine.outages import EXIT_OUTAGE
+from stask.service import current_stask
 from tests.support.servers import RedisServer
 
 #: Every command, with arguments that make it reach the database.
@@ -57,15 +59,27 @@ def test_every_command_refuses_cleanly() -> None:
     assert {args[0] for args in DATABASE_COMMANDS} == set(stask_cli.commands) - {"worker"}
 
 
-@pytest.mark.parametrize("args", [("process",), ("worker", "--burst")], ids=lambda args: args[0])
 def test_an_unreachable_redis_is_a_one_line_refusal(
-    make_app: Callable[..., Flask], stoppable_redis: RedisServer, args: tuple[str, ...]
+    make_app: Callable[..., Flask], stoppable_redis: RedisServer
 ) -> None:
     app = make_app("sqlite", discover=True, redis_url=stoppable_redis.url)
     stoppable_redis.stop()
     assert invoke(app, "create", "echo", "say").exit_code == 0  # stored; reconcile will enqueue it
-    assert_one_line_refusal(invoke(app, *args), "Redis unreachable: ")
+    assert_one_line_refusal(invoke(app, "process"), "Redis unreachable: ")
     assert invoke(app, "stats").exit_code == 0  # SQL alone still answers
+    with app.app_context():
+        assert current_stask().tasks.stats()["pending"] == 1  # process ran nothing without Redis
+
+
+def test_a_worker_process_gives_up_on_redis_after_the_grace_in_one_line(
+    make_app: Callable[..., Flask], stoppable_redis: RedisServer
+) -> None:
+    app = make_app("sqlite", discover=True, redis_url=stoppable_redis.url, STASK_OUTAGE_GRACE=1)
+    stoppable_redis.stop()
+    result = app.test_cli_runner().invoke(args=["stask", "worker", "--burst"])
+    assert result.exit_code == EXIT_OUTAGE, result.output
+    assert result.stderr.strip().splitlines()[-1].startswith("Error: "), result.stderr
+    assert "STASK_OUTAGE_GRACE" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_passwords_in_driver_messages_are_masked() -> None:
