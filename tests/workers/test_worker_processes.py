@@ -28,6 +28,10 @@ def started_pids(marker: Path) -> list[int]:
     return [int(line.split()[0]) for line in marker.read_text().splitlines()] if marker.exists() else []
 
 
+def ended(stask: Any, task_id: int) -> bool:
+    return Status(task_status(stask, task_id)).is_final
+
+
 def holding(stask: Any, task_id: int) -> dict[str, Any] | None:
     """The task's progress once it runs and has reported its first tick (None before)."""
     if task_status(stask, task_id) != Status.RUNNING:
@@ -53,11 +57,12 @@ def test_live_progress_of_a_task_that_is_really_running(sqlite_app: Flask, kind:
         listed = stask.service.tasks.progress_many([fresh(stask, task.id)])[task.id]
         assert (listed["progress"], listed["message"]) == (25, HOLDING)
         release(redis_of(sqlite_app), task.id)
-        wait_for(lambda: task_status(stask, task.id) == Status.FINISHED, what="the released task to finish")
+        wait_for(lambda: ended(stask, task.id), what="the released task to end")
     finally:
         stop(worker)
-    ended = stask.progress(task.id)
-    assert (ended["progress"], ended["message"], ended["processed"]) == (100, "released", None)  # from the row
+    assert fresh(stask, task.id).status == Status.FINISHED
+    final = stask.progress(task.id)
+    assert (final["progress"], final["message"], final["processed"]) == (100, "released", None)  # from the row
     assert not redis_of(sqlite_app).exists(stask.runtime.keys.progress(task.id))  # the live hash is gone
 
 
@@ -73,11 +78,11 @@ def test_stopping_a_running_task_is_cooperative_in_a_simple_worker(sqlite_app: F
         info = stask.progress(task.id)
         assert (info["status"], info["stop_requested"]) == (Status.RUNNING, True)
         release(redis_of(sqlite_app), task.id)  # its next progress tick notices the stop
-        wait_for(lambda: task_status(stask, task.id) == Status.CANCELLED, timeout=15, what="the task to stop")
+        wait_for(lambda: ended(stask, task.id), timeout=15, what="the task to end")
     finally:
         stop(worker)
     row = fresh(stask, task.id)
-    assert (row.message, row.attempts) == ("Stopped on request", 1)
+    assert (row.status, row.message, row.attempts) == (Status.CANCELLED, "Stopped on request", 1)
     assert not stask.runtime.live.stop_requested(task.id)
     assert stask.progress(task.id)["stop_requested"] is False
 
