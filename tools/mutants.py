@@ -33,15 +33,21 @@ import subprocess
 import sys
 import tempfile
 import time
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: pytest's own dependency reads TOML there
+    import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_LIST = ROOT / "tools" / "mutants.toml"
 #: Never copied into the private tree.
-IGNORED = (".git", ".venv", "__pycache__", "*.pyc", ".mypy_cache", ".ruff_cache", ".pytest_cache", "instance")
-IGNORED += ("test-artifacts", "build", "dist", "*.egg-info", "node_modules")
+IGNORED = (
+    *(".git", ".venv", "__pycache__", "*.pyc", ".mypy_cache", ".ruff_cache", ".pytest_cache"),
+    *("instance", "test-artifacts", "build", "dist", "*.egg-info", "node_modules"),
+)
 #: pytest's exit codes: 1 means tests failed (the mutant is killed); anything else is no verdict.
 PYTEST_FAILED = 1
 PYTEST_PASSED = 0
@@ -126,7 +132,8 @@ def select(mutants: list[Mutant], only: list[str]) -> list[Mutant]:
 
 def existing_tests(tree: Path, tests: list[str]) -> tuple[list[str], list[str]]:
     """(node ids whose file exists, node ids whose file does not exist yet)."""
-    present, missing = [], []
+    present: list[str] = []
+    missing: list[str] = []
     for node in tests:
         (present if (tree / node.split("::", 1)[0]).exists() else missing).append(node)
     return present, missing
