@@ -39,7 +39,7 @@ from pathlib import Path
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # Python 3.10: pytest's own dependency reads TOML there
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[import-not-found, no-redef, unused-ignore]
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_LIST = ROOT / "tools" / "mutants.toml"
