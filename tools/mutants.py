@@ -29,6 +29,7 @@ import argparse
 import fnmatch
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -175,14 +176,24 @@ def run_pytest(tree: Path, python: str, tests: list[str], extra: list[str], time
     try:
         output, _ = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        process.kill()
-        output, _ = process.communicate()
+        output = interrupt(process)
         return None, output[-2000:]
     except BaseException:  # Ctrl-C: stop the tests we started, then let the interrupt go on
-        process.kill()
-        process.wait()
+        interrupt(process)
         raise
     return process.returncode, output[-2000:]
+
+
+def interrupt(process: subprocess.Popen[str], grace: float = 30) -> str:
+    """Stop a pytest run as Ctrl-C would: its fixtures then stop the servers and worker processes
+    they started (those run in sessions of their own, which a kill of pytest would orphan)."""
+    process.send_signal(signal.SIGINT)
+    try:
+        output, _ = process.communicate(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        output, _ = process.communicate()
+    return output or ""
 
 
 def summary_line(output: str) -> str:
