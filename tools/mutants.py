@@ -168,7 +168,7 @@ def check_imports_from(tree: Path, python: str) -> None:
 
 
 def run_pytest(tree: Path, python: str, tests: list[str], extra: list[str], timeout: float) -> tuple[int | None, str]:
-    """(pytest's exit code or None on timeout, the tail of its output)."""
+    """(pytest's exit code or None on timeout, its output)."""
     command = [python, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "--no-header", *extra, *tests]
     process = subprocess.Popen(
         command, cwd=tree, env=environment(tree), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -176,12 +176,11 @@ def run_pytest(tree: Path, python: str, tests: list[str], extra: list[str], time
     try:
         output, _ = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        output = interrupt(process)
-        return None, output[-2000:]
+        return None, interrupt(process)
     except BaseException:  # Ctrl-C: stop the tests we started, then let the interrupt go on
         interrupt(process)
         raise
-    return process.returncode, output[-2000:]
+    return process.returncode, output
 
 
 def interrupt(process: subprocess.Popen[str], grace: float = 30) -> str:
@@ -235,7 +234,7 @@ def baseline(tree: Path, python: str, mutants: list[Mutant], timeout: float) -> 
     started = time.monotonic()
     code, output = run_pytest(tree, python, tests, [], timeout * 3)
     if code != PYTEST_PASSED:
-        print(output, file=sys.stderr)
+        print(output[-6000:], file=sys.stderr)
         raise ListError(f"the named tests do not pass without any mutant (exit code {code}): fix them first")
     print(f"baseline: passed in {time.monotonic() - started:.1f} s", flush=True)
 
