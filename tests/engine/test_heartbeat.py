@@ -21,12 +21,23 @@ def make_live(client: redis.Redis, ttl: int) -> LiveProgress:
     return LiveProgress(client, Keys(f"hbtest-{uuid.uuid4().hex[:8]}"), 60, ttl)
 
 
+def wait_until_idle(beat: Heartbeat, live: LiveProgress) -> None:
+    """Until the thread sleeps its idle interval: tracking nothing, and planning no beat before a
+    newly tracked task's first one (``ttl / 3`` from now) would be due."""
+    first_beat = live.heartbeat_ttl / 3
+    wait_for(
+        lambda: not beat._tasks and beat._sleep_until - time.monotonic() > first_beat,
+        timeout=10,
+        what="the heartbeat thread to sleep its idle interval",
+    )
+
+
 def test_a_task_tracked_while_the_thread_idles_is_beaten_within_its_ttl(redis_client: redis.Redis) -> None:
     live = make_live(redis_client, ttl=2)
     beat = Heartbeat()
     beat.track(1, live)
     beat.untrack(1)
-    time.sleep(1.0)  # the thread has beaten nothing and sleeps its idle interval now
+    wait_until_idle(beat, live)  # the thread has beaten nothing and sleeps its idle interval now
     beat.track(2, live)
     wait_for(lambda: live.redis.exists(live.keys.heartbeat(2)), timeout=1.6, what="a heartbeat within the 2 s ttl")
     assert beat.untrack(2) is True
@@ -38,9 +49,11 @@ def test_a_short_task_still_costs_no_heartbeat(redis_client: redis.Redis) -> Non
     beat = Heartbeat()
     beat.track(1, live)
     beat.untrack(1)
-    time.sleep(1.2)
+    wait_until_idle(beat, live)
     beat.track(2, live)
-    time.sleep(0.2)  # well under ttl / 3
-    assert beat.untrack(2) is False
-    time.sleep(1.0)
+    assert beat.untrack(2) is False  # it ended before its first beat (ttl / 3 = 1 s after it started)
+    beat.track(3, live)  # a task that runs on: its beat proves the thread beat once since task 2 ended
+    wait_for(lambda: live.redis.exists(live.keys.heartbeat(3)), timeout=3, what="a heartbeat of the task that runs on")
     assert not live.redis.exists(live.keys.heartbeat(2))
+    assert beat.untrack(3) is True
+    live.redis.delete(live.keys.heartbeat(3))

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 from playwright.sync_api import Page, expect
 
 from tests.support.environment import ROOT
 
-CHROMIUM = "/usr/bin/chromium"
+#: The Debian package's binary (``make chromium``); ``STASK_TEST_CHROMIUM`` names another.
+CHROMIUM = os.environ.get("STASK_TEST_CHROMIUM", "/usr/bin/chromium")
 PASSWORD = "browser-test-password"
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 DESKTOP = {"width": 1280, "height": 800}

