@@ -195,9 +195,10 @@ class PrivateDatabase:
         self.url = str(sa.engine.make_url(server_url).set(database=self.name).render_as_string(hide_password=False))
         self._sql(f'CREATE DATABASE "{self.name}"')
 
-    def _sql(self, statement: str) -> Any:
+    def _sql(self, statement: str) -> list[Any]:
         with self.admin.connect() as connection:
-            return connection.execute(sa.text(statement)).fetchall() if statement.startswith("SELECT") else None
+            result = connection.execute(sa.text(statement))
+            return list(result.fetchall()) if result.returns_rows else []
 
     def block(self) -> int:
         """No new sessions, and every open one terminated: how many were."""
@@ -235,7 +236,7 @@ class ChaosEnv(BenchEnv):
 
     def worker_env(self, backend: str) -> dict[str, str]:
         env = super().worker_env(backend)
-        env.update(self.plan.settings(), STASK_WORKERS=CHAOS_WORKERS, STASK_WEB="false")
+        env.update(self.plan.settings(), STASK_WORKERS=CHAOS_WORKERS, STASK_WEB="false", SECRET_KEY="stask-chaos")
         env[LOG_VARIABLE] = str(self.execution_log)
         return env
 
@@ -470,7 +471,11 @@ class Cron:
 
 # -- the load -----------------------------------------------------------------------------------
 class Feeder:
-    """Creates the plan's tasks in batches, keeping at most ``backlog`` rows open."""
+    """Creates the plan's tasks at an even pace over the first 80 % of the chaos.
+
+    At most ``backlog`` rows stay open (a retry must not wait behind thousands of jobs); a
+    batch that fails (the database or Redis is down) is tried again at the next tick.
+    """
 
     BATCH = 100
 
@@ -482,6 +487,8 @@ class Feeder:
         specs += [{"identifier": "chaos", "action": "slow"}] * plan.slow_tasks
         random.Random(plan.seed).shuffle(specs)
         self.pending = specs
+        self.total = len(specs)
+        self.started = time.monotonic()
 
     def open_rows(self) -> int:
         from stask.models import Task
@@ -491,13 +498,18 @@ class Feeder:
         db.session.commit()
         return int(count or 0)
 
+    def due(self) -> int:
+        """Tasks the pace allows now, beyond those created already."""
+        share = min(1.0, (time.monotonic() - self.started) / (0.8 * self.plan.duration))
+        return int(self.total * share) - (self.total - len(self.pending))
+
     def feed(self) -> None:
         if not self.pending:
             return
         with self.app.app_context():
             db = self.app.extensions["stask"].db
             try:
-                room = self.plan.backlog - self.open_rows()
+                room = min(self.due(), self.plan.backlog - self.open_rows())
                 while room > 0 and self.pending:
                     batch = self.pending[: min(self.BATCH, room)]
                     self.app.extensions["stask"].create_many(batch)
@@ -564,6 +576,14 @@ def drain(plan: Plan, parts: Parts, cap: float) -> int:
     return last_open
 
 
+def settle(supervisor: Supervisor, timeout: float = 10.0) -> int:
+    """Worker processes alive once the restarts already due have happened."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(s.restart_at is not None for s in supervisor.slots):
+        time.sleep(0.2)
+    return supervisor.alive()
+
+
 @dataclass
 class Parts:
     supervisor: Supervisor
@@ -590,7 +610,7 @@ def run(plan: Plan, keep: bool = False) -> dict[str, Any]:
         supervisor.start()
         wait_for_workers(env, supervisor, len(supervisor.slots))
         sampler = redis.Redis.from_url(redis_server.url, socket_timeout=2, socket_connect_timeout=2)
-        journal.started = time.time()
+        journal.started, parts.feeder.started = time.time(), time.monotonic()
         with (
             background("supervise", lambda stop: every(0.2, stop, supervisor.poll)),
             background("feed", lambda stop: every(0.5, stop, parts.feeder.feed)),
@@ -600,7 +620,7 @@ def run(plan: Plan, keep: bool = False) -> dict[str, Any]:
             chaos_phase(plan, env, (redis_server, database), parts)
             log(f"chaos over after {len(journal.kills)} kills; draining")
             left = drain(plan, parts, cap=max(120.0, plan.duration))
-            alive = supervisor.alive()
+            alive = settle(supervisor)
         parts.cron.finish()
         supervisor.stop()
         log(f"{left} row(s) still open; {alive} worker process(es) alive")
