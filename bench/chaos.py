@@ -462,8 +462,11 @@ class Cron:
         )
         log.close()
 
-    def finish(self) -> None:
+    def finish(self, grace: float = 30.0) -> None:
+        """Let a run still going end by itself (up to ``grace`` s), as cron would."""
         if self.process is not None:
+            with suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=grace)
             stop_process(self.process)
             self.journal.cron[int(self.process.returncode)] += 1
             self.process = None
@@ -783,7 +786,17 @@ def analyse(plan: Plan, env: ChaosEnv, journal: Journal, alive: int, info: dict[
         "cron_skipped": journal.cron_skipped,
         "feed_errors": dict(journal.feed_errors),
         "seconds": round(time.time() - journal.started, 1),
+        "log": {
+            "kills": [[round(k.at - journal.started, 2), k.point, k.pid] for k in journal.kills],
+            "exits": [[round(e.at - journal.started, 2), e.kind, e.pid, e.code] for e in journal.exits],
+            "repeats": {task: runs_of(task, executions, journal.started) for task in unexplained[:50]},
+        },
     }
+
+
+def runs_of(task: int, executions: list[Execution], started: float) -> list[list[float]]:
+    """[attempt, pid, ppid, seconds into the run] of each execution of one task."""
+    return [[e.attempt, e.pid, e.ppid, round(e.at - started, 2)] for e in executions if e.task == task]
 
 
 def plan_slots(plan: Plan) -> list[str]:
