@@ -191,9 +191,12 @@ class PrivateDatabase:
 
     def __init__(self, server_url: str = POSTGRES_SERVER) -> None:
         self.name = f"stask_chaos_{os.getpid()}_{os.urandom(3).hex()}"
-        self.admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
-        self.url = str(sa.engine.make_url(server_url).set(database=self.name).render_as_string(hide_password=False))
-        self._sql(f'CREATE DATABASE "{self.name}"')
+        server = sa.engine.make_url(server_url)
+        self.admin = sa.create_engine(
+            server.set(database="postgres"), isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
+        )
+        self.url = server.set(database=self.name).render_as_string(hide_password=False)
+        self._sql(f"CREATE DATABASE \"{self.name}\" ENCODING 'UTF8' TEMPLATE template0")
 
     def _sql(self, statement: str) -> list[Any]:
         with self.admin.connect() as connection:
@@ -595,14 +598,17 @@ class Parts:
     journal: Journal
 
 
-def run(plan: Plan, keep: bool = False) -> dict[str, Any]:
-    """Run the plan; returns the results (what the table and the JSON are made of)."""
+def run(plan: Plan, keep: bool = False, postgres_server: str = POSTGRES_SERVER) -> dict[str, Any]:
+    """Run the plan; returns the results (what the table and the JSON are made of).
+
+    ``postgres_server`` names the server; the database in it is never used (one is created).
+    """
     workdir = Path(os.environ.get("TMPDIR", "/tmp")) / f"stask-chaos-{os.getpid()}-{os.urandom(2).hex()}"
     redis_server = PrivateRedis(workdir / "redis")
     database: PrivateDatabase | None = None
     env: ChaosEnv | None = None
     try:
-        database = PrivateDatabase()
+        database = PrivateDatabase(postgres_server)
         env = ChaosEnv(redis_server.url, database.url, workdir=workdir, keep=keep)
         env.plan = plan
         info = machine(redis_server, database)
@@ -917,6 +923,11 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--smoke", action="store_true", help="a tiny run (about 30 s)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.add_argument("--keep", action="store_true", help="keep the folder (logs, executions.log)")
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("STASK_CHAOS_POSTGRES_URL", POSTGRES_SERVER),
+        help="PostgreSQL server (a database of the harness's own is created on it and dropped)",
+    )
     return parser.parse_args(argv)
 
 
@@ -937,7 +948,7 @@ def plan_from(args: argparse.Namespace) -> Plan:
 
 def main(argv: list[str] | None = None) -> int:
     args = arguments(argv)
-    results = run(plan_from(args), keep=args.keep)
+    results = run(plan_from(args), keep=args.keep, postgres_server=args.postgres_url)
     print(table(results))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
