@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 DEV_STAMP := $(VENV)/.installed-dev
 RUN_STAMP := $(VENV)/.installed-runtime
 
-.PHONY: install install-runtime run test test-fast lint format bench clean chromium mutants
+.PHONY: install install-runtime run test test-fast lint format bench chaos mutants clean chromium
 
 ## The whole dev toolchain (tests, lint, browser and API fuzzing tools) and the runtime extras.
 install: $(DEV_STAMP)
@@ -76,6 +76,11 @@ mutants: install
 ## Benchmarks against bare RQ (not part of the tests).
 bench: install
 	$(BIN)/python -m bench
+
+## Faults against real worker processes: SIGKILLs, a Redis and a database outage; prints a table
+## (about 5 minutes, not part of `make test`; a private Redis and its own PostgreSQL database).
+chaos: install
+	$(BIN)/python -m bench.chaos --json bench/results/chaos.json
 
 clean:
 	rm -rf $(VENV) instance build dist .pytest_cache .ruff_cache .mypy_cache *.egg-info
