@@ -43,6 +43,9 @@ class Delegation:
     attempt: int
     claimed: bool
     now: datetime
+    #: A local file the horse also writes its outcome to: the parent reads it even when Redis
+    #: lost the hand-over key (an outage, a restart without persistence).
+    handover_file: str | None = None
 
 
 @dataclass

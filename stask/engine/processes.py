@@ -10,8 +10,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+import os
+import tempfile
 import time
 from dataclasses import replace
 from typing import Any
@@ -330,7 +333,8 @@ class StaskForkWorker(StaskWorkerMixin, ForkWorker):
             claimed = ctx.outages.run("claiming a task", lambda: runner.claim(ctx, info, now))
             if claimed:
                 ctx.workers.resolve(info.identifier)  # the horse inherits a fresh L1 entry
-            ctx.delegation = Delegation(info.id, info.attempts + 1, claimed, now)
+            handover = os.path.join(tempfile.gettempdir(), f"stask-outcome-{os.getpid()}-{info.id}-{info.attempts + 1}")
+            ctx.delegation = Delegation(info.id, info.attempts + 1, claimed, now, handover)
             attempt = replace(info, attempts=info.attempts + 1)
             self._stask_failure, self._stask_stopped = None, False
             if claimed:
@@ -348,12 +352,17 @@ class StaskForkWorker(StaskWorkerMixin, ForkWorker):
                 ctx.delegation = None
                 self._stask_running = None
             if claimed:
-                self._finish(ctx, attempt)
+                self._finish(ctx, attempt, handover)
 
-    def _finish(self, ctx: EngineContext, attempt: Any) -> None:
+    def _finish(self, ctx: EngineContext, attempt: Any, handover: str) -> None:
         from . import runner
 
-        fields = ctx.outages.run("taking a handed-over outcome", lambda: runner.take_handed_over(ctx, attempt))
+        fields = runner.read_handover_file(handover)
+        if fields is not None:  # the Redis copy is not needed (and may be gone with a restarted Redis)
+            with contextlib.suppress(redis.RedisError):
+                runner.take_handed_over(ctx, attempt)
+        else:
+            fields = ctx.outages.run("taking a handed-over outcome", lambda: runner.take_handed_over(ctx, attempt))
         if fields is not None:
             # Held here through a database outage; the heartbeat tells reconcile it is not dead.
             heartbeat.track(attempt.id, ctx.live)

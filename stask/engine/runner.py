@@ -7,6 +7,8 @@ Redis command unless the action reports progress or runs long enough to need hea
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import socket
 import time
@@ -344,11 +346,39 @@ def _hand_over(ctx: EngineContext, info: TaskInfo, outcome: Outcome, run_ms: int
         "at": utcnow().isoformat(),
         "touched": touched,
     }
+    delegation = ctx.delegation
+    if delegation is not None and delegation.handover_file:
+        write_handover_file(delegation.handover_file, fields)
     try:
         ctx.live.put_outcome(info.id, info.attempts, fields)
     except redis.RedisError:
-        return False
+        return False  # recorded by the horse itself (the parent's later try changes nothing)
     return True
+
+
+def write_handover_file(path: str, fields: dict[str, Any]) -> None:
+    """The outcome for the parent on this machine; best effort (Redis holds it too)."""
+    try:
+        partial = f"{path}.partial"
+        with open(partial, "w", encoding="utf-8") as out:
+            json.dump(fields, out)
+        os.replace(partial, path)
+    except OSError:
+        pass
+
+
+def read_handover_file(path: str) -> dict[str, Any] | None:
+    """The outcome a horse wrote to ``path`` (the file is removed), or None."""
+    try:
+        with open(path, encoding="utf-8") as source:
+            fields: dict[str, Any] = json.load(source)
+    except (OSError, ValueError):
+        return None
+    finally:
+        for leftover in (path, f"{path}.partial"):
+            with contextlib.suppress(OSError):
+                os.unlink(leftover)
+    return fields
 
 
 def take_handed_over(ctx: EngineContext, info: TaskInfo) -> dict[str, Any] | None:

@@ -11,6 +11,7 @@ import os
 import signal
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,10 @@ from rq.registry import ScheduledJobRegistry
 from rq.utils import utcformat
 
 from stask import Status
+from stask.engine.context import Delegation, EngineContext
 from stask.engine.processes import build_worker
 from stask.engine.queues import job_id
+from stask.engine.runner import TaskInfo, claim, execute
 from stask.models import utcnow
 from tests.support.apps import redis_of, run_worker
 from tests.support.fault_plugins import FAULT_WORKERS, spawn, worker_log
@@ -164,3 +167,28 @@ def test_a_job_delivered_before_its_start_at_waits_for_it(app: Flask, stask: Any
     run_worker(app, with_scheduler=True)
     assert recorded(app) == ["x"]
     assert row_of(stask, task.id) == (Status.FINISHED, 1)
+
+
+def test_a_hand_over_lost_with_a_restarted_redis_is_still_recorded(app: Flask, stask: Any, tmp_path: Path) -> None:
+    """The horse handed its outcome over, then Redis came back empty before the parent took it:
+    the parent reads the horse's local copy, so the finished attempt is recorded, not retried."""
+    task = stask.create("echo", "say", data={"steps": 1})
+    payload = stask.service.tasks.payload_for_row(fresh(stask, task.id))
+    stask.db.session.commit()
+    ctx = EngineContext.of(app)
+    now = utcnow()
+    info = TaskInfo.from_payload(payload)
+    assert claim(ctx, info, now)  # what the parent does before forking
+    handover = str(tmp_path / "outcome")
+    ctx.delegation = Delegation(task.id, 1, True, now, handover)
+    try:
+        assert execute(ctx, payload) == Status.FINISHED.text  # what the horse does
+    finally:
+        ctx.delegation = None
+    assert redis_of(app).exists(stask.runtime.keys.outcome(task.id, 1))
+    redis_of(app).flushdb()  # the test's own Redis restarted without persistence
+    worker = build_worker(app, kind="fork")
+    with app.app_context():
+        worker._finish(ctx, replace(info, attempts=1), handover)  # what the parent does after the horse
+    assert row_of(stask, task.id) == (Status.FINISHED, 1)
+    assert not Path(handover).exists()

@@ -16,7 +16,7 @@ from flask import Flask
 
 from stask import Status
 from stask.engine.outages import EXIT_OUTAGE
-from tests.support.fault_plugins import port_of, postgres_refusing, spawn, start_on_port, worker_log
+from tests.support.fault_plugins import FAULT_WORKERS, port_of, postgres_refusing, spawn, start_on_port, worker_log
 from tests.support.servers import Databases, RedisServer
 from tests.support.tasks import fresh
 from tests.support.waiting import wait_for
@@ -121,5 +121,32 @@ def test_a_worker_started_while_redis_is_down_waits_for_it(
             row = final_row(stask, task.id)
             assert (row.status, row.attempts) == (Status.FINISHED, 1)
         assert worker.poll() is None, worker_log(app)
+    finally:
+        stop(worker)
+
+
+@pytest.mark.parametrize("kind", ["simple", "fork"])
+def test_an_action_that_ends_while_redis_is_down_runs_once(
+    make_app: Callable[..., Flask], stoppable_redis: RedisServer, tmp_path: Path, kind: str
+) -> None:
+    """Redis goes away while the action runs and comes back after it ended: one run, recorded."""
+    app = make_app("sqlite", discover=True, redis_url=stoppable_redis.url, STASK_WORKERS=FAULT_WORKERS)
+    stask = app.extensions["stask"]
+    runs, gate = tmp_path / "runs", tmp_path / "gate"
+    worker = spawn(app, kind, STASK_OUTAGE_GRACE=GRACE)
+    try:
+        with app.app_context():
+            task = stask.create("gate", "wait", data={"runs": str(runs), "gate": str(gate)})
+            wait_for(runs.exists, timeout=30, what="the action to start")
+            port = port_of(stoppable_redis)
+            stoppable_redis.stop()
+            gate.touch()  # the action ends while Redis is down
+            time.sleep(3)
+            start_on_port(stoppable_redis, port)  # empty, as after a restart without persistence
+            row = final_row(stask, task.id, timeout=60)
+            assert (row.status, row.attempts) == (Status.FINISHED, 1), worker_log(app)
+            time.sleep(4)  # a wrongly judged attempt would be retried within the reconcile interval
+            assert runs.read_text().splitlines() == [f"{task.id} 1"], worker_log(app)
+            assert worker.poll() is None, worker_log(app)
     finally:
         stop(worker)

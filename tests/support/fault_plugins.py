@@ -29,7 +29,7 @@ from tests.support.workers import flask_command, worker_env
 
 FAULTS = "tests.support.fault_plugins"
 #: ``STASK_WORKERS`` with the fault plugins beside the usual test workers.
-FAULT_WORKERS = f"{TEST_WORKERS},{FAULTS}:RetriedRecorder,{FAULTS}:BookkeepingBreaker"
+FAULT_WORKERS = f"{TEST_WORKERS},{FAULTS}:RetriedRecorder,{FAULTS}:BookkeepingBreaker,{FAULTS}:FileGate"
 
 
 class RetriedRecorder(BaseWorker):
@@ -64,6 +64,26 @@ class BookkeepingBreaker(BaseWorker):
             if job is not None:
                 connection.delete(job.key)
         self.mark_finished("done")
+
+
+class FileGate(BaseWorker):
+    """Notes each run in a file, then waits (up to 60 s) until the test creates the gate file.
+
+    Files, not Redis: the test takes Redis away while the action runs.
+    """
+
+    identifier = "gate"
+    scope = "tests"
+    title = "File gate"
+    description = "Runs until the test opens the gate."
+
+    def task_wait(self, task: Any, options: dict[str, Any]) -> None:
+        with open(options["runs"], "a") as runs:
+            runs.write(f"{task.id} {task.attempts}\n")
+        gate = Path(options["gate"])
+        deadline = time.monotonic() + 60
+        while not gate.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
 
 
 def spawn(app: Flask, kind: str, *args: str, **env: str) -> subprocess.Popen[bytes]:
