@@ -31,9 +31,11 @@ class Resources:
 
 def database_url(resources: Resources, backend: str) -> str:
     """This session's database on ``backend``, created on first use (skip or fail when unreachable)."""
-    if backend != "sqlite":
-        require(backend, lambda: resources.databases.create(backend))
-    return resources.databases.urls[backend]
+    if backend == "sqlite":
+        return resources.databases.urls[backend]
+    require(backend, lambda: resources.databases.create(backend))
+    # require() remembers a server's reachability, perhaps from another check: create here too.
+    return resources.databases.create(backend)
 
 
 def flush_redis(resources: Resources, url: str) -> None:

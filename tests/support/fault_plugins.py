@@ -21,10 +21,9 @@ from flask import Flask
 from rq import get_current_job
 
 from stask import BaseWorker
-from stask.embedded import redis_binary
 from tests.support.apps import TEST_WORKERS
 from tests.support.environment import ROOT
-from tests.support.servers import Databases, RedisServer
+from tests.support.servers import Databases, RedisServer, redis_server_binary
 from tests.support.workers import flask_command, worker_env
 
 FAULTS = "tests.support.fault_plugins"
@@ -108,17 +107,12 @@ def worker_log(app: Flask) -> str:
     return path.read_text(errors="replace") if path.exists() else ""
 
 
-def restart_on_same_port(server: RedisServer) -> None:
-    """Stop a test's own redis-server (by its pid) and start a new, empty one on the same port."""
-    port = int(server.url.rsplit(":", 1)[1].split("/", 1)[0])
-    server.stop()
-    start_on_port(server, port)
-
-
 def start_on_port(server: RedisServer, port: int) -> None:
     folder = Path(server.process.args[-1]) if isinstance(server.process.args, list) else Path(".")
     options = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(folder)]
-    server.process = subprocess.Popen([redis_binary(), *options], stdout=subprocess.DEVNULL, start_new_session=True)
+    server.process = subprocess.Popen(
+        [redis_server_binary(), *options], stdout=subprocess.DEVNULL, start_new_session=True
+    )
     server.client = redis.Redis.from_url(server.url)
     for _ in range(100):
         try:
