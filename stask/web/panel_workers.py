@@ -174,8 +174,8 @@ def discover() -> BaseResponse:
         ),
         "success",
     )
-    for name, reason in (report.get("invalid") or {}).items():
-        flash(_("Invalid worker %(name)s: %(reason)s", name=name, reason=reason), "error")
+    for item in report.get("invalid") or []:  # a list of {"source", "reason"}, as the API and CLI read it
+        flash(_("Invalid worker %(name)s: %(reason)s", name=item["source"], reason=item["reason"]), "error")
     if report.get("missing"):
         flash(_("Registered but no longer installed: %(names)s", names=", ".join(report["missing"])), "warning")
     return redirect(url_for("stask_panel.workers"), code=303)

@@ -234,3 +234,16 @@ def test_panel_bulk_skips_ids_that_are_no_number(any_client: FlaskClient, api_ap
     )
     assert response.status_code == 303
     assert any_client.get(f"/stask/api/tasks/{task_id}", headers=ADMIN).get_json()["task"]["status"] == 90
+
+
+def test_discover_reports_invalid_plugins(make_app: Callable[..., Flask]) -> None:
+    from tests.support.apps import TEST_WORKERS
+
+    workers = TEST_WORKERS + ",tests.support.bad_plugins:NoActions,tests.nowhere:Gone"
+    app = make_app("sqlite", discover=True, STASK_ADMIN_PASSWORD="admin-pw", STASK_WORKERS=workers)
+    client, token = sign_in(app, "admin-pw")
+    response = client.post("/stask/workers/discover", headers={"X-CSRF-Token": token})
+    assert response.status_code == 303, response.text
+    page = client.get(response.headers["Location"]).text
+    assert "tests.support.bad_plugins:NoActions" in page and "no task_&lt;action&gt; method" in page
+    assert "tests.nowhere:Gone" in page
