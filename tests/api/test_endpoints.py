@@ -641,3 +641,9 @@ def test_float_settings_must_be_finite(client: FlaskClient, raw: str) -> None:
     after = client.get("/stask/api/workers/importer/settings", headers=ADMIN)
     json.loads(after.get_data(as_text=True), parse_constant=lambda name: pytest.fail(f"{name} in JSON"))
     assert after.get_json() == before
+
+
+@pytest.mark.parametrize("action", [{}, [], None, 1])
+def test_bulk_refuses_an_action_that_is_not_a_string(client: FlaskClient, action: Any) -> None:
+    body = {"action": action, "ids": [1]}
+    assert error_of(client.post("/stask/api/tasks/bulk", json=body, headers=ADMIN), 400) == "invalid_input"
