@@ -9,7 +9,8 @@ from typing import Any
 
 from .exceptions import InvalidInput
 
-ACTION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+#: Full-match only (``\Z``, not ``$``, which also matches before a final newline).
+ACTION_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z")
 MAX_ATTEMPTS_LIMIT = 100
 #: ``user_id`` is a 32-bit INTEGER column on every database.
 MAX_INT32 = 2**31 - 1
@@ -19,7 +20,7 @@ DIGITS_RE = re.compile(r"\A[0-9]{1,18}\Z")
 
 def parse_digits(text: str) -> int | None:
     """A whole number written in ASCII digits (at most 18, so it fits 64 bits), else ``None``."""
-    return int(text) if isinstance(text, str) and DIGITS_RE.match(text) else None
+    return int(text) if isinstance(text, str) and DIGITS_RE.fullmatch(text) else None
 
 
 def parse_datetime(value: Any, field: str = "start_at") -> datetime | None:
@@ -88,6 +89,6 @@ def parse_optional_int(value: Any, field: str) -> int | None:
 
 
 def parse_action(value: Any) -> str:
-    if not isinstance(value, str) or not ACTION_RE.match(value):
+    if not isinstance(value, str) or not ACTION_RE.fullmatch(value):
         raise InvalidInput(f"action {value!r} must be 1-64 letters, digits, '_' or '-'")
     return value

@@ -80,7 +80,7 @@ def _identifier() -> str | None:
     identifier = request.args.get("identifier")
     if identifier is None or identifier == "":
         return None
-    if not IDENTIFIER_RE.match(identifier):
+    if not IDENTIFIER_RE.fullmatch(identifier):
         raise InvalidInput(f"invalid worker identifier {identifier!r}")
     return identifier
 

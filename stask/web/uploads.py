@@ -94,7 +94,7 @@ class ChunkRange:
 
     @classmethod
     def parse(cls, header: str) -> ChunkRange:
-        match = _RANGE.match(header.strip())
+        match = _RANGE.fullmatch(header.strip())
         if not match:
             raise InvalidInput("Content-Range must look like 'bytes 0-1048575/5242880'")
         first, last, total = (int(v) for v in match.groups())
@@ -154,7 +154,7 @@ def _receive_chunk(
         upload_id = secrets.token_hex(16)
         connection.hset(keys.upload(upload_id), mapping={"owner": owner, "name": name, "total": chunk.total})
         connection.expire(keys.upload(upload_id), SESSION_TTL)
-    elif not _UPLOAD_ID.match(upload_id):
+    elif not _UPLOAD_ID.fullmatch(upload_id):
         raise InvalidInput("upload_id is not one this server issued")
     record = decoded(connection.hgetall(keys.upload(upload_id)))
     if record.get("owner") != owner:

@@ -647,3 +647,14 @@ def test_float_settings_must_be_finite(client: FlaskClient, raw: str) -> None:
 def test_bulk_refuses_an_action_that_is_not_a_string(client: FlaskClient, action: Any) -> None:
     body = {"action": action, "ids": [1]}
     assert error_of(client.post("/stask/api/tasks/bulk", json=body, headers=ADMIN), 400) == "invalid_input"
+
+
+@pytest.mark.parametrize("action", ["say\n", "html\n"])
+def test_actions_are_matched_in_full(client: FlaskClient, action: str) -> None:
+    body = {"identifier": "echo", "action": action, "data": {}}
+    assert error_of(client.post("/stask/api/tasks", json=body, headers=ADMIN), 400) == "invalid_input"
+
+
+def test_monitoring_identifiers_are_matched_in_full(client: FlaskClient) -> None:
+    response = client.get("/stask/performance/workers", query_string={"identifier": "echo\n"}, headers=ADMIN)
+    assert error_of(response, 400) == "invalid_input"
