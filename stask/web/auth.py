@@ -25,11 +25,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import posixpath
 import secrets
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import redis
 from flask import (
@@ -326,15 +327,24 @@ def _security_headers(response: Response) -> BaseResponse:
 
 # -- the login page -----------------------------------------------------------------------------------
 def _safe_next(target: str | None) -> str:
-    """Only a path under the stask prefix: never another site (``//evil``, ``https://``, ``\\``)."""
+    """Only a path under the stask prefix once normalised: never another site (``//evil``,
+    ``https://``, ``\\``), never ``/prefix/../elsewhere``, never control characters (a CR/LF
+    would break the ``Location`` header)."""
     default = _home()
     if not target or not isinstance(target, str):
         return default
-    parts = urlsplit(target)
-    prefix = url_prefix()
-    if parts.scheme or parts.netloc or "\\" in target or not target.startswith("/") or target.startswith("//"):
+    if "\\" in target or any(ord(char) < 0x20 or ord(char) == 0x7F for char in target):
         return default
-    if prefix and not (parts.path == prefix or parts.path.startswith(prefix + "/")):
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return default
+    # Browsers resolve "." and ".." segments, percent-encoded ones too ("%2e%2e"): check what they will.
+    decoded = unquote(parts.path)
+    if "\\" in decoded or any(ord(char) < 0x20 or ord(char) == 0x7F for char in decoded):
+        return default
+    path = posixpath.normpath(decoded)
+    prefix = url_prefix()
+    if prefix and not (path == prefix or path.startswith(prefix + "/")):
         return default
     return target
 
@@ -418,9 +428,10 @@ def login() -> BaseResponse:
         if token is not None:
             if _too_many_failures():
                 return _login_page("too_many", 429)
+            target = _safe_next(request.args.get("next"))  # checked before the token is spent
             if _use_login_token(token):
                 _sign_in(ADMIN)
-                return redirect(_safe_next(request.args.get("next")), code=303)
+                return redirect(target, code=303)
             _record_failure()
             return _login_page("bad_token", 403)
         return _login_page()
@@ -432,6 +443,7 @@ def login() -> BaseResponse:
     if _too_many_failures():
         return _login_page("too_many", 429)
     password = request.form.get("password", "")
+    target = _safe_next(request.form.get("next"))  # checked before the session changes
     role = None
     if check_password(password, settings.admin_password):
         role = ADMIN
@@ -441,7 +453,7 @@ def login() -> BaseResponse:
         _record_failure()
         return _login_page("bad_password", 401)
     _sign_in(role)
-    return redirect(_safe_next(request.form.get("next")), code=303)
+    return redirect(target, code=303)
 
 
 @auth_bp.route("/logout", methods=["GET", "POST"])

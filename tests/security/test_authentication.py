@@ -317,3 +317,44 @@ def test_secret_key_is_generated_when_missing_and_read_from_the_environment(
     monkeypatch.setenv("STASK_SECRET_KEY", "from-the-environment")
     assert make_api_app(SECRET_KEY=None).config["SECRET_KEY"] == "from-the-environment"
     assert os.environ["STASK_SECRET_KEY"] == "from-the-environment"
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/stask/../../x",
+        "/stask/..",
+        "/stask/tasks/../../elsewhere",
+        "/stask/%2e%2e/x",
+        "/stask/..%2fx",
+        "/stask/\x00x",
+        "/stask/\tx",
+        "/stask\\..\\x",
+    ],
+)
+def test_next_is_confined_to_the_prefix_after_normalisation(client: FlaskClient, target: str) -> None:
+    client.get("/stask/login")
+    with client.session_transaction() as session:
+        csrf = session["stask_csrf"]
+    response = client.post("/stask/login", data={"password": ADMIN_PASSWORD, "csrf_token": csrf, "next": target})
+    assert response.status_code == 303 and response.headers["Location"] == "/stask/"
+
+
+@pytest.mark.parametrize("target", ["/stask/tasks\r\nX-Evil: 1", "/stask/\nx", "/stask/\rx"])
+def test_line_breaks_in_next_are_refused_by_the_login_form(client: FlaskClient, target: str) -> None:
+    client.get("/stask/login")
+    with client.session_transaction() as session:
+        csrf = session["stask_csrf"]
+    response = client.post("/stask/login", data={"password": ADMIN_PASSWORD, "csrf_token": csrf, "next": target})
+    assert response.status_code == 303 and response.headers["Location"] == "/stask/"
+    assert "X-Evil" not in response.headers
+
+
+def test_line_breaks_in_next_are_refused_by_the_one_time_link(make_api_app: Any) -> None:
+    token = auth.generate_login_token()
+    app = make_api_app(STASK_LOGIN_TOKEN=token)
+    client = app.test_client()
+    response = client.get(f"/stask/login?token={token}&next=/stask/tasks%0D%0AX-Evil:%201")
+    assert response.status_code == 303 and response.headers["Location"] == "/stask/"
+    assert "X-Evil" not in response.headers
+    assert client.get("/stask/api/tasks").status_code == 200  # signed in, the token spent for a working session
