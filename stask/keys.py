@@ -61,6 +61,10 @@ class Keys:
     def login_failures(self, client: str) -> str:
         return f"{self.prefix}:login-failures:{client}"
 
+    def bearer_failures(self, client: str) -> str:
+        """Bad bearer tokens from one client address (throttled like failed logins)."""
+        return f"{self.prefix}:bearer-failures:{client}"
+
     def login_token_used(self, digest: str) -> str:
         return f"{self.prefix}:login-token-used:{digest}"
 

@@ -155,10 +155,15 @@ def _resolve_role() -> tuple[str | None, str | None]:
     token = _bearer()
     if token is not None:
         settings = _settings()
+        bearer_key = current_stask().runtime.keys.bearer_failures(_client_address())
+        if _too_many_failures(bearer_key):  # the right token too, as the login page does
+            _request_state()["throttled"] = True
+            return None, None
         if token and _match_any(token, settings.api_tokens):
             return ADMIN, "bearer"
         if token and _match_any(token, settings.readonly_tokens):
             return READONLY, "bearer"
+        _record_failure(bearer_key)
         _request_state()["bad_token"] = True
         return None, None
     hook = _authorize_hook()
@@ -264,6 +269,13 @@ def _refuse_anonymous() -> BaseResponse:
     """401 JSON for programs; the login page for browsers (htmx: a full-page redirect)."""
     from .errors import wants_json
 
+    if _request_state().get("throttled"):
+        return error_response(
+            "too_many_requests",
+            "too many bad bearer tokens from this address: try again later",
+            429,
+            {"Retry-After": str(LOGIN_FAILURE_WINDOW)},
+        )
     if _request_state().get("bad_token"):
         return error_response(
             "invalid_token", "the bearer token is not valid", 401, {"WWW-Authenticate": 'Bearer error="invalid_token"'}
@@ -356,18 +368,23 @@ def _home() -> str:
         return url_prefix() + "/"
 
 
+def _client_address() -> str:
+    return request.remote_addr or "unknown"
+
+
 def _client_key() -> str:
-    return current_stask().runtime.keys.login_failures(request.remote_addr or "unknown")
+    return current_stask().runtime.keys.login_failures(_client_address())
 
 
 def _runtime_redis() -> redis.Redis:
     return current_stask().runtime.redis
 
 
-def _too_many_failures() -> bool:
+def _too_many_failures(key: str | None = None) -> bool:
+    """Whether ``key`` (failed logins of this address by default) reached ``STASK_LOGIN_MAX_FAILURES``."""
     connection = _runtime_redis()
     try:
-        count = connection.get(_client_key())
+        count = connection.get(key or _client_key())
     except redis.RedisError as exc:
         log.warning("stask: login rate limit unavailable (Redis): %s", exc)
         return False
@@ -375,13 +392,14 @@ def _too_many_failures() -> bool:
     return count is not None and int(count) >= limit
 
 
-def _record_failure() -> None:
+def _record_failure(key: str | None = None) -> None:
     connection = _runtime_redis()
+    key = key or _client_key()
     try:
         # SET NX EX starts the window with its expiry; INCR keeps it (EXPIRE ... NX needs Redis 7).
         pipe = connection.pipeline(transaction=False)
-        pipe.set(_client_key(), 0, nx=True, ex=LOGIN_FAILURE_WINDOW)
-        pipe.incr(_client_key())
+        pipe.set(key, 0, nx=True, ex=LOGIN_FAILURE_WINDOW)
+        pipe.incr(key)
         pipe.execute()
     except redis.RedisError as exc:
         log.warning("stask: could not record a failed login (Redis): %s", exc)

@@ -73,3 +73,33 @@ def test_the_lockout_ends_with_its_window(make_api_app: Any) -> None:
     assert post_password(client, "nope") == 429
     runtime.redis.delete(key)  # what the expiry does at the end of the window
     assert post_password(client, ADMIN_PASSWORD) == 303
+
+
+def test_bad_bearer_tokens_are_throttled_per_client_address(make_api_app: Any) -> None:
+    from tests.support.api import ADMIN, error_code
+
+    app = make_api_app(STASK_LOGIN_MAX_FAILURES=LIMIT)
+    attacker = app.test_client()
+    attacker.environ_base["REMOTE_ADDR"] = "203.0.113.9"
+    for _ in range(LIMIT):
+        assert error_code(attacker.get("/stask/api/tasks", headers={"Authorization": "Bearer wrong"}), 401)
+    assert error_code(attacker.get("/stask/api/tasks", headers={"Authorization": "Bearer wrong"}), 429) == (
+        "too_many_requests"
+    )
+    assert error_code(attacker.get("/stask/api/tasks", headers=ADMIN), 429) == "too_many_requests"  # even the right one
+    someone_else = app.test_client()
+    someone_else.environ_base["REMOTE_ADDR"] = "198.51.100.7"
+    assert someone_else.get("/stask/api/tasks", headers=ADMIN).status_code == 200
+    runtime = app.extensions["stask.runtime"]
+    assert int(runtime.redis.get(runtime.keys.bearer_failures("203.0.113.9"))) == LIMIT
+    assert 0 < runtime.redis.ttl(runtime.keys.bearer_failures("203.0.113.9")) <= auth.LOGIN_FAILURE_WINDOW
+    assert not runtime.redis.exists(runtime.keys.bearer_failures("198.51.100.7"))
+
+
+def test_good_bearer_tokens_are_not_counted(make_api_app: Any) -> None:
+    from tests.support.api import ADMIN
+
+    app = make_api_app(STASK_LOGIN_MAX_FAILURES=LIMIT)
+    client = app.test_client()
+    for _ in range(LIMIT + 2):
+        assert client.get("/stask/api/tasks", headers=ADMIN).status_code == 200
