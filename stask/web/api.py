@@ -29,7 +29,7 @@ from ..service.listing import parse_task_query, safe_datetime
 from ..service.tasks import BULK_OPERATIONS
 from ..service.workers import unknown_worker
 from ..validation import parse_digits
-from .auth import protect, require_write
+from .auth import own_body_limit, protect, require_write
 from .uploads import UploadPolicy, receive
 
 api_bp = Blueprint("stask_api", __name__)
@@ -157,6 +157,7 @@ class _NoResult(TaskNotFound):
 
 
 @api_bp.post("/task/<int:task_id>/upload")
+@own_body_limit
 @require_write
 def task_upload(task_id: int) -> Response:
     """Attach a file to a task that has not ended yet (its worker must take uploads)."""
@@ -168,6 +169,7 @@ def task_upload(task_id: int) -> Response:
 
 
 @api_bp.post("/worker/<identifier>/upload")
+@own_body_limit
 @require_write
 def worker_upload(identifier: str) -> Response:
     """Upload a file for a worker (then start a task naming it in ``data``)."""

@@ -62,6 +62,8 @@ ROLES = (ADMIN, READONLY)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 #: Seconds over which failed logins from one address are counted (``STASK_LOGIN_MAX_FAILURES``).
 LOGIN_FAILURE_WINDOW = 300
+#: Largest request body of the public routes (login, logout): a password form, nothing more.
+PUBLIC_MAX_BODY = 16 << 10
 #: Werkzeug hash prefixes: such a configured password is checked with ``check_password_hash``.
 HASH_PREFIXES = ("scrypt:", "pbkdf2:")
 DEFAULT_CSP = (
@@ -221,6 +223,13 @@ def require_write(view: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def own_body_limit(view: F) -> F:
+    """Mark a view that checks the declared body size itself, after authentication (uploads:
+    per worker); the guard still caps what reading the body may cost."""
+    view._stask_own_body_limit = True  # type: ignore[attr-defined]
+    return view
+
+
 def public(view: F) -> F:
     """Mark a view of a protected blueprint as open to anonymous requests (health, login)."""
     view._stask_public = True  # type: ignore[attr-defined]
@@ -301,15 +310,38 @@ def guard() -> BaseResponse | None:
     if state.get("guarded"):
         return None
     state["guarded"] = True
+    if is_stask_request():
+        too_large = _limit_body()
+        if too_large is not None:
+            return too_large
     if request.blueprint not in _protected or _is_public():
         return None
     if current_role() is None:
         return _refuse_anonymous()
-    if current_app.config.get("MAX_CONTENT_LENGTH") is None:
-        # Bounds what reading a form (for its CSRF field) may cost; uploads raise it per worker.
-        request.max_content_length = _settings().max_request_mb << 20
     if request.method not in SAFE_METHODS and authenticated_by() != "bearer" and not csrf_valid():
         return _csrf_failure()
+    return None
+
+
+def _limit_body() -> BaseResponse | None:
+    """Bound the body before anything (authentication, CSRF, the view) reads it.
+
+    Public routes take at most ``PUBLIC_MAX_BODY``; the others ``STASK_MAX_REQUEST_MB`` (or the
+    app's ``MAX_CONTENT_LENGTH``). A declared ``Content-Length`` above it is refused at once,
+    unread; a chunked body is cut off by ``request.max_content_length`` when it is read. Upload
+    views check the declared size against their worker's own limit and raise the cap themselves.
+    """
+    host_limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if _is_public():
+        limit = min(PUBLIC_MAX_BODY, int(host_limit)) if host_limit is not None else PUBLIC_MAX_BODY
+    else:
+        limit = int(host_limit) if host_limit is not None else _settings().max_request_mb << 20
+    request.max_content_length = limit
+    view = current_app.view_functions.get(request.endpoint or "")
+    if getattr(view, "_stask_own_body_limit", False):
+        return None
+    if request.content_length is not None and request.content_length > limit:
+        return error_response("too_large", "the request body is too large", 413)
     return None
 
 
