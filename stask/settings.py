@@ -127,7 +127,7 @@ class Settings:
     )
     login_max_failures: int = _key(
         "STASK_LOGIN_MAX_FAILURES",
-        "failed logins from one address within 5 minutes before it is refused",
+        "failed logins (or bad bearer tokens) from one address within 5 minutes before it is refused",
         10,
         group="access",
     )
