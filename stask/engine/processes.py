@@ -58,6 +58,8 @@ class StaskWorkerMixin:
     _stask_running: Any = None
     _stask_stopped: bool = False
     _stask_failure: str | None = None
+    #: RQ left its work loop on an unexpected error (it would exit 0): exit 1 instead.
+    _stask_crashed: bool = False
 
     @property
     def dequeue_timeout(self) -> int:
@@ -72,8 +74,6 @@ class StaskWorkerMixin:
     @property
     def outages(self) -> OutageGuard:
         return self.engine.outages
-
-    _stask_crashed: bool = False
 
     def work(self, burst: bool = False, *args: Any, **kwargs: Any) -> bool:
         """RQ's work loop; it ends with status 0 only after a requested stop or a finished burst."""
@@ -193,8 +193,8 @@ class StaskWorkerMixin:
             finally:
                 try:
                     current_stask().db.session.remove()
-                except Exception:
-                    pass
+                except Exception as exc:  # a broken connection is dropped with the session anyway
+                    log.debug("stask: session cleanup after maintenance failed: %s", exc)
 
     def teardown(self) -> None:
         try:
