@@ -1,4 +1,4 @@
-"""The two durable records: ``s_tasks`` (one row per task) and ``s_workers`` (one per plugin).
+"""The durable records: ``s_tasks`` (one row per task), ``s_workers`` (one per plugin), ``s_schedules``.
 
 Models use their own declarative base so they work with stask's own Flask-SQLAlchemy
 instance or a host application's. Query helpers return ``Select`` objects
@@ -55,6 +55,9 @@ class Task(Base):
     wait_ms: Mapped[int | None] = mapped_column(sa.Integer)
     run_ms: Mapped[int | None] = mapped_column(sa.Integer)
     peak_memory_kb: Mapped[int | None] = mapped_column(sa.Integer)
+    #: The schedule that created this task, and the slot it was created for (see ``StoredSchedule``).
+    schedule_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    scheduled_for: Mapped[datetime | None] = mapped_column(Timestamp)
 
     __table_args__ = (
         sa.Index("ix_s_tasks_status_start_at", "status", "start_at"),
@@ -62,6 +65,7 @@ class Task(Base):
         sa.Index("ix_s_tasks_created_at", "created_at"),
         sa.Index("ix_s_tasks_finished_at", "finished_at"),
         sa.Index("ix_s_tasks_priority_status", "priority", "status"),
+        sa.Index("ix_s_tasks_schedule_id", "schedule_id"),
     )
 
     # -- query helpers (the scopes of the original) -------------------------------------
@@ -158,6 +162,8 @@ class Task(Base):
             "wait_ms": self.wait_ms,
             "run_ms": self.run_ms,
             "peak_memory_kb": self.peak_memory_kb,
+            "schedule_id": self.schedule_id,
+            "scheduled_for": iso(self.scheduled_for),
         }
 
     def __repr__(self) -> str:
@@ -195,3 +201,82 @@ class Worker(Base):
 
     def __repr__(self) -> str:
         return f"<Worker {self.identifier} {'active' if self.active else 'inactive'}>"
+
+
+class StoredSchedule(Base):
+    """A recurring task: a cron expression or a fixed interval, fired once per slot (``s_schedules``).
+
+    Code declares schedules with :class:`stask.Schedule`; this is the row every schedule becomes.
+
+    ``next_run_at`` is the next slot (naive UTC, no jitter); whoever fires a slot moves it
+    forward with one guarded UPDATE (see :mod:`stask.service.schedules`).
+    """
+
+    __tablename__ = "s_schedules"
+
+    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(120))
+    identifier: Mapped[str] = mapped_column(sa.String(64))
+    action: Mapped[str] = mapped_column(sa.String(64))
+    data: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    priority: Mapped[str] = mapped_column(sa.String(8), default=Priority.NORMAL.value)
+    cron: Mapped[str | None] = mapped_column(sa.String(120))
+    interval: Mapped[int | None] = mapped_column(sa.Integer)
+    timezone: Mapped[str] = mapped_column(sa.String(64), default="UTC")
+    enabled: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    start_date: Mapped[datetime | None] = mapped_column(Timestamp)
+    end_date: Mapped[datetime | None] = mapped_column(Timestamp)
+    misfire: Mapped[str] = mapped_column(sa.String(16), default="run_once")
+    overlap: Mapped[str] = mapped_column(sa.String(16), default="skip")
+    jitter: Mapped[int] = mapped_column(sa.Integer, default=0)
+    #: Where interval slots are counted from (the start date, else the creation time).
+    anchor: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    next_run_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    last_run_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    last_task_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    #: The last slot consumed without a task, and why (overlap, misfire, inactive worker, ...).
+    last_skipped_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    last_skip_reason: Mapped[str | None] = mapped_column(sa.String(255))
+    source: Mapped[str] = mapped_column(sa.String(8), default="panel")
+    created_by: Mapped[str | None] = mapped_column(sa.String(191))
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (
+        sa.Index("ix_s_schedules_due", "enabled", "next_run_at"),
+        sa.Index("ix_s_schedules_identifier", "identifier"),
+    )
+
+    def to_dict(self) -> dict[str, Any]:
+        def iso(value: datetime | None) -> str | None:
+            return value.isoformat() + "Z" if value else None
+
+        return {
+            "id": self.id,
+            "name": self.name,
+            "identifier": self.identifier,
+            "action": self.action,
+            "data": self.data or {},
+            "priority": self.priority,
+            "cron": self.cron,
+            "interval": self.interval,
+            "timezone": self.timezone,
+            "enabled": self.enabled,
+            "misfire": self.misfire,
+            "overlap": self.overlap,
+            "jitter": self.jitter,
+            "start_date": iso(self.start_date),
+            "end_date": iso(self.end_date),
+            "next_run_at": iso(self.next_run_at),
+            "last_run_at": iso(self.last_run_at),
+            "last_task_id": self.last_task_id,
+            "last_skipped_at": iso(self.last_skipped_at),
+            "last_skip_reason": self.last_skip_reason,
+            "source": self.source,
+            "created_by": self.created_by,
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+        }
+
+    def __repr__(self) -> str:
+        return f"<Schedule {self.id} {self.name!r} {self.cron or f'every {self.interval} s'}>"

@@ -38,7 +38,9 @@ SORTS: dict[str, Any] = {
 }
 _STATUS_NAMES = {s.text: s for s in Status} | {"pending": Status.QUEUED}
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-FILTER_KEYS = ("status", "identifier", "action", "priority", "created_from", "created_to", "q")
+FILTER_KEYS = ("status", "identifier", "action", "priority", "created_from", "created_to", "q", "schedule_id")
+#: Schedule ids are signed 64-bit integers (``BIGINT``).
+MAX_SCHEDULE_ID = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,8 @@ class TaskQuery:
     #: ``created_to`` was a bare date: the whole day is included.
     created_to_exclusive: datetime | None = None
     q: str | None = None
+    #: Only the tasks a schedule created.
+    schedule_id: int | None = None
     sort: str = "id"
     order: str = "desc"
     page: int = 1
@@ -178,6 +182,7 @@ def parse_task_query(args: Mapping[str, Any]) -> TaskQuery:
         raise InvalidInput(f"q must be at most {MAX_SEARCH} characters")
     if q and "\x00" in q:  # PostgreSQL refuses NUL in any text parameter
         raise InvalidInput("q must not contain NUL characters")
+    schedule_id = _int_arg(args, "schedule_id", 0, MAX_SCHEDULE_ID) or None
     sort = raw["sort"] or "id"
     if sort not in SORTS:
         raise InvalidInput(f"cannot sort by {sort[:40]!r}: use one of {', '.join(SORTS)}")
@@ -193,6 +198,7 @@ def parse_task_query(args: Mapping[str, Any]) -> TaskQuery:
         created_to=created_to,
         created_to_exclusive=day_end,
         q=q,
+        schedule_id=schedule_id,
         sort=sort,
         order=order,
         page=_int_arg(args, "page", 1, MAX_PAGE),
