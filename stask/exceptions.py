@@ -121,3 +121,18 @@ class InvalidSetting(StaskError, ValueError):
     """A configuration key has a value of the wrong type; fix the config or the environment."""
 
     code = "invalid_setting"
+
+
+class InvalidField(InvalidInput):
+    """One named input field is wrong (``field`` says which: ``cron``, ``timezone``, ``data.days``, ...)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class ScheduleNotFound(StaskError):
+    """No schedule has this id."""
+
+    code = "schedule_not_found"
+    http_status = 404

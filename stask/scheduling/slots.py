@@ -230,7 +230,7 @@ def plan(timing: Timing, slot: datetime, now: datetime, misfire: str) -> Firing:
     oldest = _catch_up_floor(timing, slot, now)
     skipped = None
     if oldest > slot:
-        skipped = f"missed slots before {oldest:%Y-%m-%d %H:%M:%S} UTC dropped (catch_up runs the last {CATCH_UP_LIMIT})"
+        skipped = f"missed slots before {oldest:%Y-%m-%d %H:%M:%S} UTC dropped (catch_up keeps {CATCH_UP_LIMIT})"
     return Firing((oldest,), next_slot(timing, oldest), skipped)
 
 

@@ -9,6 +9,7 @@ engine context:
 * ``tasks``: create, read, retry, cancel, delete, list, clean up (:mod:`.tasks`)
 * ``recovery``: reconcile SQL with Redis, the cron path (:mod:`.recovery`)
 * ``overview``: the dashboard's counters, backlog and worker processes (:mod:`.overview`)
+* ``schedules``: cron and interval schedules, firing one task per slot (:mod:`.schedules`)
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ..runtime import Runtime
 from ..settings import Settings
 from .overview import Overview
 from .recovery import Recovery
+from .schedules import ScheduleService
 from .tasks import TaskService
 from .workers import WorkerService
 
@@ -35,6 +37,8 @@ class Service:
         self.runtime = runtime
         self.workers = WorkerService(db, runtime)
         self.tasks = TaskService(db, runtime, self.workers)
+        self.schedules = ScheduleService(db, runtime, self.workers, self.tasks)
+        self.workers.sync_schedules = self.schedules.sync_code
         self.engine = EngineContext(
             db=db,
             live=runtime.live,

@@ -131,18 +131,29 @@ class TaskService:
                 prepared.append(self._prepare(**spec, now=now))
         if not prepared:
             return []
-        columns = [{k: v for k, v in p.items() if k not in ("timeout", "backoff")} for p in prepared]
-        session = self.db.session
-        ids = store.insert_tasks(session, columns)
-        session.commit()
+        ids, columns = self.insert_prepared(prepared)
+        self.db.session.commit()
         tasks = [Task(id=task_id, **values) for task_id, values in zip(ids, columns, strict=True)]
+        self.dispatch(ids, prepared, now)
+        return tasks
+
+    def prepare(self, spec: dict[str, Any], now: datetime, **columns: Any) -> dict[str, Any]:
+        """One task's row values from ``create()`` arguments, plus extra ``columns`` (a schedule's)."""
+        return {**self._prepare(**spec, now=now), **columns}
+
+    def insert_prepared(self, prepared: list[dict[str, Any]]) -> tuple[list[int], list[dict[str, Any]]]:
+        """INSERT prepared rows in the caller's transaction (not committed): (ids, column values)."""
+        columns = [{k: v for k, v in p.items() if k not in ("timeout", "backoff")} for p in prepared]
+        return store.insert_tasks(self.db.session, columns), columns
+
+    def dispatch(self, ids: list[int], prepared: list[dict[str, Any]], now: datetime) -> None:
+        """After the commit: hand the jobs to RQ (one pipeline) and announce the new tasks."""
         payloads = [
             TaskInfo.from_payload({**p, "id": task_id}).payload() for task_id, p in zip(ids, prepared, strict=True)
         ]
         self.enqueue(payloads, now)
         for payload in payloads:
             signals.emit(signals.task_created, payload)
-        return tasks
 
     def enqueue(self, payloads: list[dict[str, Any]], now: datetime) -> None:
         """Hand jobs to RQ; when Redis is down the rows are safe and reconcile enqueues them later."""

@@ -4,6 +4,7 @@ settings, and resolution through the two-level cache (the engine's :class:`Worke
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from flask_sqlalchemy import SQLAlchemy
@@ -19,11 +20,15 @@ from ..workers.base import IDENTIFIER_RE
 from ..workers.registry import WorkerDefinition, load_class
 from . import store
 
+#: Stores the worker classes' declared schedules (set by ``Service``: ``ScheduleService.sync_code``).
+ScheduleSync = Callable[[dict[str, Any]], dict[str, list[str]]]
+
 
 class WorkerService:
     def __init__(self, db: SQLAlchemy, runtime: Runtime) -> None:
         self.db = db
         self.runtime = runtime
+        self.sync_schedules: ScheduleSync | None = None
 
     # -- resolving (the engine's WorkerResolver) -------------------------------------------
     def resolve(self, identifier: str) -> WorkerDefinition | None:
@@ -106,12 +111,17 @@ class WorkerService:
         session.commit()
         self.runtime.workers.invalidate()
         missing = sorted(set(existing) - set(found.workers))
+        schedules = (
+            self.sync_schedules({i: cls.schedules for i, cls in found.workers.items()}) if self.sync_schedules else {}
+        )
+        invalid = found.invalid + [{"source": s.split(": ", 1)[0], "reason": s} for s in schedules.pop("invalid", [])]
         return {
             "added": added,
             "updated": updated,
             "missing": missing,
-            "invalid": found.invalid,
+            "invalid": invalid,
             "workers": sorted(found.workers),
+            "schedules": schedules,
         }
 
     def registered(self, active_only: bool = False) -> list[Worker]:

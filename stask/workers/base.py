@@ -12,6 +12,7 @@ from ..storage import safe_name
 
 if TYPE_CHECKING:
     from ..engine.runner import TaskContext
+    from ..scheduling.declared import Schedule
 
 IDENTIFIER_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 ICON_RE = re.compile(r"^[a-z0-9-]{1,64}$")
@@ -42,6 +43,8 @@ class BaseWorker:
     action_fields: ClassVar[dict[str, dict[str, dict[str, Any]]]] = {}
     #: Whether the panel offers an upload (see ``upload_extensions`` / ``upload_max_mb`` settings).
     accepts_upload: ClassVar[bool] = False
+    #: Recurring tasks (``stask.Schedule``), stored by ``flask stask discover`` as "from code".
+    schedules: ClassVar[list[Schedule]] = []
 
     def __init__(self, context: TaskContext, settings: dict[str, Any]) -> None:
         self._context = context

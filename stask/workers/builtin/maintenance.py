@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...scheduling.declared import Schedule
 from ...service import current_stask
 from ..base import BaseWorker
 
@@ -17,6 +18,8 @@ class MaintenanceWorker(BaseWorker):
     default_settings = {"days": 30}
     max_attempts = 1
     action_fields = {"cleanup": {"days": {"type": "int", "default": 30, "label": "Older than (days)"}}}
+    #: Nightly at 03:30 UTC with the ``days`` setting; disabled unless STASK_AUTO_ACTIVATE (enabled=None).
+    schedules = [Schedule("30 3 * * *", action="cleanup", name="nightly cleanup")]
 
     def task_cleanup(self, task: Any, options: dict[str, Any]) -> None:
         days = int(options.get("days", self.settings["days"]))
