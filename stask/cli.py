@@ -124,8 +124,11 @@ def worker_command(
 @click.option("--limit", type=int, default=None, help="Run at most this many tasks.")
 @clean_errors
 def process_command(limit: int | None) -> None:
-    """The cron job: reconcile SQL with Redis, run every due task here, then exit."""
+    """The cron job: fire due schedules, reconcile SQL with Redis, run every due task here, then exit."""
     current_stask().runtime.redis.ping()  # refuse in one line rather than fail attempts for want of Redis
+    fired = current_stask().schedules.fire_due()
+    if fired.created or fired.skipped:
+        click.echo(f"schedules: {len(fired.created)} task(s) created, {fired.skipped} slot(s) skipped")
     finished = current_stask().recovery.process_pending_tasks(limit=limit, on_progress=_bar("tasks"))
     click.echo(f"{finished} task(s) finished")
     from .monitoring.alerts import deliver_alerts

@@ -32,6 +32,11 @@ class Keys:
         return f"{self.prefix}:reconcile-lock"
 
     @property
+    def scheduler_lock(self) -> str:
+        """Held (and renewed) by the worker process that fires due schedules."""
+        return f"{self.prefix}:scheduler-lock"
+
+    @property
     def cache_prefix(self) -> str:
         """Flask-Caching's key prefix (the L2 worker cache)."""
         return f"{self.prefix}:cache:"

@@ -63,6 +63,11 @@ class Settings:
     reconcile_interval: int = _key(
         "STASK_RECONCILE_INTERVAL", "seconds between reconcile passes in running worker processes", 30
     )
+    scheduler_interval: float = _key(
+        "STASK_SCHEDULER_INTERVAL",
+        "seconds between passes firing due schedules in worker processes (one process leads; 0: none fire there)",
+        5.0,
+    )
     outage_grace: int = _key(
         "STASK_OUTAGE_GRACE",
         "seconds a worker process waits out a Redis or database outage before it exits non-zero (0: forever)",

@@ -1,5 +1,6 @@
 """Worker-process classes (RQ workers) that keep SQL and Redis in agreement while they serve the queues.
 
+* A thread fires due schedules every ``STASK_SCHEDULER_INTERVAL`` seconds (one process leads).
 * They reconcile every ``STASK_RECONCILE_INTERVAL`` seconds and deliver due alerts (one
   process at a time, by a Redis lock), waking from an idle wait to do so.
 * When a forking worker's work horse dies (``kill -9``, out of memory, a stop request),
@@ -33,6 +34,7 @@ from rq.worker import WorkerStatus
 from ..models import utcnow
 from ..monitoring.alerts import deliver_alerts
 from ..service import current_stask
+from ..service.schedule_loop import ScheduleLoop
 from ..workers.discovery import import_object
 from .context import Delegation, EngineContext
 from .outages import OutageGuard, is_outage
@@ -53,6 +55,7 @@ class StaskWorkerMixin:
 
     stask_app: Flask
     reconcile_interval: int = 30
+    scheduler_interval: float = 5.0
     _stask_engine: EngineContext | None = None
     #: The attempt this process is running (fork parent: while its horse runs), for a cold shutdown.
     _stask_running: Any = None
@@ -76,9 +79,17 @@ class StaskWorkerMixin:
         return self.engine.outages
 
     def work(self, burst: bool = False, *args: Any, **kwargs: Any) -> bool:
-        """RQ's work loop; it ends with status 0 only after a requested stop or a finished burst."""
+        """RQ's work loop; it ends with status 0 only after a requested stop or a finished burst.
+
+        Beside it, a thread fires due schedules (:mod:`stask.service.schedule_loop`).
+        """
         self._stask_crashed = False
-        worked = bool(super().work(burst, *args, **kwargs))  # type: ignore[misc,attr-defined]
+        schedules = ScheduleLoop(self.stask_app, self.name, self.scheduler_interval)  # type: ignore[attr-defined]
+        schedules.start()
+        try:
+            worked = bool(super().work(burst, *args, **kwargs))  # type: ignore[misc,attr-defined]
+        finally:
+            schedules.stop()
         if self._stask_crashed:  # RQ logged the error and left its loop ("unhandled exception, quitting")
             raise SystemExit(1)
         return worked
@@ -401,5 +412,6 @@ def build_worker(app: Flask, queues: list[str] | None = None, kind: str | None =
     worker = outages.run("connecting to Redis", lambda: cls(queue_list, connection=runtime.redis, **options))
     worker.stask_app = app
     worker.reconcile_interval = runtime.settings.reconcile_interval
+    worker.scheduler_interval = runtime.settings.scheduler_interval
     worker.maintenance_interval = worker.reconcile_interval
     return worker

@@ -25,7 +25,9 @@ def service(app: Any) -> Any:
 
 def counts(app: Any) -> tuple[int, int]:
     db = app.extensions["stask"].db
-    schedules = db.session.scalar(sa.select(sa.func.count()).select_from(StoredSchedule).where(StoredSchedule.source != "code"))
+    schedules = db.session.scalar(
+        sa.select(sa.func.count()).select_from(StoredSchedule).where(StoredSchedule.source != "code")
+    )
     tasks = db.session.scalar(sa.select(sa.func.count()).select_from(Task))
     db.session.commit()
     return int(schedules or 0), int(tasks or 0)
@@ -34,7 +36,9 @@ def counts(app: Any) -> tuple[int, int]:
 def pause_code_schedules(app: Any) -> None:
     """The built-in nightly cleanup (enabled under STASK_AUTO_ACTIVATE) must not fire in these tests."""
     schedules = service(app)
-    for row in app.extensions["stask"].db.session.scalars(sa.select(StoredSchedule).where(StoredSchedule.source == "code")):
+    for row in app.extensions["stask"].db.session.scalars(
+        sa.select(StoredSchedule).where(StoredSchedule.source == "code")
+    ):
         schedules.set_enabled(row.id, False)
 
 
@@ -105,7 +109,12 @@ def test_fire_due_creates_one_task_per_slot_with_its_schedule_and_slot(app: Any)
     assert len(report.created) == 1
     assert service(app).fire_due(slot + timedelta(seconds=2)).created == []  # the same slot: nothing more
     (task,) = schedule_tasks(app, row.id)
-    assert (task.schedule_id, task.scheduled_for, task.identifier, task.data) == (row.id, slot, "echo", {"text": "tick"})
+    assert (task.schedule_id, task.scheduled_for, task.identifier, task.data) == (
+        row.id,
+        slot,
+        "echo",
+        {"text": "tick"},
+    )
     assert task.to_dict()["scheduled_for"] == slot.isoformat() + "Z"
     stored = service(app).get(row.id)
     assert stored.next_run_at == slot + timedelta(seconds=60) and stored.last_task_id == task.id
@@ -163,7 +172,11 @@ def test_firing_costs_statements_per_due_slot_not_per_schedule(app: Any) -> None
     base = {c: getattr(due, c) for c in ("name", "identifier", "action", "priority", "timezone", "misfire", "overlap")}
     rows = [
         {**base, "interval": 60, "jitter": 0, "anchor": now, "source": "panel", "created_at": now, "updated_at": now}
-        | ({"enabled": False, "next_run_at": None} if k % 2 else {"enabled": True, "next_run_at": now + timedelta(hours=1)})
+        | (
+            {"enabled": False, "next_run_at": None}
+            if k % 2
+            else {"enabled": True, "next_run_at": now + timedelta(hours=1)}
+        )
         for k in range(10_000)
     ]
     db.session.execute(sa.insert(StoredSchedule), rows)
@@ -172,7 +185,9 @@ def test_firing_costs_statements_per_due_slot_not_per_schedule(app: Any) -> None
         report = service(app).fire_due(now)
     assert len(report.created) == 1
     # one SELECT of the due rows, the task INSERT, the guarded UPDATE (plus transaction statements), one more SELECT.
-    assert len([s for s in counted.statements if not s.startswith(("BEGIN", "COMMIT", "ROLLBACK"))]) <= 4, counted.statements
+    assert len([s for s in counted.statements if not s.startswith(("BEGIN", "COMMIT", "ROLLBACK"))]) <= 4, (
+        counted.statements
+    )
 
 
 def test_pause_resume_and_run_now(app: Any) -> None:

@@ -66,7 +66,10 @@ def test_spring_forward_every_slot_of_the_gap_collapses_into_the_hour_after_it()
 def test_fall_back_a_repeated_wall_time_runs_once_at_its_first_occurrence() -> None:
     daily = cron("30 3 * * *")
     # 25 October 03:30 happens at 00:30 UTC (EEST) and again at 01:30 UTC (EET): only the first.
-    assert slots(daily, datetime(2026, 10, 24, 12, 0), 2) == [datetime(2026, 10, 25, 0, 30), datetime(2026, 10, 26, 1, 30)]
+    assert slots(daily, datetime(2026, 10, 24, 12, 0), 2) == [
+        datetime(2026, 10, 25, 0, 30),
+        datetime(2026, 10, 26, 1, 30),
+    ]
     # Asked during the repeated hour itself, the second 03:30 is not offered either.
     assert next_slot(daily, datetime(2026, 10, 25, 1, 10)) == datetime(2026, 10, 26, 1, 30)
 
@@ -113,7 +116,8 @@ def test_aliases_fire_where_they_say() -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["", "   ", "0 0 3 * * *", "* * * *", "@reboot", "H * * * *", "0 H(0-5) * * *", "61 * * * *", "x y z a b", 5]
+    "text",
+    ["", "   ", "0 0 3 * * *", "* * * *", "@reboot", "H * * * *", "0 H(0-5) * * *", "61 * * * *", "x y z a b", 5],
 )
 def test_bad_cron_expressions_are_refused(text: object) -> None:
     with pytest.raises(SlotError) as caught:
