@@ -95,11 +95,11 @@ def parse_cron(text: object) -> str:
 
 def parse_zone(name: object) -> ZoneInfo:
     """An IANA time zone (``Europe/Kyiv``, ``UTC``)."""
-    if not isinstance(name, str) or not name or len(name) > 64 or name.startswith(("/", ".")) or ".." in name:
+    if not isinstance(name, str) or not name or len(name) > 64 or not name.isprintable() or name.startswith(("/", ".")):
         raise SlotError("timezone", f"timezone {str(name)[:40]!r} is not an IANA time zone such as Europe/Kyiv")
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
+    except (ZoneInfoNotFoundError, ValueError, OSError, TypeError):
         raise SlotError("timezone", f"timezone {name[:40]!r} is not an IANA time zone such as Europe/Kyiv") from None
 
 

@@ -321,5 +321,5 @@ def discover_workers() -> Response:
     return ok(**current_stask().workers.discover())
 
 
-# The OpenAPI document registers its view on this blueprint.
-from . import openapi  # noqa: E402,F401
+# The OpenAPI document and the schedules' routes register their views on this blueprint.
+from . import api_schedules, openapi  # noqa: E402,F401

@@ -19,6 +19,7 @@ from ..enums import Priority, Status
 from ..service import current_stask
 from ..service.listing import COUNT_CAP, MAX_PER_PAGE, MAX_SEARCH, SORTS
 from .api import MAX_BULK, MAX_LOG_LINES, RETRY_FAILED_LIMIT, SAFE_DOWNLOAD_TYPES, api_bp
+from .openapi_schedules import extend_document as add_schedules
 
 OPENAPI_VERSION = "3.0.3"
 
@@ -684,7 +685,9 @@ def build_document(prefix: str, count_cap: int = COUNT_CAP) -> dict[str, Any]:
     listed["total"]["description"] = f"Matching tasks, counted up to {count_cap}"
     listed["total_capped"]["description"] = f"More than {count_cap} tasks match"
     paths: dict[str, Any] = {}
-    for path, item in {**_paths(), **_monitoring_paths()}.items():
+    unprefixed = {**_paths(), **_monitoring_paths()}
+    add_schedules(schemas, unprefixed)
+    for path, item in unprefixed.items():
         full = path if prefix and (path == prefix or path.startswith(prefix + "/")) else prefix + path
         paths[full] = copy.deepcopy(item)
     return {
