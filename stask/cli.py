@@ -265,3 +265,152 @@ def deactivate_command(identifier: str) -> None:
     """Refuse new tasks for a worker."""
     current_stask().workers.set_active(identifier, False)
     click.echo(f"{identifier} deactivated")
+
+
+# -- schedules -----------------------------------------------------------------------------------
+def _schedule_fields(**options: Any) -> dict[str, Any]:
+    """The options given on the command line as schedule fields (``--data`` parsed as JSON)."""
+    fields = {key: value for key, value in options.items() if value is not None}
+    if "data" in fields:
+        try:
+            fields["data"] = json.loads(fields["data"])
+        except json.JSONDecodeError as exc:
+            raise click.ClickException(f"--data is not valid JSON: {exc}") from None
+    return fields
+
+
+def _schedule_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options ``schedule add`` and ``schedule update`` share (unset: not given)."""
+    for option in reversed(
+        [
+            click.option("--cron", default=None, help="5-field cron expression or @hourly/@daily/@weekly/..."),
+            click.option("--interval", type=int, default=None, help="Seconds between runs (instead of --cron)."),
+            click.option("--name", default=None),
+            click.option("--data", default=None, help="Options of each task, a JSON object."),
+            click.option("--priority", type=click.Choice([p.value for p in Priority]), default=None),
+            click.option("--timezone", default=None, help="IANA zone of the cron expression (default UTC)."),
+            click.option("--misfire", type=click.Choice(["skip", "run_once", "catch_up"]), default=None),
+            click.option("--overlap", type=click.Choice(["skip", "allow"]), default=None),
+            click.option("--jitter", type=int, default=None, help="Delay each run by up to this many seconds."),
+            click.option("--start-date", default=None, help="ISO 8601; no run before."),
+            click.option("--end-date", default=None, help="ISO 8601; no run after."),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+def _schedule_columns(*values: Any) -> str:
+    widths = (5, 28, 28, 16, 16, 8, 21, 0)
+    cells = [
+        f"{str(value)[: width or None]:{'>' if index == 0 else '<'}{width}}"
+        for index, (value, width) in enumerate(zip(values, widths, strict=True))
+    ]
+    return " ".join(cells).rstrip()
+
+
+def _schedule_line(row: Any) -> str:
+    return _schedule_columns(
+        row.id,
+        row.name,
+        f"{row.identifier}.{row.action}",
+        row.cron or f"every {row.interval}s",
+        row.timezone,
+        "enabled" if row.enabled else "paused",
+        f"{row.next_run_at:%Y-%m-%d %H:%M:%S}Z" if row.next_run_at else "-",
+        row.source,
+    )
+
+
+@stask_cli.command("schedules")
+@click.option("--identifier", default=None, help="Only this worker's schedules.")
+@click.option("--json", "as_json", is_flag=True)
+@clean_errors
+def schedules_command(identifier: str | None, as_json: bool) -> None:
+    """List schedules with their next run (UTC)."""
+    service = current_stask().schedules
+    rows, page = [], 1
+    while True:  # every page: a CLI listing is not paged
+        part = service.page(identifier, page, 200)
+        rows.extend(part.items)
+        if page * part.per_page >= part.total:
+            break
+        page += 1
+    if as_json:
+        click.echo(json.dumps([row.to_dict() for row in rows], indent=2))
+        return
+    click.echo(
+        _schedule_columns("id", "name", "worker.action", "cron/interval", "timezone", "state", "next run", "source")
+    )
+    for row in rows:
+        click.echo(_schedule_line(row))
+
+
+@stask_cli.group("schedule")
+@clean_errors
+def schedule_group() -> None:
+    """Add, change, remove, pause, resume or run a schedule."""
+
+
+@schedule_group.command("add")
+@click.argument("identifier")
+@click.argument("action")
+@_schedule_options
+@click.option("--disabled", is_flag=True, help="Store it paused.")
+@clean_errors
+def schedule_add_command(identifier: str, action: str, disabled: bool, **options: Any) -> None:
+    """Store a schedule of IDENTIFIER's ACTION and print its id."""
+    fields = {"identifier": identifier, "action": action, **_schedule_fields(**options)}
+    if disabled:
+        fields["enabled"] = False
+    row = current_stask().schedules.create(fields, created_by="cli")
+    click.echo(row.id)
+
+
+@schedule_group.command("update")
+@click.argument("schedule_id", type=int)
+@_schedule_options
+@click.option("--identifier", default=None)
+@click.option("--action", default=None)
+@clean_errors
+def schedule_update_command(schedule_id: int, **options: Any) -> None:
+    """Change the options given; the others are kept."""
+    fields = _schedule_fields(**options)
+    if not fields:
+        raise click.ClickException("nothing to change: give at least one option")
+    row = current_stask().schedules.update(schedule_id, fields)
+    click.echo(_schedule_line(row))
+
+
+@schedule_group.command("remove")
+@click.argument("schedule_id", type=int)
+@clean_errors
+def schedule_remove_command(schedule_id: int) -> None:
+    """Delete a schedule (one declared in code can only be paused)."""
+    current_stask().schedules.delete(schedule_id)
+    click.echo(f"schedule {schedule_id} removed")
+
+
+@schedule_group.command("pause")
+@click.argument("schedule_id", type=int)
+@clean_errors
+def schedule_pause_command(schedule_id: int) -> None:
+    current_stask().schedules.set_enabled(schedule_id, False)
+    click.echo(f"schedule {schedule_id} paused")
+
+
+@schedule_group.command("resume")
+@click.argument("schedule_id", type=int)
+@clean_errors
+def schedule_resume_command(schedule_id: int) -> None:
+    row = current_stask().schedules.set_enabled(schedule_id, True)
+    following = f"{row.next_run_at:%Y-%m-%d %H:%M:%S}Z" if row.next_run_at else "none"
+    click.echo(f"schedule {schedule_id} resumed; next run {following}")
+
+
+@schedule_group.command("run")
+@click.argument("schedule_id", type=int)
+@clean_errors
+def schedule_run_command(schedule_id: int) -> None:
+    """Create the schedule's task now and print its id."""
+    click.echo(current_stask().schedules.run_now(schedule_id).id)

@@ -26,6 +26,8 @@ DATABASE_COMMANDS = [
     ("activate", "echo"),
     ("deactivate", "echo"),
     ("process",),
+    ("schedules",),
+    ("schedule", "pause", "1"),
 ]
 
 
