@@ -81,10 +81,13 @@ class StaskWorkerMixin:
     def work(self, burst: bool = False, *args: Any, **kwargs: Any) -> bool:
         """RQ's work loop; it ends with status 0 only after a requested stop or a finished burst.
 
-        Beside it, a thread fires due schedules (:mod:`stask.service.schedule_loop`).
+        Beside it, a thread fires due schedules (:mod:`stask.service.schedule_loop`), except in
+        burst mode: a worker that drains the queues and exits leaves schedules to the others
+        (and to ``flask stask process``), so its SQL cost stays that of its tasks.
         """
         self._stask_crashed = False
-        schedules = ScheduleLoop(self.stask_app, self.name, self.scheduler_interval)  # type: ignore[attr-defined]
+        interval = 0.0 if burst else self.scheduler_interval
+        schedules = ScheduleLoop(self.stask_app, self.name, interval)  # type: ignore[attr-defined]
         schedules.start()
         try:
             worked = bool(super().work(burst, *args, **kwargs))  # type: ignore[misc,attr-defined]

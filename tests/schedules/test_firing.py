@@ -169,3 +169,17 @@ def test_one_process_leads_and_hands_over_when_it_stops(sqlite_app: Flask) -> No
 def test_the_loop_survives_an_unreachable_database(app_without_database: Flask) -> None:
     loop = ScheduleLoop(app_without_database, "lonely", 60)
     assert loop.fire_once() is None  # logged, not raised
+
+
+def test_a_burst_worker_leaves_schedules_alone(sqlite_app: Flask) -> None:
+    """Draining the queues costs only the tasks' statements: no firing pass (the SQL budget tests rely on it)."""
+    from tests.support.apps import run_worker
+
+    pause_code_schedules(sqlite_app)
+    service = sqlite_app.extensions["stask.service"].schedules
+    row = service.create({"identifier": "echo", "action": "noop", "interval": 60})
+    db = sqlite_app.extensions["stask"].db
+    db.session.execute(sa.update(StoredSchedule).where(StoredSchedule.id == row.id).values(next_run_at=utcnow()))
+    db.session.commit()
+    run_worker(sqlite_app)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Task)) == 0
