@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -40,6 +40,7 @@ from ..scheduling.slots import (
     plan,
 )
 from ..validation import parse_data, parse_datetime
+from ..workers.base import BaseWorker
 from . import schedule_store as store
 from .tasks import TaskService
 from .workers import WorkerService, is_identifier
@@ -267,17 +268,19 @@ class ScheduleService:
             log.info("stask schedule %s (%s): %s", row.id, row.name, reason)
 
     # -- code schedules ----------------------------------------------------------------------
-    def sync_code(self, declared: Mapping[str, Iterable[Schedule]]) -> dict[str, list[str]]:
+    def sync_code(self, classes: Mapping[str, type[BaseWorker]]) -> dict[str, list[str]]:
         """Store each worker class's ``schedules``: add new ones, update changed ones, delete dropped ones.
 
         ``enabled`` is the operator's: set once when a schedule is first stored (``None``:
         ``STASK_AUTO_ACTIVATE``), never changed by a later sync. A declaration that fails
-        validation is reported, not stored. Called by ``discover`` for the workers it found.
+        validation is reported, not stored. Called by ``discover`` with the classes it found
+        (checked against the class itself: no lookup, the worker cache stays as it was).
         """
         report: dict[str, list[str]] = {"added": [], "updated": [], "removed": [], "invalid": []}
         session = self.db.session
         now = _seconds(utcnow())
-        for identifier, schedules in sorted(declared.items()):
+        for identifier, cls in sorted(classes.items()):
+            schedules: Any = getattr(cls, "schedules", [])
             existing = {row.name: row for row in store.of_worker(session, identifier, "code")}
             seen: set[str] = set()
             if not isinstance(schedules, (list, tuple)):
@@ -294,14 +297,14 @@ class ScheduleService:
                 try:
                     if row is None:
                         enabled = self.runtime.settings.auto_activate if schedule.enabled is None else schedule.enabled
-                        values = self._validated({**fields, "enabled": enabled}, now)
+                        values = self._validated({**fields, "enabled": enabled}, now, worker=cls)
                         session.add(
                             StoredSchedule(**values, source="code", created_by="code", created_at=now, updated_at=now)
                         )
                         report["added"].append(label)
                         continue
                     current = {name: getattr(row, name) for name in fields}
-                    wanted = self._validated({**fields, "enabled": row.enabled}, now, anchor=row.anchor)
+                    wanted = self._validated({**fields, "enabled": row.enabled}, now, row.anchor, cls)
                     if any(_stored(current[name]) != _stored(wanted[name]) for name in fields):
                         timing_changed = any(current[n] != wanted[n] for n in TIMING_FIELDS)
                         for name in fields:
@@ -320,18 +323,30 @@ class ScheduleService:
         return report
 
     # -- validation --------------------------------------------------------------------------
-    def _validated(self, fields: dict[str, Any], now: datetime, anchor: datetime | None = None) -> dict[str, Any]:
-        """Column values from loosely typed fields; InvalidField naming the first bad one."""
-        identifier = fields.get("identifier")
-        if not isinstance(identifier, str) or not is_identifier(identifier):
-            raise InvalidField("identifier", f"identifier {str(identifier)[:70]!r} is not a worker identifier")
+    def _worker_class(self, identifier: str) -> type[BaseWorker]:
         definition = self.workers.resolve(identifier)
         if definition is None:
             raise InvalidField("identifier", f"identifier: no worker {identifier!r} (run `flask stask discover`)")
         try:
-            cls = definition.worker_class()
+            return definition.worker_class()
         except ImportError as exc:
             raise InvalidField("identifier", f"identifier: worker {identifier!r} cannot be loaded: {exc}") from None
+
+    def _validated(
+        self,
+        fields: dict[str, Any],
+        now: datetime,
+        anchor: datetime | None = None,
+        worker: type[BaseWorker] | None = None,
+    ) -> dict[str, Any]:
+        """Column values from loosely typed fields; InvalidField naming the first bad one.
+
+        ``worker``: the class to check the action and data against (else the registered one's).
+        """
+        identifier = fields.get("identifier")
+        if not isinstance(identifier, str) or not is_identifier(identifier):
+            raise InvalidField("identifier", f"identifier {str(identifier)[:70]!r} is not a worker identifier")
+        cls = worker or self._worker_class(identifier)
         action = fields.get("action")
         if not isinstance(action, str) or cls.action_callable(action) is None:
             choices = ", ".join(cls.actions())

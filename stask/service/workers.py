@@ -20,7 +20,7 @@ from ..workers.base import IDENTIFIER_RE
 from ..workers.registry import WorkerDefinition, load_class
 from . import store
 
-#: Stores the worker classes' declared schedules (set by ``Service``: ``ScheduleService.sync_code``).
+#: Stores the found worker classes' declared schedules (set by ``Service``: ``ScheduleService.sync_code``).
 ScheduleSync = Callable[[dict[str, Any]], dict[str, list[str]]]
 
 
@@ -111,9 +111,7 @@ class WorkerService:
         session.commit()
         self.runtime.workers.invalidate()
         missing = sorted(set(existing) - set(found.workers))
-        schedules = (
-            self.sync_schedules({i: cls.schedules for i, cls in found.workers.items()}) if self.sync_schedules else {}
-        )
+        schedules = self.sync_schedules(dict(found.workers)) if self.sync_schedules else {}
         invalid = found.invalid + [{"source": s.split(": ", 1)[0], "reason": s} for s in schedules.pop("invalid", [])]
         return {
             "added": added,

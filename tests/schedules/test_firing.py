@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from datetime import timedelta
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from flask import Flask
 
@@ -14,7 +16,7 @@ from stask.models import StoredSchedule, Task, utcnow
 from stask.scheduling.slots import CATCH_UP_LIMIT
 from stask.service.schedule_loop import ScheduleLoop
 from tests.schedules import racer
-from tests.support.apps import redis_of
+from tests.support.apps import redis_of, run_worker
 from tests.support.environment import ROOT
 from tests.support.waiting import wait_for
 from tests.support.workers import spawn_worker, stop, worker_env
@@ -111,19 +113,18 @@ def test_racing_processes_create_exactly_one_task_per_due_slot(app: Flask) -> No
 
 
 def racer_command() -> list[str]:
-    import sys
-
     return [sys.executable, "-m", "tests.schedules.racer"]
 
 
-def test_a_worker_process_fires_due_schedules(sqlite_app: Flask) -> None:
+def test_a_worker_process_fires_due_schedules(sqlite_app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
     pause_code_schedules(sqlite_app)
     stask = sqlite_app.extensions["stask"]
     schedules = sqlite_app.extensions["stask.service"].schedules
     row = schedules.create({"identifier": "echo", "action": "say", "interval": 1, "data": {"text": "tick"}})
     schedule_id = row.id
     sqlite_app.extensions["stask"].db.session.remove()
-    worker = subprocess_worker(sqlite_app)
+    monkeypatch.setenv("STASK_SCHEDULER_INTERVAL", "0.2")  # worker_env copies os.environ
+    worker = spawn_worker(sqlite_app, "simple")
     try:
 
         def finished() -> list[Any]:
@@ -138,20 +139,6 @@ def test_a_worker_process_fires_due_schedules(sqlite_app: Flask) -> None:
         stop(worker)
     assert len({t.scheduled_for for t in tasks}) == len(tasks)
     assert all(t.message == "hello tick" for t in tasks)
-
-
-def subprocess_worker(app: Flask) -> Any:
-    import os
-
-    previous = os.environ.get("STASK_SCHEDULER_INTERVAL")
-    os.environ["STASK_SCHEDULER_INTERVAL"] = "0.2"  # worker_env copies os.environ
-    try:
-        return spawn_worker(app, "simple")
-    finally:
-        if previous is None:
-            del os.environ["STASK_SCHEDULER_INTERVAL"]
-        else:
-            os.environ["STASK_SCHEDULER_INTERVAL"] = previous
 
 
 def test_one_process_leads_and_hands_over_when_it_stops(sqlite_app: Flask) -> None:
@@ -173,8 +160,6 @@ def test_the_loop_survives_an_unreachable_database(app_without_database: Flask) 
 
 def test_a_burst_worker_leaves_schedules_alone(sqlite_app: Flask) -> None:
     """Draining the queues costs only the tasks' statements: no firing pass (the SQL budget tests rely on it)."""
-    from tests.support.apps import run_worker
-
     pause_code_schedules(sqlite_app)
     service = sqlite_app.extensions["stask.service"].schedules
     row = service.create({"identifier": "echo", "action": "noop", "interval": 60})
