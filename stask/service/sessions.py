@@ -42,6 +42,11 @@ class SignIn:
     label: str
 
 
+def _text(value: bytes | str) -> str:
+    """A Redis reply as text (replies are bytes unless the client decodes them)."""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
 def digest(session_id: str) -> str:
     """What the Redis key is built from: the id itself is never stored."""
     return hashlib.sha256(session_id.encode("utf-8", "surrogatepass")).hexdigest()
@@ -76,14 +81,14 @@ class Sessions:
         """The sign-in of this id if it is still live (and its idle expiry pushed forward), else None."""
         hashed = digest(session_id)
         key = self.keys.session(hashed)
-        record = self.redis.hgetall(key)
+        record = {_text(name): _text(value) for name, value in self.redis.hgetall(key).items()}
         if not record:
             return None
         try:
-            role = record[b"role"].decode()
-            created = float(record[b"created"])
-            seen = float(record[b"seen"])
-        except (KeyError, ValueError, UnicodeDecodeError):
+            role = record["role"]
+            created = float(record["created"])
+            seen = float(record["seen"])
+        except (KeyError, ValueError):
             self.redis.delete(key)  # not a record stask wrote: refuse it and forget it
             return None
         now = self.clock()
@@ -110,7 +115,7 @@ class Sessions:
         """
         ended = 0
         for key in self.redis.scan_iter(match=self.keys.sessions_pattern, count=500):
-            if role is not None and self.redis.hget(key, "role") != role.encode():
+            if role is not None and _text(self.redis.hget(key, "role") or b"") != role:
                 continue
             ended += int(self.redis.delete(key))
         return ended

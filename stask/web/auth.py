@@ -52,8 +52,8 @@ from werkzeug.security import check_password_hash
 from werkzeug.utils import import_string
 from werkzeug.wrappers import Response as BaseResponse
 
-from ..service import EXTENSION_KEY as SERVICE_KEY
 from ..exceptions import InvalidSetting, StaskError
+from ..service import EXTENSION_KEY as SERVICE_KEY
 from ..service import current_stask
 from ..service.sessions import Sessions
 from ..settings import Settings
@@ -97,6 +97,8 @@ class SessionsUnavailable(StaskError):
 
     code = "unavailable"
     http_status = 503
+
+
 _protected: set[str] = set(STASK_BLUEPRINTS)
 
 
