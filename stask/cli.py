@@ -19,6 +19,7 @@ from .engine.outages import EXIT_OUTAGE, OutageTooLong
 from .enums import QUEUE_ORDER, Priority
 from .exceptions import StaskError
 from .service import current_stask
+from .service.sessions import Sessions
 
 stask_cli = AppGroup("stask", help="Background tasks: workers, the cron job, tasks and worker plugins.")
 
@@ -262,3 +263,18 @@ def deactivate_command(identifier: str) -> None:
     """Refuse new tasks for a worker."""
     current_stask().workers.set_active(identifier, False)
     click.echo(f"{identifier} deactivated")
+
+
+@stask_cli.group("sessions")
+@clean_errors
+def sessions_group() -> None:
+    """Sign-ins of the login page (kept in Redis)."""
+
+
+@sessions_group.command("revoke")
+@click.option("--role", type=click.Choice(["admin", "readonly"]), default=None, help="only this role's sign-ins")
+@clean_errors
+def sessions_revoke_command(role: str | None) -> None:
+    """Sign every browser out at once (bearer tokens and STASK_AUTHORIZE are not sessions)."""
+    ended = Sessions(current_stask().runtime).revoke_all(role)
+    click.echo(f"{ended} sign-in(s) ended")

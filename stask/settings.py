@@ -131,6 +131,25 @@ class Settings:
         10,
         group="access",
     )
+    session_idle_minutes: int = _key(
+        "STASK_SESSION_IDLE_MINUTES",
+        "a login-page sign-in unused for this many minutes ends (at least 1)",
+        60,
+        group="access",
+    )
+    session_max_hours: int = _key(
+        "STASK_SESSION_MAX_HOURS",
+        "a login-page sign-in ends this many hours after the login, however active (at least 1)",
+        12,
+        group="access",
+    )
+    trusted_proxies: int = _key(
+        "STASK_TRUSTED_PROXIES",
+        "reverse proxies in front of stask: the client address (throttling, audit) is the n-th entry "
+        "from the right of X-Forwarded-For, as Werkzeug's ProxyFix x_for (0: the header is ignored)",
+        0,
+        group="access",
+    )
 
     # -- monitoring -----------------------------------------------------------------------
     metrics_window_minutes: int = _key(
