@@ -58,8 +58,8 @@ ROLES = ("admin", "readonly")
 #: How an actor was authenticated.
 ACTOR_KINDS = ("session", "token", "host", "cli", "anonymous")
 #: What an actor label and a target look like (filters are full-matched against these).
-ACTOR_PATTERN = r"^[a-z]+(:[A-Za-z0-9_.#@-]{1,64})?$"
-TARGET_PATTERN = r"^[a-z]+(:[A-Za-z0-9_.-]{1,64})?$"
+ACTOR_PATTERN = r"^[a-z]{1,16}(:[A-Za-z0-9_.#@-]{1,64})?$"
+TARGET_PATTERN = r"^[a-z]{1,16}(:[A-Za-z0-9_.-]{1,64})?$"
 _ACTOR_RE = re.compile(ACTOR_PATTERN)
 _TARGET_RE = re.compile(TARGET_PATTERN)
 #: Lists kept in ``details`` (bulk ids, ...) are cut to this many items.
