@@ -30,7 +30,7 @@ from ..service.listing import parse_task_query, safe_datetime
 from ..service.tasks import BULK_OPERATIONS
 from ..service.workers import unknown_worker
 from ..validation import parse_digits
-from .audit_trail import changed_keys, created_details, discovery_details, record
+from .audit_trail import created_details, discovery_details, record, settings_details
 from .auth import own_body_limit, protect, require_write
 from .uploads import UploadPolicy, receive
 
@@ -339,7 +339,7 @@ def put_worker_settings(identifier: str) -> Response:
     workers = current_stask().workers
     before = dict(workers.get(identifier).settings or {})
     row = workers.update_settings(identifier, values)
-    record("worker.settings", f"worker:{identifier}", {"keys": changed_keys(before, row.settings)})
+    record("worker.settings", f"worker:{identifier}", settings_details(identifier, before, row.settings))
     return ok(**workers.settings_view(row))
 
 

@@ -50,10 +50,17 @@ def record(action: str, target: str | None = None, details: Mapping[str, Any] | 
     current_stask().audit.record(current_actor(), action, target, details)
 
 
-def changed_keys(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> list[str]:
-    """Setting names whose stored value changed: names only, never values (some are secret)."""
-    before, after = before or {}, after or {}
-    return sorted(key for key in set(before) | set(after) if before.get(key) != after.get(key))
+def settings_details(
+    identifier: str, before: Mapping[str, Any] | None, after: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """``{"keys": [...]}``: the settings whose effective value (stored over default) changed.
+
+    Names only, never values: some settings are secret.
+    """
+    definition = current_stask().workers.resolve(identifier)
+    defaults: Mapping[str, Any] = dict(definition.worker_class().default_settings) if definition else {}
+    old, new = {**defaults, **(before or {})}, {**defaults, **(after or {})}
+    return {"keys": sorted(key for key in set(old) | set(new) if old.get(key) != new.get(key))}
 
 
 def created_details(task: Any) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from ..exceptions import StaskError
 from ..models import Worker
 from ..service import Service, current_stask
 from . import panel_forms
-from .audit_trail import changed_keys, created_details, discovery_details, record
+from .audit_trail import created_details, discovery_details, record, settings_details
 from .panel import panel_bp
 from .panel_support import is_htmx, write_required
 
@@ -217,7 +217,11 @@ def _save_settings(service: Service, worker: Worker, info: dict[str, Any]) -> Ba
         try:
             before = dict(worker.settings or {})
             row = service.workers.update_settings(worker.identifier, clean)
-            record("worker.settings", f"worker:{worker.identifier}", {"keys": changed_keys(before, row.settings)})
+            record(
+                "worker.settings",
+                f"worker:{worker.identifier}",
+                settings_details(worker.identifier, before, row.settings),
+            )
             flash(_("Settings of %(worker)s saved.", worker=worker.identifier), "success")
             return redirect(url_for("stask_panel.worker_settings", identifier=worker.identifier), code=303)
         except StaskError as exc:

@@ -232,7 +232,11 @@ def test_filters_by_action_actor_target_and_time(api_app_any: Flask) -> None:
     assert listed("actor=token:admin%232") == ["worker.deactivate"]
     assert listed(f"target=task:{first}") == ["task.cancel"]
     assert listed("target=worker:echo&actor=token:admin%231") == ["worker.activate"]
-    assert listed("since=2000-01-01T00:00:00Z&until=2999-01-01") == ["worker.activate", "worker.deactivate", "task.cancel"]
+    assert listed("since=2000-01-01T00:00:00Z&until=2999-01-01") == [
+        "worker.activate",
+        "worker.deactivate",
+        "task.cancel",
+    ]
     assert listed("until=2001-01-01T00:00:00%2B02:00") == []
     assert listed("since=8999-01-01") == []
     page = client.get("/stask/api/audit?per_page=2&page=2", headers=READONLY).get_json()
