@@ -84,6 +84,11 @@ class Settings:
     list_count_cap: int = _key(
         "STASK_LIST_COUNT_CAP", "task lists count at most this many matching rows (then say 'more than')", 10_000
     )
+    audit_retention_days: int = _key(
+        "STASK_AUDIT_RETENTION_DAYS",
+        "days the audit log keeps a row (at least 1); the maintenance cleanup deletes older ones, never younger",
+        365,
+    )
 
     # -- access ---------------------------------------------------------------------------
     admin_password: str | None = _key(

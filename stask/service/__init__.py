@@ -9,6 +9,7 @@ engine context:
 * ``tasks``: create, read, retry, cancel, delete, list, clean up (:mod:`.tasks`)
 * ``recovery``: reconcile SQL with Redis, the cron path (:mod:`.recovery`)
 * ``overview``: the dashboard's counters, backlog and worker processes (:mod:`.overview`)
+* ``audit``: the audit log of changes made by people and tokens (:mod:`.audit`)
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ..engine.context import EngineContext
 from ..engine.outages import OutageGuard
 from ..runtime import Runtime
 from ..settings import Settings
+from .audit import AuditLog
 from .overview import Overview
 from .recovery import Recovery
 from .tasks import TaskService
@@ -45,6 +47,7 @@ class Service:
         )
         self.recovery = Recovery(db, runtime, self.tasks, self.engine)
         self.overview = Overview(db, runtime, self.tasks)
+        self.audit = AuditLog(db, runtime)
 
     @property
     def settings(self) -> Settings:

@@ -25,10 +25,12 @@ from ..exceptions import (
 )
 from ..models import Task
 from ..service import current_stask
+from ..service.audit import capped, parse_audit_query
 from ..service.listing import parse_task_query, safe_datetime
 from ..service.tasks import BULK_OPERATIONS
 from ..service.workers import unknown_worker
 from ..validation import parse_digits
+from .audit_trail import created_details, discovery_details, record, settings_details
 from .auth import own_body_limit, protect, require_write
 from .uploads import UploadPolicy, receive
 
@@ -117,6 +119,7 @@ def run_action(identifier: str, action: str) -> Response:
     """Start ``action`` of a worker: 201 with the new task."""
     body = _checked_dates(json_body(allowed=RUN_FIELDS))
     task = current_stask().tasks.create(identifier, action, **body)
+    record("task.create", f"task:{task.id}", created_details(task))
     return ok(201, id=task.id, task=task.to_dict())
 
 
@@ -165,6 +168,8 @@ def task_upload(task_id: int) -> Response:
     if task.is_final:
         raise InvalidState(f"task {task.id} is {task.status_text}: files can only be added before it ends")
     body, status = _receive(task.identifier, f"task-{task.id}")
+    if body.get("complete"):
+        record("task.upload", f"task:{task.id}", {"file": body["file"]["name"], "size": body["file"]["size"]})
     return ok(status, **{k: v for k, v in body.items() if k != "success"})
 
 
@@ -174,6 +179,8 @@ def task_upload(task_id: int) -> Response:
 def worker_upload(identifier: str) -> Response:
     """Upload a file for a worker (then start a task naming it in ``data``)."""
     body, status = _receive(identifier, f"worker-{identifier}")
+    if body.get("complete"):
+        record("worker.upload", f"worker:{identifier}", {"file": body["file"]["name"], "size": body["file"]["size"]})
     return ok(status, **{k: v for k, v in body.items() if k != "success"})
 
 
@@ -211,6 +218,7 @@ def create_task() -> Response:
         raise InvalidInput("identifier and action are required")
     body = _checked_dates(body)
     task = current_stask().tasks.create(**body)
+    record("task.create", f"task:{task.id}", created_details(task))
     return ok(201, id=task.id, task=task.to_dict())
 
 
@@ -222,7 +230,9 @@ def get_task(task_id: int) -> Response:
 @api_bp.post("/api/tasks/<int:task_id>/retry")
 @require_write
 def retry_task(task_id: int) -> Response:
-    return ok(task=current_stask().tasks.retry(_task_id(task_id)).to_dict())
+    task = current_stask().tasks.retry(_task_id(task_id)).to_dict()
+    record("task.retry", f"task:{task_id}")
+    return ok(task=task)
 
 
 @api_bp.post("/api/tasks/<int:task_id>/cancel")
@@ -230,13 +240,16 @@ def retry_task(task_id: int) -> Response:
 def cancel_task(task_id: int) -> Response:
     """Queued: cancelled at once. Running: asked to stop (status 90 once it has)."""
     task = current_stask().tasks.cancel(_task_id(task_id))
-    return ok(task=task.to_dict(), stopping=task.status == Status.RUNNING)
+    stopping = task.status == Status.RUNNING
+    record("task.stop" if stopping else "task.cancel", f"task:{task_id}")
+    return ok(task=task.to_dict(), stopping=stopping)
 
 
 @api_bp.delete("/api/tasks/<int:task_id>")
 @require_write
 def delete_task(task_id: int) -> Response:
     current_stask().tasks.delete(_task_id(task_id))
+    record("task.delete", f"task:{task_id}")
     return ok(id=task_id)
 
 
@@ -249,6 +262,8 @@ def retry_failed() -> Response:
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= RETRY_FAILED_LIMIT:
         raise InvalidInput(f"limit must be an integer from 1 to {RETRY_FAILED_LIMIT}")
     retried, skipped, remaining = current_stask().tasks.retry_failed(limit)
+    if retried:
+        record("task.retry_failed", "tasks", {"count": len(retried), "ids": capped(retried), "remaining": remaining})
     return ok(retried=retried, skipped=skipped, remaining=remaining)
 
 
@@ -266,6 +281,12 @@ def bulk() -> Response:
     if any(isinstance(i, bool) or not isinstance(i, int) or i < 1 for i in ids):
         raise InvalidInput("every id must be a positive integer")
     done, refused = current_stask().tasks.bulk(action, ids)
+    if done:
+        record(
+            "task.bulk",
+            "tasks",
+            {"operation": action, "count": len(done), "ids": capped(done), "refused": len(refused)},
+        )
     failed = [{"id": task_id, "error": {"code": exc.code, "message": str(exc)}} for task_id, exc in refused]
     return ok(action=action, done=done, failed=failed)
 
@@ -289,14 +310,18 @@ def get_worker(identifier: str) -> Response:
 @require_write
 def activate_worker(identifier: str) -> Response:
     workers = current_stask().workers
-    return ok(worker=workers.describe(workers.set_active(identifier, True)))
+    row = workers.set_active(identifier, True)
+    record("worker.activate", f"worker:{identifier}")
+    return ok(worker=workers.describe(row))
 
 
 @api_bp.post("/api/workers/<identifier>/deactivate")
 @require_write
 def deactivate_worker(identifier: str) -> Response:
     workers = current_stask().workers
-    return ok(worker=workers.describe(workers.set_active(identifier, False)))
+    row = workers.set_active(identifier, False)
+    record("worker.deactivate", f"worker:{identifier}")
+    return ok(worker=workers.describe(row))
 
 
 @api_bp.get("/api/workers/<identifier>/settings")
@@ -312,13 +337,25 @@ def put_worker_settings(identifier: str) -> Response:
     body = json_body()
     values = body.get("settings", body) if set(body) == {"settings"} else body
     workers = current_stask().workers
-    return ok(**workers.settings_view(workers.update_settings(identifier, values)))
+    before = dict(workers.get(identifier).settings or {})
+    row = workers.update_settings(identifier, values)
+    record("worker.settings", f"worker:{identifier}", settings_details(identifier, before, row.settings))
+    return ok(**workers.settings_view(row))
 
 
 @api_bp.post("/api/workers/discover")
 @require_write
 def discover_workers() -> Response:
-    return ok(**current_stask().workers.discover())
+    report = current_stask().workers.discover()
+    record("worker.discover", None, discovery_details(report))
+    return ok(**report)
+
+
+# -- audit log ------------------------------------------------------------------------------------
+@api_bp.get("/api/audit")
+def list_audit() -> Response:
+    """The audit log, newest first; any signed-in role may read it."""
+    return ok(**current_stask().audit.page(parse_audit_query(request.args)).to_dict())
 
 
 # The OpenAPI document registers its view on this blueprint.

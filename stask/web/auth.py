@@ -293,6 +293,19 @@ def csrf_valid() -> bool:
     return bool(expected) and hmac.compare_digest(str(given).encode(), str(expected).encode())
 
 
+def session_reference() -> str | None:
+    """A short, non-secret name of this signed-in browser session (the audit log's actor): the
+    server-side sign-in's label, stable from login to logout, never the cookie's id."""
+    return current_session_label()
+
+
+def _audit(action: str, **details: Any) -> None:
+    """One audit row for a sign-in event (the trail module reads this module's request state)."""
+    from .audit_trail import record
+
+    record(action, details=details)
+
+
 def _csrf_failure() -> BaseResponse:
     return error_response("csrf_failed", "the form has expired or its CSRF token is missing: reload and try again", 403)
 
@@ -611,8 +624,10 @@ def login() -> BaseResponse:
             target = _safe_next(request.args.get("next"))  # checked before the token is spent
             if _use_login_token(token):
                 _sign_in(ADMIN)
+                _audit("auth.login", method="link")
                 return redirect(target, code=303)
             _record_failure()
+            _audit("auth.login_failed", method="link")
             return _login_page("bad_token", 403)
         return _login_page()
     settings = _settings()
@@ -631,8 +646,10 @@ def login() -> BaseResponse:
         role = READONLY
     if role is None:
         _record_failure()
+        _audit("auth.login_failed", method="password")
         return _login_page("bad_password", 401)
     _sign_in(role)
+    _audit("auth.login", method="password")
     return redirect(target, code=303)
 
 
@@ -643,6 +660,8 @@ def logout() -> BaseResponse:
     if request.method == "POST" and not csrf_valid():
         return error_response("csrf_failed", "the form has expired: reload and try again", 403)
     if request.method == "POST" or same_site:
+        if authenticated_by() == "session":  # a signed-in session ends (not a stale form)
+            _audit("auth.logout")
         _sign_out()
         return redirect(url_for("stask_auth.login"), code=303)
     return Response(render_template("stask/logout.html"))

@@ -16,7 +16,7 @@ from flask import Response, jsonify
 
 from .. import __name__ as _package
 from ..enums import Priority, Status
-from ..service import current_stask
+from ..service import audit, current_stask
 from ..service.listing import COUNT_CAP, MAX_PER_PAGE, MAX_SEARCH, SORTS
 from .api import MAX_BULK, MAX_LOG_LINES, RETRY_FAILED_LIMIT, SAFE_DOWNLOAD_TYPES, api_bp
 
@@ -657,6 +657,63 @@ def _paths() -> dict[str, Any]:
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
                 "responses": {**_ok("Settings"), **_errors("400", "401", "403", "404", "413", "415")},
             },
+        },
+        # -- the audit log (stask.service.audit): one block, its schemas inline --------------------
+        "/api/audit": {
+            "get": {
+                "summary": "The audit log: changes made by people and tokens, newest first",
+                "tags": ["audit"],
+                "description": "Any signed-in role may read it. Filters are exact matches; `since` and `until` "
+                "bound the time (ISO 8601, UTC if no offset).",
+                "parameters": [
+                    {"name": name, "in": "query", "required": False, "schema": schema, "description": text}
+                    for name, schema, text in (
+                        ("action", {"type": "string", "enum": list(audit.ACTIONS)}, "What was done"),
+                        ("actor", {"type": "string", "pattern": audit.ACTOR_PATTERN, "maxLength": 100}, "Who did it"),
+                        ("target", {"type": "string", "pattern": audit.TARGET_PATTERN, "maxLength": 100}, "On what"),
+                        ("since", {"type": "string", "format": "date-time"}, "At or after (ISO 8601)"),
+                        ("until", {"type": "string", "format": "date-time"}, "At or before (ISO 8601)"),
+                        ("page", {"type": "integer", "minimum": 1, "maximum": 1_000_000}, "Page number"),
+                        ("per_page", {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE}, "Rows per page"),
+                    )
+                ],
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["success", "items", "total", "total_capped", "page", "per_page", "pages"],
+                            "properties": {
+                                "success": {"type": "boolean", "enum": [True]},
+                                "items": {
+                                    "type": "array",
+                                    "items": {
+                                        "type": "object",
+                                        "required": ["id", "created_at", "actor_kind", "actor", "action", "details"],
+                                        "properties": {
+                                            "id": {"type": "integer", "format": "int64"},
+                                            "created_at": {"type": "string", "format": "date-time"},
+                                            "actor_role": _nullable({"type": "string", "enum": list(audit.ROLES)}),
+                                            "actor_kind": {"type": "string", "enum": list(audit.ACTOR_KINDS)},
+                                            "actor": {"type": "string", "description": "A label, never a secret"},
+                                            "client": _nullable({"type": "string", "description": "Client address"}),
+                                            "action": {"type": "string", "enum": list(audit.ACTIONS)},
+                                            "target": _nullable({"type": "string", "example": "task:42"}),
+                                            "details": {"type": "object", "description": "Names and counts"},
+                                        },
+                                    },
+                                },
+                                "total": {"type": "integer", "description": "Matching entries, counted up to the cap"},
+                                "total_capped": {"type": "boolean"},
+                                "page": {"type": "integer"},
+                                "per_page": {"type": "integer"},
+                                "pages": {"type": "integer"},
+                            },
+                        },
+                        "One page of entries",
+                    ),
+                    **_errors("400", "401"),
+                },
+            }
         },
         "/api/openapi.json": {
             "get": {

@@ -13,6 +13,7 @@ from ..exceptions import StaskError
 from ..models import Worker
 from ..service import Service, current_stask
 from . import panel_forms
+from .audit_trail import created_details, discovery_details, record, settings_details
 from .panel import panel_bp
 from .panel_support import is_htmx, write_required
 
@@ -126,6 +127,7 @@ def run(identifier: str, action: str) -> BaseResponse | str | tuple[str, int]:
     if not errors:
         try:
             task = service.tasks.create(identifier, action, data, priority=priority, start_at=start_at)
+            record("task.create", f"task:{task.id}", created_details(task))
         except StaskError as exc:
             errors["_form"] = str(exc)
     section = run_section(
@@ -154,9 +156,11 @@ def set_active(identifier: str) -> BaseResponse:
     service = current_stask()
     if request.form.get("active") == "1":
         service.workers.set_active(identifier, True)
+        record("worker.activate", f"worker:{identifier}")
         flash(_("Worker %(worker)s is active.", worker=identifier), "success")
     else:
         service.workers.set_active(identifier, False)
+        record("worker.deactivate", f"worker:{identifier}")
         flash(_("Worker %(worker)s is inactive: new tasks are refused.", worker=identifier), "info")
     return redirect(url_for("stask_panel.workers") + f"#worker-{identifier}", code=303)
 
@@ -165,6 +169,7 @@ def set_active(identifier: str) -> BaseResponse:
 @write_required
 def discover() -> BaseResponse:
     report = current_stask().workers.discover()
+    record("worker.discover", None, discovery_details(report))
     flash(
         _(
             "Discovery: %(found)d workers found, %(added)d added, %(updated)d updated.",
@@ -210,7 +215,13 @@ def _save_settings(service: Service, worker: Worker, info: dict[str, Any]) -> Ba
     clean, errors = panel_forms.parse_settings_form(defaults, request.form)
     if not errors:
         try:
-            service.workers.update_settings(worker.identifier, clean)
+            before = dict(worker.settings or {})
+            row = service.workers.update_settings(worker.identifier, clean)
+            record(
+                "worker.settings",
+                f"worker:{worker.identifier}",
+                settings_details(worker.identifier, before, row.settings),
+            )
             flash(_("Settings of %(worker)s saved.", worker=worker.identifier), "success")
             return redirect(url_for("stask_panel.worker_settings", identifier=worker.identifier), code=303)
         except StaskError as exc:

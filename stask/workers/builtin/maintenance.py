@@ -29,4 +29,6 @@ class MaintenanceWorker(BaseWorker):
             ),
         )
         orphans = tasks.sweep_orphan_files(keep=task.id)
-        self.mark_finished(f"Deleted {removed} task(s) and {orphans} orphaned file(s)")
+        expired = current_stask().audit.cleanup()  # its own retention (STASK_AUDIT_RETENTION_DAYS), not ``days``
+        audit_note = f"; {expired} audit row(s) past their retention" if expired else ""
+        self.mark_finished(f"Deleted {removed} task(s) and {orphans} orphaned file(s){audit_note}")
