@@ -43,7 +43,13 @@ def test_float_fields_take_finite_numbers_only(value: Any) -> None:
 
 @pytest.mark.parametrize(
     ("value", "code"),
-    [("a\ud800b", "surrogate"), ("\udfff", "surrogate"), ("a\x00", "control"), ("a\nb", "control"), ("\x85", "control")],
+    [
+        ("a\ud800b", "surrogate"),
+        ("\udfff", "surrogate"),
+        ("a\x00", "control"),
+        ("a\nb", "control"),
+        ("\x85", "control"),
+    ],
 )
 def test_strings_refuse_lone_surrogates_and_control_characters(value: str, code: str) -> None:
     assert code_of(Field(type="str", default=""), value) == code
