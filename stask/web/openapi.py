@@ -19,6 +19,7 @@ from ..enums import Priority, Status
 from ..service import audit, current_stask
 from ..service.listing import COUNT_CAP, MAX_PER_PAGE, MAX_SEARCH, SORTS
 from .api import MAX_BULK, MAX_LOG_LINES, RETRY_FAILED_LIMIT, SAFE_DOWNLOAD_TYPES, api_bp
+from .openapi_settings import add_worker_settings
 
 OPENAPI_VERSION = "3.0.3"
 
@@ -776,5 +777,8 @@ def _version() -> str:
 
 @api_bp.get("/api/openapi.json")
 def openapi_document() -> Response:
-    settings = current_stask().settings
-    return jsonify(build_document(settings.url_prefix, settings.list_count_cap))
+    service = current_stask()
+    settings = service.settings
+    document = build_document(settings.url_prefix, settings.list_count_cap)
+    add_worker_settings(document, service, settings.url_prefix)  # each worker's settings schema
+    return jsonify(document)

@@ -401,13 +401,15 @@ def test_activate_and_deactivate(client: FlaskClient) -> None:
 def test_settings_read_and_update(client: FlaskClient) -> None:
     body = client.get("/stask/api/workers/echo/settings", headers=READONLY).get_json()
     assert body["settings"] == body["defaults"] == {"greeting": "hello", "steps": 3} and body["stored"] == {}
-    updated = client.put("/stask/api/workers/echo/settings", json={"steps": "5"}, headers=ADMIN).get_json()
+    updated = client.put("/stask/api/workers/echo/settings", json={"steps": 5}, headers=ADMIN).get_json()
     assert updated["settings"] == {"greeting": "hello", "steps": 5} and updated["stored"] == {"steps": 5}
     wrapped = client.put("/stask/api/workers/echo/settings", json={"settings": {"greeting": "hi"}}, headers=ADMIN)
     assert wrapped.get_json()["settings"] == {"greeting": "hi", "steps": 5}
 
 
-@pytest.mark.parametrize("body", [{"colour": "red"}, {"steps": "many"}, {"steps": [1]}, {"greeting": None}])
+@pytest.mark.parametrize(
+    "body", [{"colour": "red"}, {"steps": "many"}, {"steps": "5"}, {"steps": [1]}, {"steps": 2.5}, {"greeting": 5}]
+)
 def test_settings_refuse_unknown_keys_and_wrong_types(client: FlaskClient, body: dict[str, Any]) -> None:
     response = client.put("/stask/api/workers/echo/settings", json=body, headers=ADMIN)
     assert error_of(response, 400) == "invalid_input"

@@ -6,6 +6,10 @@ from typing import Any
 
 from ...service import current_stask
 from ..base import BaseWorker
+from ..fields import Field
+
+#: Longest retention a cleanup accepts (100 years): larger values overflow date arithmetic.
+MAX_DAYS = 36_500
 
 
 class MaintenanceWorker(BaseWorker):
@@ -14,9 +18,18 @@ class MaintenanceWorker(BaseWorker):
     icon = "broom"
     title = "Maintenance"
     description = "Delete ended tasks older than N days with their logs and result files; sweep orphaned files."
-    default_settings = {"days": 30}
+    settings_fields = {
+        "days": Field(
+            type="int",
+            default=30,
+            min=0,
+            max=MAX_DAYS,
+            label="Keep ended tasks for (days)",
+            help="A cleanup without its own 'days' option deletes ended tasks older than this.",
+        )
+    }
     max_attempts = 1
-    action_fields = {"cleanup": {"days": {"type": "int", "default": 30, "label": "Older than (days)"}}}
+    action_fields = {"cleanup": {"days": Field(type="int", default=30, min=0, max=MAX_DAYS, label="Older than (days)")}}
 
     def task_cleanup(self, task: Any, options: dict[str, Any]) -> None:
         days = int(options.get("days", self.settings["days"]))
