@@ -14,21 +14,26 @@ Operations run one at a time, reads first and deletions last, and the app is put
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import schemathesis
+import sqlalchemy as sa
 from flask import Flask
 from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import from_schema
 from schemathesis.engine.events import EngineFinished, NonFatalError, ScenarioFinished
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from tests.support.api import AUTH_CONFIG
+from stask.enums import Status
+from tests.support.api import AUTH_CONFIG, create, run_all, set_row
 
 DOCUMENT = "/stask/api/openapi.json"
+#: The fuzzed app's settings: the suite's tokens, and no lockout (``ignored_auth`` sends bad
+#: tokens on purpose; throttled, every later request would be a 429 and test nothing).
+FUZZ_CONFIG = {**AUTH_CONFIG, "STASK_LOGIN_MAX_FAILURES": 1_000_000}
 
 #: Operations left out entirely, with the reason. None: every documented operation is fuzzed,
 #: including any added later (the list comes from the live document).
@@ -92,6 +97,43 @@ def config(*, seed: int, examples: int, token: str, label: str | None = None) ->
             "phases": {"stateful": {"enabled": False}},
         }
     )
+
+
+def seed(app: Flask) -> None:
+    """Tasks in every state with small ids (which generated requests try first) and a result file."""
+    _restart_ids(app)
+    written = create(app, "echo", "write_file", data={"text": "a,b\n"})
+    run_all(app)
+    failed, cancelled, running = create(app), create(app), create(app)
+    create(app, "importer", "load")
+    set_row(app, failed, status=int(Status.FAILED), attempts=1, error="boom")
+    set_row(app, cancelled, status=int(Status.CANCELLED))
+    set_row(app, running, status=int(Status.RUNNING), attempts=1)
+    assert written == 1
+
+
+def _restart_ids(app: Flask) -> None:
+    """Ids from 1 on every database (the suite empties tables between tests, sequences go on)."""
+    with app.app_context():
+        db = app.extensions["stask"].db
+        dialect = db.engine.dialect.name
+        if dialect == "postgresql":
+            db.session.execute(sa.text("SELECT setval(pg_get_serial_sequence('s_tasks', 'id'), 1, false)"))
+        elif dialect in ("mysql", "mariadb"):
+            db.session.execute(sa.text("ALTER TABLE s_tasks AUTO_INCREMENT = 1"))
+        db.session.commit()
+        db.session.remove()
+
+
+def restore(app: Flask) -> None:
+    """Between operations: every worker active again (a generated "deactivate" must not hide the
+    next operations' success paths)."""
+    with app.app_context():
+        ext = app.extensions["stask"]
+        for worker in ext.get_workers():
+            if not worker.active:
+                ext.activate_worker(worker.identifier)
+        ext.db.session.remove()
 
 
 def _order(label: str) -> int:
@@ -186,8 +228,3 @@ def _short(value: Any) -> Any:
     return text if len(text) < 200 else text[:200] + "..."
 
 
-def unique(lines: Iterable[str]) -> list[str]:
-    return sorted(set(lines))
-
-
-__all__ = ["AUTH_CONFIG", "EXCLUDED", "Report", "config", "run", "unique"]
