@@ -151,8 +151,7 @@ def _run_fields(body: dict[str, Any]) -> dict[str, Any]:
         isinstance(attempts, bool) or not isinstance(attempts, int) or not 1 <= attempts <= MAX_ATTEMPTS_LIMIT
     ):
         raise InvalidInput(f"max_attempts must be an integer from 1 to {MAX_ATTEMPTS_LIMIT}, or null")
-    if "start_at" in body:
-        body = {**body, "start_at": parse_api_datetime(body["start_at"], "start_at")}
+    parse_api_datetime(body.get("start_at"), "start_at")  # the service reads the string as written again
     return body
 
 
