@@ -34,7 +34,6 @@ from ..validation import (
     DATE_TIME_PATTERN,
     MAX_ATTEMPTS_LIMIT,
     MAX_ID,
-    MAX_INT32,
 )
 from ..workers.base import IDENTIFIER_RE
 from .api import (
@@ -487,7 +486,11 @@ def _list_parameters() -> list[dict[str, Any]]:
         query("priority", PRIORITY_SCHEMA, "Priority"),
         query("created_from", day, "Created at or after: a date-time (UTC without offset) or a date"),
         query("created_to", day, "Created at or before (a bare date includes the whole day)"),
-        query("q", {"type": "string", "maxLength": MAX_SEARCH, "pattern": SEARCH_PATTERN}, "Text in the message or the data"),
+        query(
+            "q",
+            {"type": "string", "maxLength": MAX_SEARCH, "pattern": SEARCH_PATTERN},
+            "Text in the message or the data",
+        ),
         query("sort", {"type": "string", "enum": list(SORTS)}, "Sort key"),
         query("order", {"type": "string", "enum": list(ORDERS)}, "Sort order"),
         query("page", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}, "Page number"),

@@ -32,7 +32,9 @@ def fuzzed_app(request: pytest.FixtureRequest, make_app: Callable[..., Flask]) -
 def test_schemathesis_finds_nothing(fuzzed_app: Flask, token: str, examples: int) -> None:
     """No server error, no undocumented status, body or header, no valid input refused and no
     invalid input accepted, on every documented operation."""
-    report = fuzzing.run(fuzzed_app, seed=SEED, examples=examples, token=token, reset=lambda: fuzzing.restore(fuzzed_app))
+    report = fuzzing.run(
+        fuzzed_app, seed=SEED, examples=examples, token=token, reset=lambda: fuzzing.restore(fuzzed_app)
+    )
     assert not report.failures and not report.errors, report.summary()
     document = fuzzed_app.test_client().get(fuzzing.DOCUMENT, headers={"Authorization": f"Bearer {token}"})
     assert sorted(report.operations) == sorted(fuzzing.operations(document.get_json()))

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from flask import Flask
 from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import from_schema
-from schemathesis.engine.events import EngineFinished, NonFatalError, ScenarioFinished
+from schemathesis.engine.events import EngineFinished, FatalError, NonFatalError, ScenarioFinished
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from stask.enums import Status
@@ -75,8 +75,10 @@ class Report:
             self.statuses.setdefault(label, set()).update(codes)
 
     def summary(self) -> str:
-        lines = [f"{len(self.operations)} operations, {self.cases} requests, {len(self.failures)} failures, "
-                 f"{len(self.errors)} errors"]
+        lines = [
+            f"{len(self.operations)} operations, {self.cases} requests, {len(self.failures)} failures, "
+            f"{len(self.errors)} errors"
+        ]
         lines += [f"FAIL {line}" for line in self.failures]
         lines += [f"ERROR {line}" for line in self.errors]
         return "\n".join(lines)
@@ -199,7 +201,9 @@ def _execute(schema: Any, label: str) -> Report:
     for event in from_schema(schema).execute():
         if isinstance(event, ScenarioFinished):
             recorder = event.recorder
-            for case_id, interaction in recorder.interactions.items():
+            if recorder.label != label:  # the filter must leave exactly this operation
+                report.errors.append(f"{label}: the engine ran {recorder.label} too")
+            for interaction in recorder.interactions.values():
                 report.cases += 1
                 if interaction.response is not None:
                     report.statuses.setdefault(label, set()).add(interaction.response.status_code)
@@ -211,13 +215,16 @@ def _execute(schema: Any, label: str) -> Report:
                     case = recorder.cases[case_id].value
                     interaction = recorder.interactions.get(case_id)
                     status = interaction.response.status_code if interaction and interaction.response else None
+                    first_line = failure.message.splitlines()[0] if failure.message else ""
                     report.failures.append(
                         f"{label}: {check.name}: {failure.title} [{status}] -- "
                         f"{case.method} {case.formatted_path} query={case.query!r} body={_short(case.body)!r} "
-                        f"headers={_short(case.headers)!r} :: {failure.message.splitlines()[0] if failure.message else ''}"
+                        f"headers={_short(case.headers)!r} :: {first_line}"
                     )
         elif isinstance(event, NonFatalError):
             report.errors.append(f"{label}: {event.info.title}: {event.info.message}"[:500])
+        elif isinstance(event, FatalError):
+            report.errors.append(f"{label}: fatal: {event.exception!r}"[:500])
         elif isinstance(event, EngineFinished):
             report.failures += [f"{label}: after run: {f.title}: {f.message}" for f in event.failures]
     return report
@@ -226,5 +233,3 @@ def _execute(schema: Any, label: str) -> Report:
 def _short(value: Any) -> Any:
     text = repr(value)
     return text if len(text) < 200 else text[:200] + "..."
-
-
