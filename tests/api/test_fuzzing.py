@@ -35,6 +35,7 @@ def test_schemathesis_finds_nothing(fuzzed_app: Flask, token: str, examples: int
     report = fuzzing.run(
         fuzzed_app, seed=SEED, examples=examples, token=token, reset=lambda: fuzzing.restore(fuzzed_app)
     )
+    print(f"\nschemathesis, seed {SEED}: {report.summary()}")
     assert not report.failures and not report.errors, report.summary()
     document = fuzzed_app.test_client().get(fuzzing.DOCUMENT, headers={"Authorization": f"Bearer {token}"})
     assert sorted(report.operations) == sorted(fuzzing.operations(document.get_json()))
