@@ -28,7 +28,8 @@ from flask_sqlalchemy import SQLAlchemy
 from ..exceptions import InvalidInput, InvalidSetting
 from ..models import AuditEntry, utcnow
 from ..runtime import Runtime
-from .listing import COUNT_CAP, DEFAULT_PER_PAGE, MAX_PAGE, MAX_PER_PAGE, _int_arg, _one, safe_datetime
+from ..validation import parse_api_datetime
+from .listing import COUNT_CAP, DATE_ONLY_RE, DEFAULT_PER_PAGE, MAX_PAGE, MAX_PER_PAGE, _int_arg, _one
 
 log = logging.getLogger("stask")
 AUDIT = cast(sa.Table, AuditEntry.__table__)
@@ -136,10 +137,12 @@ def parse_audit_query(args: Mapping[str, Any]) -> AuditQuery:
     target = raw["target"] or None
     if target and not _TARGET_RE.fullmatch(target):
         raise InvalidInput(f"target {target[:70]!r} is not a target (e.g. task:42, worker:csv_export)")
-    since = safe_datetime(raw["since"], "since")
-    until = safe_datetime(raw["until"], "until")
-    if since and until and since > until:
-        raise InvalidInput("since must not be after until")
+    # The task list's rules for dates: a date or a date-time; a bare `until` date includes its whole
+    # day; `since` after `until` matches nothing (no error: a JSON Schema cannot compare the two).
+    since = parse_api_datetime(raw["since"] or None, "since", date_only=True)
+    until = parse_api_datetime(raw["until"] or None, "until", date_only=True)
+    if until is not None and DATE_ONLY_RE.fullmatch(raw["until"]):
+        until += timedelta(days=1) - timedelta(microseconds=1)
     return AuditQuery(
         action=action,
         actor=actor,

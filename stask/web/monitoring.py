@@ -79,7 +79,7 @@ def _hours() -> int:
 
 def _identifier() -> str | None:
     identifier = request.args.get("identifier")
-    if identifier is None or identifier == "":
+    if identifier is None:
         return None
     if not IDENTIFIER_RE.fullmatch(identifier):
         raise InvalidInput(f"invalid worker identifier {identifier!r}")

@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 
 #: Matched in full (``fullmatch``; ``\\Z``, not ``$``, which also matches before a final newline).
 IDENTIFIER_RE = re.compile(r"\A[a-z0-9][a-z0-9_.-]{0,63}\Z")
+#: The same rule as a JSON Schema (ECMA 262) pattern, for the OpenAPI document.
+IDENTIFIER_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 ICON_RE = re.compile(r"\A[a-z0-9-]{1,64}\Z")
 
 

