@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 DEV_STAMP := $(VENV)/.installed-dev
 RUN_STAMP := $(VENV)/.installed-runtime
 
-.PHONY: install install-runtime run test test-fast lint format bench chaos mutants clean chromium
+.PHONY: install install-runtime run test test-fast lint format bench chaos fuzz mutants clean chromium
 
 ## The whole dev toolchain (tests, lint, browser and API fuzzing tools) and the runtime extras.
 install: $(DEV_STAMP)
@@ -81,6 +81,13 @@ bench: install
 ## (about 5 minutes, not part of `make test`; a private Redis and its own PostgreSQL database).
 chaos: install
 	$(BIN)/python -m bench.chaos --json bench/results/chaos.json
+
+## schemathesis at length against the API (every check, every documented operation, admin then
+## read-only) on PostgreSQL; prints a summary per run and fails on any failure. Not part of
+## `make test` (which runs a short fixed-seed pass). FUZZ_SEEDS="1 2 3", FUZZ_EXAMPLES=150,
+## FUZZ_BACKEND=postgresql|sqlite|mariadb.
+fuzz: install
+	CI=true $(BIN)/python -m pytest -q -s -p no:cacheprovider tests/api/long_fuzz.py
 
 clean:
 	rm -rf $(VENV) instance build dist .pytest_cache .ruff_cache .mypy_cache *.egg-info

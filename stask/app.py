@@ -2,7 +2,8 @@
 
 Unlike the extension, which leaves a host's configuration alone, the standalone app sets
 its own session defaults: a ``SECRET_KEY`` (``SECRET_KEY`` or ``STASK_SECRET_KEY`` from the
-environment, else a random key with a warning) and strict session-cookie flags.
+environment, else a random key with a warning), strict session-cookie flags and a cookie
+lifetime no longer than ``STASK_SESSION_MAX_HOURS``.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask
@@ -49,5 +51,12 @@ def _session_defaults(app: Flask) -> None:
     if app.config.get("SESSION_COOKIE_SAMESITE") is None:
         app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config["SESSION_COOKIE_HTTPONLY"] = True
+    # The signed cookie is refused past this age even if Redis still had its sign-in (31 days by default).
+    lifetime = timedelta(hours=settings.session_max_hours)
+    current = app.config.get("PERMANENT_SESSION_LIFETIME")
+    if isinstance(current, int):
+        current = timedelta(seconds=current)
+    if not isinstance(current, timedelta) or current > lifetime:
+        app.config["PERMANENT_SESSION_LIFETIME"] = lifetime
     if settings.secure_cookies:
         app.config["SESSION_COOKIE_SECURE"] = True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import getpass
 import json
 import re
 import sys
@@ -19,6 +20,8 @@ from .engine.outages import EXIT_OUTAGE, OutageTooLong
 from .enums import QUEUE_ORDER, Priority
 from .exceptions import StaskError
 from .service import current_stask
+from .service.audit import Actor
+from .service.sessions import Sessions
 
 stask_cli = AppGroup("stask", help="Background tasks: workers, the cron job, tasks and worker plugins.")
 
@@ -63,6 +66,16 @@ def first_line(error: BaseException) -> str:
     for pattern, replacement in _SECRETS:
         text = pattern.sub(replacement, text)
     return text
+
+
+def _audit(action: str, target: str | None = None, details: dict[str, Any] | None = None) -> None:
+    """One audit row for a change made from the shell: the OS user, with the admin role."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (containers)
+        user = "unknown"
+    label = "cli:" + (re.sub(r"[^A-Za-z0-9_.@-]", "_", user)[:64] or "unknown")
+    current_stask().audit.record(Actor(role="admin", kind="cli", label=label, client="local"), action, target, details)
 
 
 def _bar(label: str) -> Callable[[int, int], None]:
@@ -155,6 +168,11 @@ def create_command(
     task = current_stask().tasks.create(
         identifier, action, data=options, priority=priority, start_at=start_at, max_attempts=max_attempts
     )
+    _audit(
+        "task.create",
+        f"task:{task.id}",
+        {"identifier": task.identifier, "action": task.action, "priority": task.priority},
+    )
     click.echo(task.id)
 
 
@@ -203,6 +221,7 @@ def stats_command(as_json: bool) -> None:
 def retry_command(task_id: int) -> None:
     """Queue a failed or cancelled task again."""
     task = current_stask().tasks.retry(task_id)
+    _audit("task.retry", f"task:{task.id}")
     click.echo(f"task {task.id} queued again")
 
 
@@ -212,6 +231,7 @@ def retry_command(task_id: int) -> None:
 def cancel_command(task_id: int) -> None:
     """Cancel a queued task, or ask a running one to stop."""
     task = current_stask().tasks.cancel(task_id)
+    _audit("task.cancel" if task.is_final else "task.stop", f"task:{task.id}")
     click.echo(f"task {task.id} {'cancelled' if task.is_final else 'asked to stop'}")
 
 
@@ -219,9 +239,15 @@ def cancel_command(task_id: int) -> None:
 @click.option("--days", type=click.IntRange(min=0), default=30, show_default=True)
 @clean_errors
 def cleanup_command(days: int) -> None:
-    """Delete ended tasks older than DAYS, with their logs and result files."""
+    """Delete ended tasks older than DAYS, with their logs and result files (and audit rows past
+    STASK_AUDIT_RETENTION_DAYS, whatever DAYS says)."""
     removed = current_stask().tasks.cleanup(days=days, on_progress=_bar("deleted"))
+    if removed:
+        _audit("task.cleanup", "tasks", {"days": days, "count": removed})
+    expired = current_stask().audit.cleanup()  # the audit log's own retention, never the tasks' days
     click.echo(f"{removed} task(s) deleted")
+    if expired:
+        click.echo(f"{expired} audit row(s) past STASK_AUDIT_RETENTION_DAYS deleted")
 
 
 @stask_cli.command("discover")
@@ -230,6 +256,7 @@ def cleanup_command(days: int) -> None:
 def discover_command(strict: bool) -> None:
     """Register worker classes found in installed packages and STASK_WORKERS."""
     report = current_stask().workers.discover()
+    _audit("worker.discover", None, {key: report[key] for key in ("added", "updated", "missing")})
     for key in ("added", "updated", "missing"):
         if report[key]:
             click.echo(f"{key}: {', '.join(report[key])}")
@@ -255,6 +282,7 @@ def workers_command() -> None:
 def activate_command(identifier: str) -> None:
     """Let tasks be created for a worker."""
     current_stask().workers.set_active(identifier, True)
+    _audit("worker.activate", f"worker:{identifier}")
     click.echo(f"{identifier} activated")
 
 
@@ -264,7 +292,23 @@ def activate_command(identifier: str) -> None:
 def deactivate_command(identifier: str) -> None:
     """Refuse new tasks for a worker."""
     current_stask().workers.set_active(identifier, False)
+    _audit("worker.deactivate", f"worker:{identifier}")
     click.echo(f"{identifier} deactivated")
+
+
+@stask_cli.group("sessions")
+@clean_errors
+def sessions_group() -> None:
+    """Sign-ins of the login page (kept in Redis)."""
+
+
+@sessions_group.command("revoke")
+@click.option("--role", type=click.Choice(["admin", "readonly"]), default=None, help="only this role's sign-ins")
+@clean_errors
+def sessions_revoke_command(role: str | None) -> None:
+    """Sign every browser out at once (bearer tokens and STASK_AUTHORIZE are not sessions)."""
+    ended = Sessions(current_stask().runtime).revoke_all(role)
+    click.echo(f"{ended} sign-in(s) ended")
 
 
 # -- schedules -----------------------------------------------------------------------------------

@@ -70,8 +70,22 @@ class Keys:
         """Bad bearer tokens from one client address (throttled like failed logins)."""
         return f"{self.prefix}:bearer-failures:{client}"
 
+    def session(self, digest: str) -> str:
+        """A sign-in of the login page, by the SHA-256 of its cookie's id (never the id itself)."""
+        return f"{self.prefix}:session:{digest}"
+
+    @property
+    def sessions_pattern(self) -> str:
+        """Every sign-in (``flask stask sessions revoke``)."""
+        return f"{_glob_escaped(self.prefix)}:session:*"
+
     def login_token_used(self, digest: str) -> str:
         return f"{self.prefix}:login-token-used:{digest}"
 
     def upload(self, upload_id: str) -> str:
         return f"{self.prefix}:upload:{upload_id}"
+
+
+def _glob_escaped(text: str) -> str:
+    """``text`` matched literally by a Redis ``SCAN MATCH`` pattern."""
+    return "".join("\\" + char if char in "*?[]\\" else char for char in text)

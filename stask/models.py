@@ -1,4 +1,5 @@
-"""The durable records: ``s_tasks`` (one row per task), ``s_workers`` (one per plugin), ``s_schedules``.
+"""The durable records: ``s_tasks`` (one row per task), ``s_workers`` (one per plugin),
+``s_audit`` (one per state change made by a person or a token) and ``s_schedules``.
 
 Models use their own declarative base so they work with stask's own Flask-SQLAlchemy
 instance or a host application's. Query helpers return ``Select`` objects
@@ -201,6 +202,54 @@ class Worker(Base):
 
     def __repr__(self) -> str:
         return f"<Worker {self.identifier} {'active' if self.active else 'inactive'}>"
+
+
+class AuditEntry(Base):
+    """One state change made by a person or a token (``s_audit``): who, from where, what, on what.
+
+    Kept apart from ``s_tasks`` with its own retention (``STASK_AUDIT_RETENTION_DAYS``): deleting
+    old tasks never deletes the record of what was done to them. Never holds a secret: actors
+    are labels (a session reference, a token's position), details hold names, never values.
+    """
+
+    __tablename__ = "s_audit"
+
+    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    #: "admin" or "readonly"; None for an anonymous request (a failed login).
+    actor_role: Mapped[str | None] = mapped_column(sa.String(16))
+    #: How the actor was authenticated: session, token, host, cli, anonymous.
+    actor_kind: Mapped[str] = mapped_column(sa.String(16))
+    #: A non-secret label: "session:<ref>", "token:admin#2", "host", "cli:<user>", "anonymous".
+    actor: Mapped[str] = mapped_column(sa.String(100))
+    client: Mapped[str | None] = mapped_column(sa.String(64))
+    action: Mapped[str] = mapped_column(sa.String(32))
+    #: "task:42", "worker:csv_export", "tasks" (several), "cache:workers"; None for sign-in events.
+    target: Mapped[str | None] = mapped_column(sa.String(100))
+    details: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+
+    __table_args__ = (
+        sa.Index("ix_s_audit_created_at", "created_at"),
+        sa.Index("ix_s_audit_action_created_at", "action", "created_at"),
+        sa.Index("ix_s_audit_target_created_at", "target", "created_at"),
+        sa.Index("ix_s_audit_actor_created_at", "actor", "created_at"),
+    )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "created_at": self.created_at.isoformat() + "Z",
+            "actor_role": self.actor_role,
+            "actor_kind": self.actor_kind,
+            "actor": self.actor,
+            "client": self.client,
+            "action": self.action,
+            "target": self.target,
+            "details": self.details or {},
+        }
+
+    def __repr__(self) -> str:
+        return f"<AuditEntry {self.id} {self.action} {self.target or ''} by {self.actor}>"
 
 
 class StoredSchedule(Base):

@@ -89,6 +89,11 @@ class Settings:
     list_count_cap: int = _key(
         "STASK_LIST_COUNT_CAP", "task lists count at most this many matching rows (then say 'more than')", 10_000
     )
+    audit_retention_days: int = _key(
+        "STASK_AUDIT_RETENTION_DAYS",
+        "days the audit log keeps a row (at least 1); the maintenance cleanup deletes older ones, never younger",
+        365,
+    )
 
     # -- access ---------------------------------------------------------------------------
     admin_password: str | None = _key(
@@ -134,6 +139,25 @@ class Settings:
         "STASK_LOGIN_MAX_FAILURES",
         "failed logins (or bad bearer tokens) from one address within 5 minutes before it is refused",
         10,
+        group="access",
+    )
+    session_idle_minutes: int = _key(
+        "STASK_SESSION_IDLE_MINUTES",
+        "a login-page sign-in unused for this many minutes ends (at least 1)",
+        60,
+        group="access",
+    )
+    session_max_hours: int = _key(
+        "STASK_SESSION_MAX_HOURS",
+        "a login-page sign-in ends this many hours after the login, however active (at least 1)",
+        12,
+        group="access",
+    )
+    trusted_proxies: int = _key(
+        "STASK_TRUSTED_PROXIES",
+        "reverse proxies in front of stask: the client address (throttling, audit) is the n-th entry "
+        "from the right of X-Forwarded-For, as Werkzeug's ProxyFix x_for (0: the header is ignored)",
+        0,
         group="access",
     )
 

@@ -15,12 +15,13 @@ from pathlib import Path
 
 from .exceptions import UnsafePath
 
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,199}$")
+#: Matched in full (``fullmatch``): ``$`` alone would also accept a name ending in a newline.
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._ -]{0,199}")
 
 
 def safe_name(name: str) -> str:
     """Accept a plain file name only: no separators, no ``..``, no hidden files."""
-    if not isinstance(name, str) or not _SAFE_NAME.match(name) or ".." in name:
+    if not isinstance(name, str) or not _SAFE_NAME.fullmatch(name) or ".." in name:
         raise UnsafePath(f"invalid file name {name!r}: use letters, digits, '.', '_', '-' and no folders")
     return name
 

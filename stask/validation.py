@@ -14,6 +14,32 @@ ACTION_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z")
 MAX_ATTEMPTS_LIMIT = 100
 #: ``user_id`` is a 32-bit INTEGER column on every database.
 MAX_INT32 = 2**31 - 1
+#: The same rule as a JSON Schema (ECMA 262) pattern, for the OpenAPI document.
+ACTION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+#: Ids are signed 64-bit integers on every database: a larger one names no task and is bad input.
+MAX_ID = 2**63 - 1
+
+# ISO 8601 date-times as the JSON API takes them, written as patterns a JSON Schema can state
+# exactly (``format: date-time`` would require an offset and allow years the server refuses):
+# years 2000 to 9000 as written, real calendar days (29 February in leap years only), hours and
+# minutes, optional seconds and up to 6 decimals, an optional offset (UTC without one).
+_YEAR = "(?:[2-8][0-9]{3}|9000)"
+_LEAP_YEAR = "(?:[2-8][0-9](?:0[48]|[2468][048]|[13579][26])|(?:[2468][048]|[357][26])00)"
+_MONTH_DAY = (
+    "(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])"
+    "|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)"
+    "|02-(?:0[1-9]|1[0-9]|2[0-8]))"
+)
+_DATE = f"(?:{_YEAR}-{_MONTH_DAY}|{_LEAP_YEAR}-02-29)"
+_TIME = "(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:[.][0-9]{1,6})?)?"
+_OFFSET = "(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
+#: ``start_at``: a date and a time, e.g. ``2026-01-31T12:00:00Z``.
+DATE_TIME_PATTERN = f"^{_DATE}[Tt]{_TIME}{_OFFSET}?$"
+#: List filters (``created_from``, ``created_to``): a date-time or a bare date (a whole day).
+DATE_OR_DATE_TIME_PATTERN = f"^{_DATE}(?:[Tt]{_TIME}{_OFFSET}?)?$"
+_DATE_TIME_RE = re.compile(DATE_TIME_PATTERN)
+_DATE_OR_DATE_TIME_RE = re.compile(DATE_OR_DATE_TIME_PATTERN)
+
 #: ASCII digits only (``str.isdigit`` also accepts "²", which ``int()`` refuses), few enough for ``int()``.
 DIGITS_RE = re.compile(r"\A[0-9]{1,18}\Z")
 
@@ -37,14 +63,26 @@ def parse_datetime(value: Any, field: str = "start_at") -> datetime | None:
             raise InvalidInput(f"{field} {value!r} is not an ISO 8601 date-time such as 2026-01-31T12:00:00Z") from None
     if not isinstance(value, datetime):
         raise InvalidInput(f"{field} must be an ISO 8601 date-time string, got {type(value).__name__}")
-    if value.tzinfo is not None:
-        try:
-            value = value.astimezone(timezone.utc).replace(tzinfo=None)
-        except OverflowError:
-            raise InvalidInput(f"{field} {value.isoformat()} is out of range") from None
+    # The range applies to the year as written (what the OpenAPI pattern can state); far from
+    # both ends of datetime's range, so the conversion to UTC below cannot overflow.
     if not 2000 <= value.year <= 9000:
-        raise InvalidInput(f"{field} {value.isoformat()} is out of range")
+        raise InvalidInput(f"{field} {value.isoformat()} is out of range: years 2000 to 9000")
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
     return value
+
+
+def parse_api_datetime(value: Any, field: str, *, date_only: bool = False) -> datetime | None:
+    """The JSON API's strict form: ``None`` or a string matching :data:`DATE_TIME_PATTERN`
+    (:data:`DATE_OR_DATE_TIME_PATTERN` with ``date_only``), exactly as the OpenAPI document says."""
+    if value is None:
+        return None
+    pattern = _DATE_OR_DATE_TIME_RE if date_only else _DATE_TIME_RE
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        shown = repr(value)[:80]
+        example = "2026-01-31 or 2026-01-31T12:00:00Z" if date_only else "2026-01-31T12:00:00Z"
+        raise InvalidInput(f"{field} {shown} is not a date-time such as {example} (years 2000 to 9000)")
+    return parse_datetime(value, field)
 
 
 def parse_data(value: Any, field: str = "data") -> dict[str, Any]:

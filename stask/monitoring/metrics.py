@@ -413,10 +413,11 @@ def unfinished_counts(session: Session, identifier: str | None = None) -> dict[t
 
 # -- public figures --------------------------------------------------------------------------
 def parse_hours(value: Any, default: int = 24) -> int:
-    """The ``hours`` query parameter: a whole number from 1 to :data:`MAX_HOURS`."""
+    """The ``hours`` query parameter: a whole number from 1 to :data:`MAX_HOURS`; absent means
+    ``default``, an empty value is bad input (as the OpenAPI document says)."""
     from ..exceptions import InvalidInput
 
-    if value is None or value == "":
+    if value is None:
         return default
     text = str(value)
     if not _WHOLE.fullmatch(text) or not 1 <= int(text) <= MAX_HOURS:

@@ -9,6 +9,7 @@ engine context:
 * ``tasks``: create, read, retry, cancel, delete, list, clean up (:mod:`.tasks`)
 * ``recovery``: reconcile SQL with Redis, the cron path (:mod:`.recovery`)
 * ``overview``: the dashboard's counters, backlog and worker processes (:mod:`.overview`)
+* ``audit``: the audit log of changes made by people and tokens (:mod:`.audit`)
 * ``schedules``: cron and interval schedules, firing one task per slot (:mod:`.schedules`)
 """
 
@@ -21,6 +22,7 @@ from ..engine.context import EngineContext
 from ..engine.outages import OutageGuard
 from ..runtime import Runtime
 from ..settings import Settings
+from .audit import AuditLog
 from .overview import Overview
 from .recovery import Recovery
 from .schedules import ScheduleService
@@ -49,6 +51,7 @@ class Service:
         )
         self.recovery = Recovery(db, runtime, self.tasks, self.engine)
         self.overview = Overview(db, runtime, self.tasks)
+        self.audit = AuditLog(db, runtime)
 
     @property
     def settings(self) -> Settings:

@@ -17,7 +17,7 @@ from typing import Any
 from ..enums import Priority, Status
 from ..exceptions import InvalidInput
 from ..models import Task
-from ..validation import ACTION_RE, parse_datetime, parse_digits
+from ..validation import ACTION_RE, MAX_ID, parse_api_datetime, parse_digits
 from ..workers.base import IDENTIFIER_RE
 
 #: Counting stops here; beyond it the total is reported as ``COUNT_CAP`` with ``total_capped``.
@@ -37,10 +37,10 @@ SORTS: dict[str, Any] = {
     "identifier": Task.identifier,
 }
 _STATUS_NAMES = {s.text: s for s in Status} | {"pending": Status.QUEUED}
-_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+DATE_ONLY_RE = re.compile(r"\A\d{4}-\d{2}-\d{2}\Z")
+PRIORITIES = tuple(p.value for p in Priority)
+ORDERS = ("asc", "desc")
 FILTER_KEYS = ("status", "identifier", "action", "priority", "created_from", "created_to", "q", "schedule_id")
-#: Schedule ids are signed 64-bit integers (``BIGINT``).
-MAX_SCHEDULE_ID = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -113,21 +113,22 @@ class TaskPage:
         }
 
 
-def safe_datetime(value: Any, field: str) -> datetime | None:
-    """``parse_datetime`` that also turns out-of-range offsets (OverflowError) into InvalidInput."""
-    try:
-        return parse_datetime(value, field)
-    except OverflowError:
-        raise InvalidInput(f"{field} is out of range") from None
+#: One status filter value: names or codes, comma-separated, lower case (the OpenAPI pattern).
+_STATUS_WORD = "|".join(sorted(_STATUS_NAMES, key=len, reverse=True) + [str(int(s)) for s in Status])
+STATUS_LIST_PATTERN = f"^(?:{_STATUS_WORD})(?:,(?:{_STATUS_WORD}))*$"
+_STATUS_LIST_RE = re.compile(STATUS_LIST_PATTERN)
+#: Characters a search may not contain: PostgreSQL refuses NUL in any text parameter.
+SEARCH_PATTERN = "^[^\\u0000]*$"
 
 
 def _one(args: Mapping[str, Any], key: str) -> str:
+    """The parameter's value as sent; an empty value means "not given" (HTML forms send every field)."""
     value = args.get(key)
     if value is None:
         return ""
     if not isinstance(value, str):
         raise InvalidInput(f"{key} must be a string")
-    return value.strip()
+    return value
 
 
 def _int_arg(args: Mapping[str, Any], key: str, default: int, upper: int) -> int:
@@ -145,49 +146,50 @@ def _statuses(args: Mapping[str, Any]) -> tuple[int, ...]:
     values = getlist("status") if getlist else [args.get("status") or ""]
     codes: list[int] = []
     for value in values:
-        for part in str(value).split(","):
-            part = part.strip().lower()
-            if not part:
-                continue
+        if value == "":
+            continue
+        if not isinstance(value, str) or not _STATUS_LIST_RE.fullmatch(value):
+            choices = ", ".join(sorted(_STATUS_NAMES)) + " or their codes"
+            raise InvalidInput(f"unknown status in {str(value)[:40]!r}: use {choices}, comma-separated, lower case")
+        for part in value.split(","):
             code = parse_digits(part)
-            if code is not None and code in Status._value2member_map_:
-                codes.append(code)
-            elif part in _STATUS_NAMES:
-                codes.append(int(_STATUS_NAMES[part]))
-            else:
-                choices = ", ".join(sorted(_STATUS_NAMES)) + " or their codes"
-                raise InvalidInput(f"unknown status {part[:20]!r}: use {choices}")
+            codes.append(code if code is not None else int(_STATUS_NAMES[part]))
     return tuple(sorted(set(codes)))
 
 
 def parse_task_query(args: Mapping[str, Any]) -> TaskQuery:
-    """Validate list filters (``request.args`` or a dict); raises :class:`InvalidInput`."""
+    """Validate list filters (``request.args`` or a dict); raises :class:`InvalidInput`.
+
+    Each rule is one the OpenAPI document states (``stask.web.openapi``): an empty value means
+    "not given"; anything else must match exactly (no trimming, no case folding).
+    """
     raw = {key: _one(args, key) for key in (*FILTER_KEYS, "sort", "order", "per_page")}
     statuses = _statuses(args)
     raw["status"] = ",".join(str(code) for code in statuses)
     identifier = raw["identifier"] or None
-    if identifier and not IDENTIFIER_RE.match(identifier):
+    if identifier and not IDENTIFIER_RE.fullmatch(identifier):
         raise InvalidInput(f"identifier {identifier[:70]!r} is not a worker identifier")
     action = raw["action"] or None
-    if action and not ACTION_RE.match(action):
+    if action and not ACTION_RE.fullmatch(action):
         raise InvalidInput(f"action {action[:70]!r} must be 1-64 letters, digits, '_' or '-'")
-    priority = Priority.parse(raw["priority"]).value if raw["priority"] else None
-    created_from = safe_datetime(raw["created_from"], "created_from")
-    created_to = safe_datetime(raw["created_to"], "created_to")
-    day_end = created_to + timedelta(days=1) if created_to and _DATE_ONLY.match(raw["created_to"]) else None
-    if created_from and created_to and created_from > created_to:
-        raise InvalidInput("created_from must not be after created_to")
-    q = raw["q"] or None
-    if q and len(q) > MAX_SEARCH:
+    priority = raw["priority"] or None
+    if priority and priority not in PRIORITIES:
+        raise InvalidInput(f"priority must be one of {', '.join(PRIORITIES)}")
+    created_from = parse_api_datetime(raw["created_from"] or None, "created_from", date_only=True)
+    created_to = parse_api_datetime(raw["created_to"] or None, "created_to", date_only=True)
+    day_end = created_to + timedelta(days=1) if created_to and DATE_ONLY_RE.fullmatch(raw["created_to"]) else None
+    # created_from after created_to is no error (a JSON Schema cannot compare two parameters): no task matches.
+    q = raw["q"]
+    if len(q) > MAX_SEARCH:
         raise InvalidInput(f"q must be at most {MAX_SEARCH} characters")
-    if q and "\x00" in q:  # PostgreSQL refuses NUL in any text parameter
+    if "\x00" in q:  # PostgreSQL refuses NUL in any text parameter
         raise InvalidInput("q must not contain NUL characters")
-    schedule_id = _int_arg(args, "schedule_id", 0, MAX_SCHEDULE_ID) or None
+    schedule_id = _int_arg(args, "schedule_id", 0, MAX_ID) or None
     sort = raw["sort"] or "id"
     if sort not in SORTS:
         raise InvalidInput(f"cannot sort by {sort[:40]!r}: use one of {', '.join(SORTS)}")
-    order = (raw["order"] or "desc").lower()
-    if order not in ("asc", "desc"):
+    order = raw["order"] or "desc"
+    if order not in ORDERS:
         raise InvalidInput("order must be asc or desc")
     return TaskQuery(
         statuses=statuses,
@@ -197,7 +199,7 @@ def parse_task_query(args: Mapping[str, Any]) -> TaskQuery:
         created_from=created_from,
         created_to=created_to,
         created_to_exclusive=day_end,
-        q=q,
+        q=q.strip() or None,
         schedule_id=schedule_id,
         sort=sort,
         order=order,

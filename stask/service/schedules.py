@@ -41,6 +41,7 @@ from ..scheduling.slots import (
 )
 from ..validation import parse_data, parse_datetime
 from ..workers.base import BaseWorker
+from ..workers.fields import Field, FieldError, normalise
 from . import schedule_store as store
 from .tasks import TaskService
 from .workers import WorkerService, is_identifier
@@ -466,34 +467,25 @@ def _stored(value: Any) -> Any:
     return value if not isinstance(value, dict) else dict(value)
 
 
-def check_action_data(fields: Mapping[str, Mapping[str, Any]], data: Mapping[str, Any]) -> None:
-    """``data`` against the action's declared form fields (``BaseWorker.action_fields``).
+def check_action_data(specs: Mapping[str, Field | Mapping[str, Any]], data: Mapping[str, Any]) -> None:
+    """``data`` against the action's declared form fields (``BaseWorker.action_fields``), with the
+    same :class:`~stask.workers.fields.Field` rules as the run form and the settings.
 
-    Declared keys must have their type (int, float, bool, choice, text), bounds and
-    presence when required; keys the action does not declare pass (actions may take more).
+    Keys the action does not declare pass (actions may take more). A ``file`` field is checked
+    to be a name only: which files exist is known when the task runs, not when it is scheduled.
     """
-    for name, spec in fields.items():
+    for name, spec in normalise(specs).items():
         where = f"data.{name}"
         if name not in data:
-            if spec.get("required"):
+            if spec.required:
                 raise InvalidField(where, f"{where} is required")
             continue
-        value, kind = data[name], str(spec.get("type", "str"))
-        if kind == "int" and (isinstance(value, bool) or not isinstance(value, int)):
-            raise InvalidField(where, f"{where} must be a whole number")
-        if kind == "float" and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            raise InvalidField(where, f"{where} must be a number")
-        if kind == "bool" and not isinstance(value, bool):
-            raise InvalidField(where, f"{where} must be true or false")
-        if kind in ("str", "text", "file") and not isinstance(value, str):
-            raise InvalidField(where, f"{where} must be a string")
-        if kind == "choice":
-            allowed = [c[0] if isinstance(c, (list, tuple)) and len(c) == 2 else c for c in spec.get("choices") or []]
-            if value not in allowed and str(value) not in [str(c) for c in allowed]:
-                raise InvalidField(where, f"{where} must be one of {', '.join(str(c) for c in allowed)}")
-        if kind in ("int", "float"):
-            low, high = spec.get("min"), spec.get("max")
-            if low is not None and value < low:
-                raise InvalidField(where, f"{where} must be at least {low}")
-            if high is not None and value > high:
-                raise InvalidField(where, f"{where} must be at most {high}")
+        value = data[name]
+        try:
+            if spec.type == "file":
+                if not isinstance(value, str):
+                    raise FieldError("string")
+            else:
+                spec.validate(value)
+        except FieldError as exc:
+            raise InvalidField(where, f"{where} {exc}") from None

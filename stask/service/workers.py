@@ -3,7 +3,7 @@ settings, and resolution through the two-level cache (the engine's :class:`Worke
 
 from __future__ import annotations
 
-import math
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -14,9 +14,9 @@ from ..enums import Status
 from ..exceptions import InactiveWorker, InvalidInput, StaskError, UnknownWorker
 from ..models import Worker
 from ..runtime import Runtime
-from ..validation import parse_data
 from ..workers import discovery
 from ..workers.base import IDENTIFIER_RE
+from ..workers.fields import Field, FieldError, effective
 from ..workers.registry import WorkerDefinition, load_class
 from . import store
 
@@ -138,32 +138,52 @@ class WorkerService:
         self.runtime.workers.invalidate(identifier)
         return row
 
+    def setting_fields(self, row: Worker) -> dict[str, Field]:
+        """The worker's typed settings; :class:`WorkerUnavailable` (409) when its class no longer imports."""
+        return WorkerDefinition(row.identifier, row.class_path, row.active).worker_class().setting_fields()
+
     def update_settings(self, identifier: str, values: dict[str, Any]) -> Worker:
-        """Validate against ``default_settings`` (same keys, same types) and store."""
+        """Validate every given setting with its field and store them, all or nothing.
+
+        ``null`` removes a stored value (the default applies again; the way to clear a secret).
+        Stored keys the worker no longer declares are dropped. Raises :class:`InvalidSettings`
+        (400) naming each bad setting; nothing is stored then.
+        """
         row = self.get(identifier)
-        defaults = WorkerDefinition(row.identifier, row.class_path, row.active).worker_class().default_settings
         if not isinstance(values, dict):
             raise InvalidInput("settings must be a JSON object")
-        clean: dict[str, Any] = dict(row.settings or {})
+        declared = self.setting_fields(row)
+        stored = {key: value for key, value in (row.settings or {}).items() if key in declared}
+        errors: dict[str, FieldError] = {}
         for key, value in values.items():
-            if key not in defaults:
-                raise InvalidInput(
-                    f"unknown setting {key!r}: known settings are {', '.join(sorted(defaults)) or 'none'}"
-                )
-            clean[key] = coerce_setting(key, value, defaults[key])
-        row.settings = clean
+            spec = declared.get(key)
+            if spec is None:
+                errors[key] = FieldError("unknown")
+            elif value is None:
+                stored.pop(key, None)
+            else:
+                try:
+                    stored[key] = spec.validate(value)
+                except FieldError as exc:
+                    errors[key] = exc
+        if errors:
+            raise InvalidSettings(errors, sorted(declared))
+        row.settings = stored
         self.db.session.commit()
         self.runtime.workers.invalidate(identifier)
         return row
 
     def describe(self, row: Worker) -> dict[str, Any]:
-        """The stored row plus what its class says (actions, form fields, uploads, defaults)."""
+        """The stored row plus what its class says (actions, form fields, uploads, defaults);
+        secret settings are shown as ``null``."""
         data = row.to_dict()
         try:
             cls = load_class(row.class_path)
-        except (ImportError, AttributeError) as exc:
+            declared = cls.setting_fields()
+        except (ImportError, AttributeError, ValueError) as exc:
             return {
                 **data,
+                "settings": {},
                 "available": False,
                 "load_error": str(exc),
                 "actions": [],
@@ -173,22 +193,33 @@ class WorkerService:
             }
         return {
             **data,
+            "settings": _masked(declared, _shown(row.settings or {})),
             "available": True,
             "load_error": None,
             "actions": cls.actions(),
-            "action_fields": cls.action_fields,
+            "action_fields": {
+                action: {name: spec.describe() for name, spec in cls.form_fields(action).items()}
+                for action in cls.action_fields
+            },
             "accepts_upload": bool(cls.accepts_upload),
-            "default_settings": dict(cls.default_settings),
+            "default_settings": _masked(declared, {name: spec.default for name, spec in declared.items()}),
         }
 
     def settings_view(self, row: Worker) -> dict[str, Any]:
-        """Effective settings, what is stored and the defaults."""
-        defaults = self.describe(row)["default_settings"]
+        """Effective settings, what is stored, the defaults, each field's rules, and stored values
+        that no longer validate (``invalid``: the default is used instead). Secret values are
+        never shown: ``null``, with ``secrets_set`` naming the secrets that have a stored value."""
+        stored = dict(row.settings or {})
+        declared = self.setting_fields(row)
+        values, invalid = effective(declared, stored)
         return {
             "identifier": row.identifier,
-            "settings": {**defaults, **(row.settings or {})},
-            "stored": row.settings or {},
-            "defaults": defaults,
+            "settings": _masked(declared, values),
+            "stored": _masked(declared, _shown(stored)),
+            "defaults": _masked(declared, {name: spec.default for name, spec in declared.items()}),
+            "invalid": {key: str(error) for key, error in invalid.items()},
+            "secrets_set": sorted(k for k, spec in declared.items() if spec.secret and stored.get(k) is not None),
+            "fields": {name: spec.describe() for name, spec in declared.items()},
         }
 
     def task_counts(self, identifier: str) -> dict[str, int]:
@@ -235,37 +266,32 @@ def status_key(code: int) -> str:
     return "pending" if code == Status.QUEUED else Status(code).text
 
 
-def coerce_setting(key: str, value: Any, default: Any) -> Any:
-    """Settings keep the type of their default; form strings are converted."""
-    kind = type(default)
-    try:
-        if kind is bool:
-            if isinstance(value, str):
-                if value.lower() not in ("true", "false", "1", "0", "on", "off", "yes", "no"):
-                    raise ValueError
-                return value.lower() in ("true", "1", "on", "yes")
-            if not isinstance(value, bool):
-                raise ValueError
-            return value
-        if kind is int:
-            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-                raise ValueError
-            return int(value)
-        if kind is float:
-            if isinstance(value, bool):
-                raise ValueError
-            number = float(value)
-            if not math.isfinite(number):  # NaN/Infinity are no JSON and break whoever reads the setting
-                raise ValueError
-            return number
-        if kind is str:
-            if not isinstance(value, (str, int, float)) or isinstance(value, bool):
-                raise ValueError
-            return str(value)
-        if kind in (list, dict):
-            if not isinstance(value, kind):
-                raise ValueError
-            return parse_data({"v": value})["v"]
-    except (TypeError, ValueError, OverflowError):
-        raise InvalidInput(f"setting {key!r} must be of type {kind.__name__}, got {value!r}") from None
-    return value
+class InvalidSettings(InvalidInput):
+    """Some settings were refused; ``errors`` maps each one to its :class:`FieldError`."""
+
+    def __init__(self, errors: dict[str, FieldError], known: list[str]) -> None:
+        self.errors = errors
+        parts = []
+        for key, error in errors.items():
+            if error.code == "unknown":
+                parts.append(f"unknown setting {key!r}: known settings are {', '.join(known) or 'none'}")
+            else:
+                parts.append(f"setting {key!r} {error}")
+        super().__init__("; ".join(parts))
+
+
+def _masked(declared: dict[str, Field], values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` with every secret setting's value replaced by ``None``."""
+    return {key: None if key in declared and declared[key].secret else value for key, value in values.items()}
+
+
+def _shown(values: dict[str, Any]) -> dict[str, Any]:
+    """Stored values as JSON can carry them (a non-finite float written outside the API is shown as text)."""
+    out = {}
+    for key, value in values.items():
+        try:
+            json.dumps(value, allow_nan=False)
+            out[key] = value
+        except (TypeError, ValueError):
+            out[key] = repr(value)
+    return out

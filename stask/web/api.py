@@ -13,6 +13,9 @@ import mimetypes
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, send_file
+from flask.blueprints import BlueprintSetupState
+from werkzeug.exceptions import NotFound
+from werkzeug.routing import BaseConverter
 
 from ..enums import Status
 from ..exceptions import (
@@ -25,18 +28,60 @@ from ..exceptions import (
 )
 from ..models import Task
 from ..service import current_stask
-from ..service.listing import parse_task_query, safe_datetime
+from ..service.audit import capped, parse_audit_query
+from ..service.listing import PRIORITIES, parse_task_query
 from ..service.tasks import BULK_OPERATIONS
 from ..service.workers import unknown_worker
-from ..validation import parse_digits
+from ..validation import MAX_ATTEMPTS_LIMIT, MAX_ID, parse_api_datetime, parse_digits
+from .audit_trail import created_details, discovery_details, record, settings_details
 from .auth import own_body_limit, protect, require_write
 from .uploads import UploadPolicy, receive
 
 api_bp = Blueprint("stask_api", __name__)
 protect(api_bp)
 
-#: Ids beyond a signed 64-bit integer cannot exist; refusing them early avoids driver overflows.
-MAX_ID = 2**63 - 1
+
+class TaskIdConverter(BaseConverter):
+    """``<taskid:task_id>``: 1 to :data:`MAX_ID` in ASCII digits, as the OpenAPI document says.
+
+    Werkzeug's ``int`` converter matches any Unicode decimal digit ("٣" is task 3) and any size.
+    A number out of range is a 404 whatever the method: ``ValidationError`` would make werkzeug
+    try the other rules and answer 405 when another method's rule had matched the text.
+    """
+
+    regex = r"[0-9]{1,19}"
+
+    def to_python(self, value: str) -> int:
+        number = int(value)
+        if not 1 <= number <= MAX_ID:
+            raise NotFound(f"no task {value}: ids run from 1 to {MAX_ID}")
+        return number
+
+    def to_url(self, value: Any) -> str:
+        return str(int(value))
+
+
+class WorkerConverter(BaseConverter):
+    """``<worker:identifier>`` for ``GET /api/workers/<identifier>``: every segment but ``discover``.
+
+    Without it that rule also matches ``/api/workers/discover``, so ``OPTIONS`` there advertised
+    GET (and GET answered "no worker 'discover'") although only POST exists.
+    """
+
+    regex = r"(?!discover\Z)[^/]+"
+
+
+#: The identifier the discovery route takes (``GET /api/workers/discover`` is no route).
+RESERVED_IDENTIFIERS = ("discover",)
+
+
+@api_bp.record_once
+def _register_converters(state: BlueprintSetupState) -> None:
+    """Runs before the blueprint's rules are added (it is recorded first)."""
+    state.app.url_map.converters.setdefault("taskid", TaskIdConverter)
+    state.app.url_map.converters.setdefault("worker", WorkerConverter)
+
+
 MAX_JSON_BYTES = 2 * 1024 * 1024
 MAX_BULK = 1000
 RETRY_FAILED_LIMIT = 1000
@@ -65,8 +110,8 @@ def ok(http_status: int = 200, /, **payload: Any) -> Response:
     return response
 
 
-def json_body(*, allowed: frozenset[str] | None = None) -> dict[str, Any]:
-    """The request's JSON object ({} for an empty body); 400, 413 or 415 otherwise."""
+def json_body(*, allowed: frozenset[str] | None = None, required: bool = False) -> dict[str, Any]:
+    """The request's JSON object ({} for an empty body unless ``required``); 400, 413 or 415 otherwise."""
     if request.content_length and request.content_length > MAX_JSON_BYTES:
         raise TooLarge(f"JSON bodies may be at most {MAX_JSON_BYTES // 1024 // 1024} MB")
     request.max_content_length = MAX_JSON_BYTES
@@ -76,6 +121,8 @@ def json_body(*, allowed: frozenset[str] | None = None) -> dict[str, Any]:
         raise UnsupportedMediaType("send the body as application/json")
     raw = request.get_data(cache=True)
     if not raw.strip():
+        if required:
+            raise InvalidInput("send a JSON object as the body")
         return {}
     if not request.is_json:
         raise UnsupportedMediaType("send the body as application/json")
@@ -93,21 +140,25 @@ def json_body(*, allowed: frozenset[str] | None = None) -> dict[str, Any]:
     return value
 
 
-def _checked_dates(body: dict[str, Any]) -> dict[str, Any]:
-    """``start_at`` parsed here: an offset pushing a date past year 1 or 9999 is bad input, not a crash."""
-    if body.get("start_at") is not None:
-        body = {**body, "start_at": safe_datetime(body["start_at"], "start_at")}
+def _run_fields(body: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a run as strictly as the OpenAPI document states them.
+
+    The service (shared with the panel, the CLI and Python callers) is more forgiving: it trims
+    and folds the case of a priority, reads "5" as 5 and a space as the date-time separator.
+    """
+    if "priority" in body and body["priority"] not in PRIORITIES:
+        raise InvalidInput(f"priority must be one of {', '.join(PRIORITIES)}")
+    attempts = body.get("max_attempts")
+    if attempts is not None and (
+        isinstance(attempts, bool) or not isinstance(attempts, int) or not 1 <= attempts <= MAX_ATTEMPTS_LIMIT
+    ):
+        raise InvalidInput(f"max_attempts must be an integer from 1 to {MAX_ATTEMPTS_LIMIT}, or null")
+    parse_api_datetime(body.get("start_at"), "start_at")  # the service reads the string as written again
     return body
 
 
-def _task_id(task_id: int) -> int:
-    if task_id < 1 or task_id > MAX_ID:
-        raise TaskNotFound(f"no task {task_id}")
-    return task_id
-
-
 def _task(task_id: int) -> Task:
-    return current_stask().tasks.get(_task_id(task_id))
+    return current_stask().tasks.get(task_id)
 
 
 # -- the original sTask paths --------------------------------------------------------------------
@@ -115,27 +166,30 @@ def _task(task_id: int) -> Task:
 @require_write
 def run_action(identifier: str, action: str) -> Response:
     """Start ``action`` of a worker: 201 with the new task."""
-    body = _checked_dates(json_body(allowed=RUN_FIELDS))
+    body = _run_fields(json_body(allowed=RUN_FIELDS))
     task = current_stask().tasks.create(identifier, action, **body)
+    record("task.create", f"task:{task.id}", created_details(task))
     return ok(201, id=task.id, task=task.to_dict())
 
 
-@api_bp.get("/task/<int:task_id>/progress")
+@api_bp.get("/task/<taskid:task_id>/progress")
 def task_progress(task_id: int) -> Response:
     """Live progress: from Redis while the task runs, from its row and log once it ended."""
     lines = request.args.get("lines", "20")
     count = parse_digits(lines)  # ASCII only: "²".isdigit() is true, int("²") fails
     if count is None or not 1 <= count <= MAX_LOG_LINES:
         raise InvalidInput(f"lines must be a whole number from 1 to {MAX_LOG_LINES}")
-    progress = current_stask().tasks.progress(_task_id(task_id), log_lines=count)
+    progress = current_stask().tasks.progress(task_id, log_lines=count)
     return ok(**progress)
 
 
-@api_bp.get("/task/<int:task_id>/download")
+@api_bp.get("/task/<taskid:task_id>/download")
 def task_download(task_id: int) -> Response:
     """The task's result file (or ``?file=`` another file of its result folder) as an attachment."""
     task = _task(task_id)
-    name = request.args.get("file") or task.result
+    name = request.args.get("file", task.result)
+    if name == "" and "file" in request.args:
+        raise InvalidInput("file must name a file (leave it out for the result file)")
     if not name:
         raise _NoResult(f"task {task.id} has no result file")
     try:
@@ -156,7 +210,7 @@ class _NoResult(TaskNotFound):
     code = "no_result"
 
 
-@api_bp.post("/task/<int:task_id>/upload")
+@api_bp.post("/task/<taskid:task_id>/upload")
 @own_body_limit
 @require_write
 def task_upload(task_id: int) -> Response:
@@ -165,6 +219,8 @@ def task_upload(task_id: int) -> Response:
     if task.is_final:
         raise InvalidState(f"task {task.id} is {task.status_text}: files can only be added before it ends")
     body, status = _receive(task.identifier, f"task-{task.id}")
+    if body.get("complete"):
+        record("task.upload", f"task:{task.id}", {"file": body["file"]["name"], "size": body["file"]["size"]})
     return ok(status, **{k: v for k, v in body.items() if k != "success"})
 
 
@@ -174,6 +230,8 @@ def task_upload(task_id: int) -> Response:
 def worker_upload(identifier: str) -> Response:
     """Upload a file for a worker (then start a task naming it in ``data``)."""
     body, status = _receive(identifier, f"worker-{identifier}")
+    if body.get("complete"):
+        record("worker.upload", f"worker:{identifier}", {"file": body["file"]["name"], "size": body["file"]["size"]})
     return ok(status, **{k: v for k, v in body.items() if k != "success"})
 
 
@@ -206,37 +264,43 @@ def list_tasks() -> Response:
 @api_bp.post("/api/tasks")
 @require_write
 def create_task() -> Response:
-    body = json_body(allowed=RUN_FIELDS | {"identifier", "action"})
+    body = json_body(allowed=RUN_FIELDS | {"identifier", "action"}, required=True)
     if "identifier" not in body or "action" not in body:
         raise InvalidInput("identifier and action are required")
-    body = _checked_dates(body)
+    body = _run_fields(body)
     task = current_stask().tasks.create(**body)
+    record("task.create", f"task:{task.id}", created_details(task))
     return ok(201, id=task.id, task=task.to_dict())
 
 
-@api_bp.get("/api/tasks/<int:task_id>")
+@api_bp.get("/api/tasks/<taskid:task_id>")
 def get_task(task_id: int) -> Response:
     return ok(task=_task(task_id).to_dict())
 
 
-@api_bp.post("/api/tasks/<int:task_id>/retry")
+@api_bp.post("/api/tasks/<taskid:task_id>/retry")
 @require_write
 def retry_task(task_id: int) -> Response:
-    return ok(task=current_stask().tasks.retry(_task_id(task_id)).to_dict())
+    task = current_stask().tasks.retry(task_id).to_dict()
+    record("task.retry", f"task:{task_id}")
+    return ok(task=task)
 
 
-@api_bp.post("/api/tasks/<int:task_id>/cancel")
+@api_bp.post("/api/tasks/<taskid:task_id>/cancel")
 @require_write
 def cancel_task(task_id: int) -> Response:
     """Queued: cancelled at once. Running: asked to stop (status 90 once it has)."""
-    task = current_stask().tasks.cancel(_task_id(task_id))
-    return ok(task=task.to_dict(), stopping=task.status == Status.RUNNING)
+    task = current_stask().tasks.cancel(task_id)
+    stopping = task.status == Status.RUNNING
+    record("task.stop" if stopping else "task.cancel", f"task:{task_id}")
+    return ok(task=task.to_dict(), stopping=stopping)
 
 
-@api_bp.delete("/api/tasks/<int:task_id>")
+@api_bp.delete("/api/tasks/<taskid:task_id>")
 @require_write
 def delete_task(task_id: int) -> Response:
-    current_stask().tasks.delete(_task_id(task_id))
+    current_stask().tasks.delete(task_id)
+    record("task.delete", f"task:{task_id}")
     return ok(id=task_id)
 
 
@@ -249,6 +313,8 @@ def retry_failed() -> Response:
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= RETRY_FAILED_LIMIT:
         raise InvalidInput(f"limit must be an integer from 1 to {RETRY_FAILED_LIMIT}")
     retried, skipped, remaining = current_stask().tasks.retry_failed(limit)
+    if retried:
+        record("task.retry_failed", "tasks", {"count": len(retried), "ids": capped(retried), "remaining": remaining})
     return ok(retried=retried, skipped=skipped, remaining=remaining)
 
 
@@ -256,16 +322,22 @@ def retry_failed() -> Response:
 @require_write
 def bulk() -> Response:
     """``{"action": "retry"|"cancel"|"delete", "ids": [...]}``: per-id outcome, never all-or-nothing."""
-    body = json_body(allowed=frozenset({"action", "ids"}))
+    body = json_body(allowed=frozenset({"action", "ids"}), required=True)
     action = body.get("action")
     if not isinstance(action, str) or action not in BULK_OPERATIONS:
         raise InvalidInput("action must be retry, cancel or delete")
     ids = body.get("ids")
     if not isinstance(ids, list) or not ids or len(ids) > MAX_BULK:
         raise InvalidInput(f"ids must be a list of 1 to {MAX_BULK} task ids")
-    if any(isinstance(i, bool) or not isinstance(i, int) or i < 1 for i in ids):
-        raise InvalidInput("every id must be a positive integer")
+    if any(isinstance(i, bool) or not isinstance(i, int) or not 1 <= i <= MAX_ID for i in ids):
+        raise InvalidInput(f"every id must be an integer from 1 to {MAX_ID}")
     done, refused = current_stask().tasks.bulk(action, ids)
+    if done:
+        record(
+            "task.bulk",
+            "tasks",
+            {"operation": action, "count": len(done), "ids": capped(done), "refused": len(refused)},
+        )
     failed = [{"id": task_id, "error": {"code": exc.code, "message": str(exc)}} for task_id, exc in refused]
     return ok(action=action, done=done, failed=failed)
 
@@ -277,7 +349,7 @@ def list_workers() -> Response:
     return ok(workers=[workers.describe(row) for row in workers.registered()])
 
 
-@api_bp.get("/api/workers/<identifier>")
+@api_bp.get("/api/workers/<worker:identifier>")
 def get_worker(identifier: str) -> Response:
     """One worker with its task counts by status (one grouped statement on an index)."""
     workers = current_stask().workers
@@ -289,14 +361,18 @@ def get_worker(identifier: str) -> Response:
 @require_write
 def activate_worker(identifier: str) -> Response:
     workers = current_stask().workers
-    return ok(worker=workers.describe(workers.set_active(identifier, True)))
+    row = workers.set_active(identifier, True)
+    record("worker.activate", f"worker:{identifier}")
+    return ok(worker=workers.describe(row))
 
 
 @api_bp.post("/api/workers/<identifier>/deactivate")
 @require_write
 def deactivate_worker(identifier: str) -> Response:
     workers = current_stask().workers
-    return ok(worker=workers.describe(workers.set_active(identifier, False)))
+    row = workers.set_active(identifier, False)
+    record("worker.deactivate", f"worker:{identifier}")
+    return ok(worker=workers.describe(row))
 
 
 @api_bp.get("/api/workers/<identifier>/settings")
@@ -309,16 +385,28 @@ def get_worker_settings(identifier: str) -> Response:
 @require_write
 def put_worker_settings(identifier: str) -> Response:
     """Change some settings (same keys and types as the worker's defaults); the rest are kept."""
-    body = json_body()
+    body = json_body(required=True)
     values = body.get("settings", body) if set(body) == {"settings"} else body
     workers = current_stask().workers
-    return ok(**workers.settings_view(workers.update_settings(identifier, values)))
+    before = dict(workers.get(identifier).settings or {})
+    row = workers.update_settings(identifier, values)
+    record("worker.settings", f"worker:{identifier}", settings_details(identifier, before, row.settings))
+    return ok(**workers.settings_view(row))
 
 
 @api_bp.post("/api/workers/discover")
 @require_write
 def discover_workers() -> Response:
-    return ok(**current_stask().workers.discover())
+    report = current_stask().workers.discover()
+    record("worker.discover", None, discovery_details(report))
+    return ok(**report)
+
+
+# -- audit log ------------------------------------------------------------------------------------
+@api_bp.get("/api/audit")
+def list_audit() -> Response:
+    """The audit log, newest first; any signed-in role may read it."""
+    return ok(**current_stask().audit.page(parse_audit_query(request.args)).to_dict())
 
 
 # The OpenAPI document and the schedules' routes register their views on this blueprint.

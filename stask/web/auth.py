@@ -12,7 +12,9 @@ is authenticated, in this order, by:
 3. The session of the login page: ``STASK_ADMIN_PASSWORD`` (admin) or
    ``STASK_READONLY_PASSWORD`` (read-only), plain or a Werkzeug hash
    (``werkzeug.security.generate_password_hash``). ``STASK_LOGIN_TOKEN`` logs a browser in
-   once through ``/login?token=…`` (``make run`` prints that URL, as Jupyter does).
+   once through ``/login?token=…`` (``make run`` prints that URL, as Jupyter does). The cookie
+   carries only the id of a server-side sign-in (:mod:`stask.service.sessions`): logout deletes
+   it, and it ends after ``STASK_SESSION_IDLE_MINUTES`` unused or ``STASK_SESSION_MAX_HOURS``.
 
 With none of these configured every request is refused, and the login page says why.
 Every setting comes from the app's :class:`~stask.settings.Settings`, resolved once at start-up.
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import logging
 import posixpath
 import secrets
@@ -44,12 +47,15 @@ from flask import (
     session,
     url_for,
 )
+from werkzeug.http import parse_list_header
 from werkzeug.security import check_password_hash
 from werkzeug.utils import import_string
 from werkzeug.wrappers import Response as BaseResponse
 
+from ..exceptions import InvalidSetting, StaskError
 from ..service import EXTENSION_KEY as SERVICE_KEY
 from ..service import current_stask
+from ..service.sessions import Sessions
 from ..settings import Settings
 from .errors import STASK_BLUEPRINTS, error_response, is_stask_request, register_error_handlers, url_prefix
 
@@ -77,11 +83,22 @@ SECURITY_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
-_SESSION_ROLE = "stask_role"
+#: Longest client address kept (a throttling key): an IPv6 address with a zone fits easily.
+MAX_CLIENT_ADDRESS = 100
+_SESSION_ID = "stask_sid"
 _SESSION_STAMP = "stask_stamp"
 _SESSION_CSRF = "stask_csrf"
 
 auth_bp = Blueprint("stask_auth", __name__)
+
+
+class SessionsUnavailable(StaskError):
+    """Sign-ins live in Redis, which does not answer: nobody is signed in or out until it does."""
+
+    code = "unavailable"
+    http_status = 503
+
+
 _protected: set[str] = set(STASK_BLUEPRINTS)
 
 
@@ -176,10 +193,29 @@ def _resolve_role() -> tuple[str | None, str | None]:
         if answer == READONLY:
             return READONLY, "host"
         return None, None
-    role = session.get(_SESSION_ROLE)
-    if role in ROLES and hmac.compare_digest(str(session.get(_SESSION_STAMP, "")), _stamp()):
-        return role, "session"
-    return None, None
+    return _session_role()
+
+
+def _session_role() -> tuple[str | None, str | None]:
+    """The login page's sign-in: the cookie's id must name a live server-side record.
+
+    Logout, the idle timeout, the absolute lifetime and a flushed Redis all remove the record;
+    a password change alters the stamp. Redis unreachable: nobody is signed in (503, see
+    :func:`_refuse_anonymous`), never a traceback.
+    """
+    session_id = session.get(_SESSION_ID)
+    if not session_id or not hmac.compare_digest(str(session.get(_SESSION_STAMP, "")), _stamp()):
+        return None, None
+    try:
+        signed_in = Sessions(current_stask().runtime).check(str(session_id))
+    except redis.RedisError as exc:
+        log.warning("stask: sign-ins cannot be checked (Redis): %s", exc)
+        _request_state()["sessions_down"] = True
+        return None, None
+    if signed_in is None or signed_in.role not in ROLES:
+        return None, None
+    _request_state()["session"] = signed_in.label
+    return signed_in.role, "session"
 
 
 def _request_state() -> dict[str, Any]:
@@ -202,6 +238,12 @@ def current_role() -> str | None:
 def authenticated_by() -> str | None:
     current_role()
     return _request_state().get("via")  # type: ignore[no-any-return]
+
+
+def current_session_label() -> str | None:
+    """A short name of this request's sign-in (a prefix of its digest, never the cookie's id), for logs."""
+    current_role()
+    return _request_state().get("session")  # type: ignore[no-any-return]
 
 
 def can_write() -> bool:
@@ -251,6 +293,19 @@ def csrf_valid() -> bool:
     return bool(expected) and hmac.compare_digest(str(given).encode(), str(expected).encode())
 
 
+def session_reference() -> str | None:
+    """A short, non-secret name of this signed-in browser session (the audit log's actor): the
+    server-side sign-in's label, stable from login to logout, never the cookie's id."""
+    return current_session_label()
+
+
+def _audit(action: str, **details: Any) -> None:
+    """One audit row for a sign-in event (the trail module reads this module's request state)."""
+    from .audit_trail import record
+
+    record(action, details=details)
+
+
 def _csrf_failure() -> BaseResponse:
     return error_response("csrf_failed", "the form has expired or its CSRF token is missing: reload and try again", 403)
 
@@ -284,6 +339,13 @@ def _refuse_anonymous() -> BaseResponse:
             "too many bad bearer tokens from this address: try again later",
             429,
             {"Retry-After": str(LOGIN_FAILURE_WINDOW)},
+        )
+    if _request_state().get("sessions_down"):
+        return error_response(
+            "unavailable",
+            "sign-ins cannot be checked right now (Redis is unreachable): try again shortly",
+            503,
+            {"Retry-After": "30"},
         )
     if _request_state().get("bad_token"):
         return error_response(
@@ -337,11 +399,38 @@ def _limit_body() -> BaseResponse | None:
     else:
         limit = int(host_limit) if host_limit is not None else _settings().max_request_mb << 20
     request.max_content_length = limit
+    if _is_public() and request.content_length is None:
+        return _buffer_streamed_body(limit)
     view = current_app.view_functions.get(request.endpoint or "")
     if getattr(view, "_stask_own_body_limit", False):
         return None
     if request.content_length is not None and request.content_length > limit:
         return error_response("too_large", "the request body is too large", 413)
+    return None
+
+
+def _buffer_streamed_body(limit: int) -> BaseResponse | None:
+    """A public route's streamed (chunked) body: read here, at most ``limit + 1`` bytes.
+
+    Werkzeug would silently cut such a body at the limit (the truncated form then fails its
+    CSRF check: a 403 that hides the cause). Over the limit is a 413; otherwise the views read
+    the buffered copy. Without ``wsgi.input_terminated`` the server does not end the stream and
+    Werkzeug reads no body at all, so neither does this.
+    """
+    environ = request.environ
+    if "wsgi.input_terminated" not in environ:
+        return None
+    stream = environ["wsgi.input"]
+    body = bytearray()
+    while len(body) <= limit:
+        chunk = stream.read(limit + 1 - len(body))
+        if not chunk:
+            break
+        body += chunk
+    if len(body) > limit:
+        return error_response("too_large", "the request body is too large", 413)
+    environ["wsgi.input"] = io.BytesIO(bytes(body))
+    environ["CONTENT_LENGTH"] = str(len(body))
     return None
 
 
@@ -401,7 +490,34 @@ def _home() -> str:
 
 
 def _client_address() -> str:
-    return request.remote_addr or "unknown"
+    """The client this request comes from, seen through ``STASK_TRUSTED_PROXIES`` reverse proxies.
+
+    Throttling keys on it (and the audit log records it). Computed inside stask rather than by
+    wrapping the app in ProxyFix: stask is also an extension, and must not change what a host's
+    own views see as ``request.remote_addr``.
+    """
+    state = _request_state()
+    if "client" not in state:
+        state["client"] = forwarded_client(request.environ, _settings().trusted_proxies)
+    return state["client"]  # type: ignore[no-any-return]
+
+
+def forwarded_client(environ: dict[str, Any], trusted: int) -> str:
+    """Werkzeug ProxyFix's ``x_for`` rule: with ``trusted`` proxies in front, the ``trusted``-th
+    address from the right of ``X-Forwarded-For`` (the one the outermost proxy saw connect);
+    with fewer entries than that, or ``trusted`` 0, the socket's address.
+
+    With 0 the header is ignored and ``REMOTE_ADDR`` is taken as the WSGI stack hands it over
+    (a host's own ProxyFix included). Above 0 the rule is applied to the original ``REMOTE_ADDR``
+    and header, so a host's ProxyFix in front is not counted twice.
+    """
+    remote = environ.get("REMOTE_ADDR") or ""
+    client = remote
+    if trusted > 0:
+        remote = environ.get("werkzeug.proxy_fix.orig", {}).get("REMOTE_ADDR", remote) or ""
+        values = parse_list_header(environ.get("HTTP_X_FORWARDED_FOR", ""))
+        client = values[-trusted] if len(values) >= trusted else remote
+    return (client.strip() or remote or "unknown")[:MAX_CLIENT_ADDRESS]
 
 
 def _client_key() -> str:
@@ -438,9 +554,17 @@ def _record_failure(key: str | None = None) -> None:
 
 
 def _sign_in(role: str) -> None:
-    """A fresh session (no fixation), its own CSRF token, the password stamp."""
+    """A fresh session (no fixation): a new server-side sign-in, its own CSRF token, the password stamp."""
+    sessions = Sessions(current_stask().runtime)
+    try:
+        session_id = sessions.open(role)
+        previous = session.get(_SESSION_ID)
+        if previous:
+            sessions.close(str(previous))  # signing in again ends the sign-in this browser had
+    except redis.RedisError as exc:
+        raise SessionsUnavailable("cannot sign in right now (Redis is unreachable): try again shortly") from exc
     session.clear()
-    session[_SESSION_ROLE] = role
+    session[_SESSION_ID] = session_id
     session[_SESSION_STAMP] = _stamp()
     session[_SESSION_CSRF] = secrets.token_urlsafe(32)
     _request_state().pop("role", None)
@@ -453,7 +577,26 @@ def _use_login_token(token: str) -> bool:
         return False
     keys = current_stask().runtime.keys
     key = keys.login_token_used(hashlib.sha256(token.encode()).hexdigest()[:32])
-    return bool(_runtime_redis().set(key, 1, nx=True, ex=30 * 86400))
+    try:
+        return bool(_runtime_redis().set(key, 1, nx=True, ex=30 * 86400))
+    except redis.RedisError as exc:
+        raise SessionsUnavailable("cannot sign in right now (Redis is unreachable): try again shortly") from exc
+
+
+def _sign_out() -> None:
+    """Delete the server-side sign-in, so that a saved copy of the cookie stops working at once."""
+    session_id = session.pop(_SESSION_ID, None)
+    session.pop(_SESSION_STAMP, None)
+    session[_SESSION_CSRF] = secrets.token_urlsafe(32)
+    if not session_id:
+        return
+    try:
+        Sessions(current_stask().runtime).close(str(session_id))
+    except redis.RedisError as exc:
+        raise SessionsUnavailable(
+            "signed out of this browser, but the sign-in could not be deleted (Redis is unreachable): "
+            "it ends after STASK_SESSION_IDLE_MINUTES unused"
+        ) from exc
 
 
 def _login_page(error: str | None = None, status: int = 200) -> BaseResponse:
@@ -481,8 +624,10 @@ def login() -> BaseResponse:
             target = _safe_next(request.args.get("next"))  # checked before the token is spent
             if _use_login_token(token):
                 _sign_in(ADMIN)
+                _audit("auth.login", method="link")
                 return redirect(target, code=303)
             _record_failure()
+            _audit("auth.login_failed", method="link")
             return _login_page("bad_token", 403)
         return _login_page()
     settings = _settings()
@@ -501,8 +646,10 @@ def login() -> BaseResponse:
         role = READONLY
     if role is None:
         _record_failure()
+        _audit("auth.login_failed", method="password")
         return _login_page("bad_password", 401)
     _sign_in(role)
+    _audit("auth.login", method="password")
     return redirect(target, code=303)
 
 
@@ -513,9 +660,9 @@ def logout() -> BaseResponse:
     if request.method == "POST" and not csrf_valid():
         return error_response("csrf_failed", "the form has expired: reload and try again", 403)
     if request.method == "POST" or same_site:
-        session.pop(_SESSION_ROLE, None)
-        session.pop(_SESSION_STAMP, None)
-        session[_SESSION_CSRF] = secrets.token_urlsafe(32)
+        if authenticated_by() == "session":  # a signed-in session ends (not a stale form)
+            _audit("auth.logout")
+        _sign_out()
         return redirect(url_for("stask_auth.login"), code=303)
     return Response(render_template("stask/logout.html"))
 
@@ -534,6 +681,7 @@ def init_auth(app: Flask, settings: Settings | None = None) -> None:
     """
     if settings is None:
         settings = app.extensions[SERVICE_KEY].settings
+    _check_access_settings(settings)
     for blueprint in (auth_bp,):
         protect(blueprint)
     app.before_request(guard)
@@ -553,3 +701,14 @@ def init_auth(app: Flask, settings: Settings | None = None) -> None:
             "stask: no STASK_ADMIN_PASSWORD, STASK_API_TOKEN or STASK_AUTHORIZE configured; "
             "the panel and the API refuse every request"
         )
+
+
+def _check_access_settings(settings: Settings) -> None:
+    """Refuse out-of-range values at start-up, not at the first request."""
+    for key, value, least in (
+        ("STASK_SESSION_IDLE_MINUTES", settings.session_idle_minutes, 1),
+        ("STASK_SESSION_MAX_HOURS", settings.session_max_hours, 1),
+        ("STASK_TRUSTED_PROXIES", settings.trusted_proxies, 0),
+    ):
+        if value < least:
+            raise InvalidSetting(f"{key} must be at least {least}, got {value}")

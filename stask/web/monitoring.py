@@ -26,6 +26,7 @@ from ..monitoring.prometheus import CONTENT_TYPE, render
 from ..service import current_stask
 from ..workers.base import IDENTIFIER_RE
 from . import auth
+from .audit_trail import record
 from .charts import hour_label, line_chart
 from .monitoring_openapi import OPENAPI_PATHS
 
@@ -78,7 +79,7 @@ def _hours() -> int:
 
 def _identifier() -> str | None:
     identifier = request.args.get("identifier")
-    if identifier is None or identifier == "":
+    if identifier is None:
         return None
     if not IDENTIFIER_RE.fullmatch(identifier):
         raise InvalidInput(f"invalid worker identifier {identifier!r}")
@@ -136,6 +137,7 @@ def cache_stats_view() -> Response:
 def cache_clear() -> Response | str:
     """Forget every cached worker definition (both levels); counters are kept."""
     current_stask().runtime.workers.invalidate()
+    record("cache.clear", "cache:workers")
     if _is_htmx():
         return render_template("stask/fragments/performance_cache.html", cache=cache_stats(), cleared=True)
     if request.form and not request.is_json:  # a plain form post from the page without JavaScript

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..monitoring.metrics import MAX_HOURS
+from ..workers.base import IDENTIFIER_PATTERN
 
 INT = {"type": "integer"}
 NUM = {"type": "number"}
@@ -157,10 +158,16 @@ HOURS = {
     "in": "query",
     "required": False,
     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_HOURS, "default": 24},
-    "description": "Window length in hours, ending now",
+    "description": "Window length in hours, ending now (leave it out for 24; an empty value is refused)",
 }
 SUCCESS = {"type": "boolean", "enum": [True]}
-AUTH_ERRORS = {"401": _error("No valid credentials")}
+#: What the guard can answer on every authenticated operation (see ``stask.web.openapi``).
+AUTH_ERRORS = {
+    "401": _error("No valid credentials"),
+    "403": _error("Refused by the host's STASK_AUTHORIZE, or (writes) read-only role or missing CSRF token"),
+    "413": _error("The request body is too large"),
+    "429": _error("Too many bad bearer tokens from this client: wait (Retry-After) and try again"),
+}
 
 OPENAPI_PATHS: dict[str, dict[str, Any]] = {
     "/performance/summary": {
@@ -185,7 +192,7 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
                     "name": "identifier",
                     "in": "query",
                     "required": False,
-                    "schema": {"type": "string"},
+                    "schema": {"type": "string", "pattern": IDENTIFIER_PATTERN, "maxLength": 64},
                     "description": "Only this worker",
                 },
             ],
@@ -230,7 +237,6 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             "responses": {
                 "200": _json(_object({"success": SUCCESS, "cache": CACHE}), "Cleared; statistics after clearing"),
                 **AUTH_ERRORS,
-                "403": _error("Read-only role, or missing CSRF token for a session"),
             },
         }
     },
@@ -241,6 +247,7 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             "security": [],
             "responses": {
                 "200": _json(HEALTH, "Healthy"),
+                "413": _error("The request body is too large (public routes take at most 16 KiB)"),
                 "503": _json(HEALTH, "A required check fails"),
             },
         }

@@ -16,10 +16,36 @@ from flask import Response, jsonify
 
 from .. import __name__ as _package
 from ..enums import Priority, Status
-from ..service import current_stask
-from ..service.listing import COUNT_CAP, MAX_PER_PAGE, MAX_SEARCH, SORTS
-from .api import MAX_BULK, MAX_LOG_LINES, RETRY_FAILED_LIMIT, SAFE_DOWNLOAD_TYPES, api_bp
+from ..service import audit, current_stask
+from ..service.listing import (
+    COUNT_CAP,
+    MAX_PAGE,
+    MAX_PER_PAGE,
+    MAX_SEARCH,
+    ORDERS,
+    PRIORITIES,
+    SEARCH_PATTERN,
+    SORTS,
+    STATUS_LIST_PATTERN,
+)
+from ..validation import (
+    ACTION_PATTERN,
+    DATE_OR_DATE_TIME_PATTERN,
+    DATE_TIME_PATTERN,
+    MAX_ATTEMPTS_LIMIT,
+    MAX_ID,
+)
+from ..workers.base import IDENTIFIER_PATTERN
+from .api import (
+    MAX_BULK,
+    MAX_LOG_LINES,
+    RESERVED_IDENTIFIERS,
+    RETRY_FAILED_LIMIT,
+    SAFE_DOWNLOAD_TYPES,
+    api_bp,
+)
 from .openapi_schedules import extend_document as add_schedules
+from .openapi_settings import add_worker_settings
 
 OPENAPI_VERSION = "3.0.3"
 
@@ -39,42 +65,63 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 _ERROR_TEXT = {
     "400": "Bad input (malformed JSON, wrong types, invalid values)",
     "401": "No valid credentials",
-    "403": "The read-only role cannot do this, or the CSRF token is missing",
+    "403": "The read-only role cannot do this, the CSRF token is missing, or the host's STASK_AUTHORIZE refuses",
     "404": "No such task, worker, action or file",
     "409": "The task or worker is not in a state that allows this",
     "413": "The body or the file is too large",
     "415": "Wrong content type or file type",
+    "429": "Too many bad bearer tokens from this client: wait (Retry-After) and try again",
 }
+#: Every authenticated operation can answer these, whatever it does: no or bad credentials (401),
+#: refused by the host or missing CSRF token (403), a body over STASK_MAX_REQUEST_MB (413),
+#: a client throttled after bad bearer tokens (429).
+_GUARD_CODES = ("401", "403", "413", "429")
 
 
 def _errors(*codes: str) -> dict[str, Any]:
-    return {code: {"$ref": f"#/components/responses/E{code}"} for code in codes}
+    """Error responses: ``codes`` plus those of the guard, in numeric order."""
+    return {code: {"$ref": f"#/components/responses/E{code}"} for code in sorted({*codes, *_GUARD_CODES})}
 
 
 def _ok(name: str, description: str = "Success") -> dict[str, Any]:
     return {"200": _json(_ref(name), description)}
 
 
-TASK_ID = {
-    "name": "task_id",
-    "in": "path",
-    "required": True,
-    "schema": {"type": "integer", "format": "int64", "minimum": 1},
-    "example": 1,
+#: The rules the server enforces, stated once; the request schemas below use them.
+ID_SCHEMA = {"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_ID}
+IDENTIFIER_SCHEMA = {"type": "string", "pattern": IDENTIFIER_PATTERN, "maxLength": 64}
+ACTION_SCHEMA = {"type": "string", "pattern": ACTION_PATTERN, "maxLength": 64}
+PRIORITY_SCHEMA = {"type": "string", "enum": list(PRIORITIES)}
+START_AT_SCHEMA = {
+    "type": "string",
+    "pattern": DATE_TIME_PATTERN,
+    "description": "Run not before this moment: YYYY-MM-DDThh:mm[:ss[.ffffff]] and an optional offset "
+    "(Z or ±hh:mm; UTC without one), years 2000 to 9000 as written",
+    "example": "2030-01-31T12:00:00Z",
 }
+MAX_ATTEMPTS_SCHEMA = {"type": "integer", "minimum": 1, "maximum": MAX_ATTEMPTS_LIMIT}
+
+TASK_ID = {"name": "task_id", "in": "path", "required": True, "schema": ID_SCHEMA, "example": 1}
 IDENTIFIER = {
     "name": "identifier",
     "in": "path",
     "required": True,
     "description": "Worker identifier",
-    "schema": {"type": "string", "example": "csv_export"},
+    "schema": IDENTIFIER_SCHEMA,
+    "example": "csv_export",
 }
-ACTION = {
-    "name": "action",
-    "in": "path",
-    "required": True,
-    "schema": {"type": "string", "example": "export"},
+#: ``GET /api/workers/discover`` is no route: that identifier is the discovery operation's.
+WORKER_TO_READ = {
+    **IDENTIFIER,
+    "schema": {**IDENTIFIER_SCHEMA, "not": {"enum": list(RESERVED_IDENTIFIERS)}},
+    "description": "Worker identifier (not " + ", ".join(RESERVED_IDENTIFIERS) + ")",
 }
+ACTION = {"name": "action", "in": "path", "required": True, "schema": ACTION_SCHEMA, "example": "export"}
+
+#: What ``stask.storage.resolve_inside`` refuses before looking (400 ``unsafe_path``): an absolute
+#: path, a NUL, a "." or ".." segment (which would leave the folder or name the folder itself).
+RESULT_FILE_PATTERN = r"^(?!/)(?![\s\S]*(?:^|/)\.\.?(?:/|$))[^\u0000]+$"
+UPLOAD_ID_SCHEMA = {"type": "string", "pattern": "^[0-9a-f]{32}$"}
 
 SCHEMAS: dict[str, Any] = {
     "Error": {
@@ -138,15 +185,9 @@ SCHEMAS: dict[str, Any] = {
         "additionalProperties": False,
         "properties": {
             "data": _nullable({"type": "object", "description": "Options for the action (JSON object, < 1 MB)"}),
-            "priority": {"type": "string", "enum": [p.value for p in Priority], "default": "normal"},
-            "start_at": _nullable(
-                {
-                    "type": "string",
-                    "format": "date-time",
-                    "description": "Run not before this moment (ISO 8601; UTC if no offset)",
-                }
-            ),
-            "max_attempts": _nullable({"type": "integer", "minimum": 1, "maximum": 100}),
+            "priority": {**PRIORITY_SCHEMA, "default": "normal"},
+            "start_at": _nullable(START_AT_SCHEMA),
+            "max_attempts": _nullable(MAX_ATTEMPTS_SCHEMA),
         },
     },
     "CreateRequest": {
@@ -154,12 +195,12 @@ SCHEMAS: dict[str, Any] = {
         "additionalProperties": False,
         "required": ["identifier", "action"],
         "properties": {
-            "identifier": {"type": "string", "example": "csv_export"},
-            "action": {"type": "string", "example": "export"},
-            "data": _nullable({"type": "object"}),
-            "priority": {"type": "string", "enum": [p.value for p in Priority]},
-            "start_at": _nullable({"type": "string", "format": "date-time"}),
-            "max_attempts": _nullable({"type": "integer", "minimum": 1, "maximum": 100}),
+            "identifier": {**IDENTIFIER_SCHEMA, "example": "csv_export"},
+            "action": {**ACTION_SCHEMA, "example": "export"},
+            "data": _nullable({"type": "object", "description": "Options for the action (JSON object, < 1 MB)"}),
+            "priority": {**PRIORITY_SCHEMA, "default": "normal"},
+            "start_at": _nullable(START_AT_SCHEMA),
+            "max_attempts": _nullable(MAX_ATTEMPTS_SCHEMA),
         },
     },
     "TaskCreated": {
@@ -270,7 +311,7 @@ SCHEMAS: dict[str, Any] = {
                 "type": "array",
                 "minItems": 1,
                 "maxItems": MAX_BULK,
-                "items": {"type": "integer", "format": "int64", "minimum": 1},
+                "items": ID_SCHEMA,
             },
         },
     },
@@ -396,7 +437,7 @@ SCHEMAS: dict[str, Any] = {
         "required": ["file"],
         "properties": {
             "file": {"type": "string", "format": "binary"},
-            "upload_id": {"type": "string", "description": "From the first chunk's answer (chunked uploads)"},
+            "upload_id": {**UPLOAD_ID_SCHEMA, "description": "From the first chunk's answer (chunked uploads)"},
         },
     },
     "Upload": {
@@ -421,22 +462,50 @@ SCHEMAS: dict[str, Any] = {
 }
 
 
-def _list_parameters() -> list[dict[str, Any]]:
-    def query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
-        return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+def _filter(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    """A list filter. An empty value means "not given" (``allowEmptyValue``): the panel's filter
+    forms send every field. Anything else must match exactly (no trimming, no case folding)."""
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "allowEmptyValue": True,
+        "schema": schema,
+        "description": description,
+    }
 
+
+#: A date, or a date-time (UTC without an offset), as the list filters take them.
+DAY_SCHEMA = {"type": "string", "pattern": DATE_OR_DATE_TIME_PATTERN}
+#: The pagination parameters of every list.
+PAGE_PARAMETERS = [
+    _filter("page", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}, "Page number"),
+    _filter("per_page", {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE}, "Rows per page"),
+]
+
+
+def _list_parameters() -> list[dict[str, Any]]:
+    """The task list's filters."""
+    query, day = _filter, DAY_SCHEMA
     return [
-        query("status", {"type": "string"}, "Status names or codes, comma-separated (e.g. failed,cancelled)"),
-        query("identifier", {"type": "string"}, "Worker identifier"),
-        query("action", {"type": "string"}, "Action name"),
-        query("priority", {"type": "string", "enum": [p.value for p in Priority]}, "Priority"),
-        query("created_from", {"type": "string", "format": "date-time"}, "Created at or after (ISO 8601)"),
-        query("created_to", {"type": "string"}, "Created at or before (a bare date includes the whole day)"),
-        query("q", {"type": "string", "maxLength": MAX_SEARCH}, "Text in the message or the data"),
+        query(
+            "status",
+            {"type": "string", "pattern": STATUS_LIST_PATTERN, "example": "failed,cancelled"},
+            "Status names (pending is queued) or codes, comma-separated, lower case",
+        ),
+        query("identifier", IDENTIFIER_SCHEMA, "Worker identifier"),
+        query("action", ACTION_SCHEMA, "Action name"),
+        query("priority", PRIORITY_SCHEMA, "Priority"),
+        query("created_from", day, "Created at or after: a date-time (UTC without offset) or a date"),
+        query("created_to", day, "Created at or before (a bare date includes the whole day)"),
+        query(
+            "q",
+            {"type": "string", "maxLength": MAX_SEARCH, "pattern": SEARCH_PATTERN},
+            "Text in the message or the data",
+        ),
         query("sort", {"type": "string", "enum": list(SORTS)}, "Sort key"),
-        query("order", {"type": "string", "enum": ["asc", "desc"]}, "Sort order"),
-        query("page", {"type": "integer", "minimum": 1, "maximum": 1_000_000}, "Page number"),
-        query("per_page", {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE}, "Rows per page"),
+        query("order", {"type": "string", "enum": list(ORDERS)}, "Sort order"),
+        *PAGE_PARAMETERS,
     ]
 
 
@@ -453,10 +522,10 @@ def _upload_operation(summary: str, parameters: list[dict[str, Any]]) -> dict[st
                 "name": "Content-Range",
                 "in": "header",
                 "required": False,
-                "schema": {"type": "string"},
-                "description": "bytes first-last/total, for chunked uploads",
+                "schema": {"type": "string", "pattern": "^bytes [0-9]{1,15}-[0-9]{1,15}/[0-9]{1,15}$"},
+                "description": "bytes first-last/total, for chunked uploads (first <= last < total)",
             },
-            {"name": "X-Upload-Id", "in": "header", "required": False, "schema": {"type": "string"}},
+            {"name": "X-Upload-Id", "in": "header", "required": False, "schema": UPLOAD_ID_SCHEMA},
         ],
         "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": _ref("UploadRequest")}}},
         "responses": {
@@ -509,8 +578,10 @@ def _paths() -> dict[str, Any]:
                         "name": "file",
                         "in": "query",
                         "required": False,
-                        "schema": {"type": "string"},
-                        "description": "Another file of the task's result folder",
+                        "schema": {"type": "string", "minLength": 1, "pattern": RESULT_FILE_PATTERN},
+                        "description": "Another file of the task's result folder (leave it out for the result "
+                        "file): relative, no NUL, no '.' or '..' segment; a symbolic link leading out of the "
+                        "folder is refused too (400)",
                     },
                 ],
                 "responses": {
@@ -622,8 +693,12 @@ def _paths() -> dict[str, Any]:
             "get": {
                 "summary": "One worker and its task counts",
                 "tags": ["workers"],
-                "parameters": [IDENTIFIER],
-                "responses": {**_ok("WorkerDetail"), **_errors("401", "404")},
+                "parameters": [WORKER_TO_READ],
+                "responses": {
+                    **_ok("WorkerDetail"),
+                    **_errors("404"),
+                    "405": _json(_ref("Error"), "The identifier discover: that path is the discovery's (POST only)"),
+                },
             }
         },
         "/api/workers/{identifier}/activate": {
@@ -658,6 +733,62 @@ def _paths() -> dict[str, Any]:
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
                 "responses": {**_ok("Settings"), **_errors("400", "401", "403", "404", "413", "415")},
             },
+        },
+        # -- the audit log (stask.service.audit): one block, its schemas inline --------------------
+        "/api/audit": {
+            "get": {
+                "summary": "The audit log: changes made by people and tokens, newest first",
+                "tags": ["audit"],
+                "description": "Any signed-in role may read it. Filters are exact matches, as on the task "
+                "list; `since` and `until` take a date or a date-time (UTC without an offset; a bare "
+                "`until` date includes its whole day; `since` after `until` matches nothing).",
+                "parameters": [
+                    _filter("action", {"type": "string", "enum": list(audit.ACTIONS)}, "What was done"),
+                    _filter(
+                        "actor", {"type": "string", "pattern": audit.ACTOR_PATTERN, "maxLength": 100}, "Who did it"
+                    ),
+                    _filter("target", {"type": "string", "pattern": audit.TARGET_PATTERN, "maxLength": 100}, "On what"),
+                    _filter("since", DAY_SCHEMA, "At or after"),
+                    _filter("until", DAY_SCHEMA, "At or before"),
+                    *PAGE_PARAMETERS,
+                ],
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["success", "items", "total", "total_capped", "page", "per_page", "pages"],
+                            "properties": {
+                                "success": {"type": "boolean", "enum": [True]},
+                                "items": {
+                                    "type": "array",
+                                    "items": {
+                                        "type": "object",
+                                        "required": ["id", "created_at", "actor_kind", "actor", "action", "details"],
+                                        "properties": {
+                                            "id": {"type": "integer", "format": "int64"},
+                                            "created_at": {"type": "string", "format": "date-time"},
+                                            "actor_role": _nullable({"type": "string", "enum": list(audit.ROLES)}),
+                                            "actor_kind": {"type": "string", "enum": list(audit.ACTOR_KINDS)},
+                                            "actor": {"type": "string", "description": "A label, never a secret"},
+                                            "client": _nullable({"type": "string", "description": "Client address"}),
+                                            "action": {"type": "string", "enum": list(audit.ACTIONS)},
+                                            "target": _nullable({"type": "string", "example": "task:42"}),
+                                            "details": {"type": "object", "description": "Names and counts"},
+                                        },
+                                    },
+                                },
+                                "total": {"type": "integer", "description": "Matching entries, counted up to the cap"},
+                                "total_capped": {"type": "boolean"},
+                                "page": {"type": "integer"},
+                                "per_page": {"type": "integer"},
+                                "pages": {"type": "integer"},
+                            },
+                        },
+                        "One page of entries",
+                    ),
+                    **_errors("400", "401"),
+                },
+            }
         },
         "/api/openapi.json": {
             "get": {
@@ -722,5 +853,8 @@ def _version() -> str:
 
 @api_bp.get("/api/openapi.json")
 def openapi_document() -> Response:
-    settings = current_stask().settings
-    return jsonify(build_document(settings.url_prefix, settings.list_count_cap))
+    service = current_stask()
+    settings = service.settings
+    document = build_document(settings.url_prefix, settings.list_count_cap)
+    add_worker_settings(document, service, settings.url_prefix)  # each worker's settings schema
+    return jsonify(document)

@@ -20,10 +20,12 @@ from werkzeug.wrappers import Response as BaseResponse
 from ..enums import Status
 from ..exceptions import StaskError
 from ..service import current_stask
+from ..service.audit import capped
 from ..service.listing import parse_task_query
 from ..service.tasks import BULK_OPERATIONS
 from ..validation import parse_digits
 from . import panel_data, panel_format
+from .audit_trail import record
 from .auth import current_role, protect
 from .panel_support import (
     HTMX_STOP_POLLING,
@@ -179,6 +181,10 @@ def bulk() -> BaseResponse:
         return _back_to_tasks()
     succeeded, failures = current_stask().tasks.bulk(op, ids)
     done = len(succeeded)
+    if done:
+        record(
+            "task.bulk", "tasks", {"operation": op, "count": done, "ids": capped(succeeded), "refused": len(failures)}
+        )
     refused = [f"#{task_id}: {exc}" for task_id, exc in failures]
     labels = {
         "retry": ngettext("%(num)d task queued again.", "%(num)d tasks queued again.", done),
@@ -197,6 +203,8 @@ def bulk() -> BaseResponse:
 def retry_failed() -> BaseResponse:
     retried, _skipped, remaining = current_stask().tasks.retry_failed(RETRY_ALL_LIMIT)
     done = len(retried)
+    if done:
+        record("task.retry_failed", "tasks", {"count": done, "ids": capped(retried), "remaining": remaining})
     flash(ngettext("%(num)d failed task queued again.", "%(num)d failed tasks queued again.", done), "success")
     if remaining:
         flash(_("More failed tasks remain: click again to retry the next batch."), "warning")
@@ -266,13 +274,16 @@ def task_action(task_id: int, op: str) -> BaseResponse:
     try:
         if op == "retry":
             tasks.retry(task_id)
+            record("task.retry", f"task:{task_id}")
             flash(_("Task #%(id)d is queued again.", id=task_id), "success")
         elif op == "delete":
             tasks.delete(task_id)
+            record("task.delete", f"task:{task_id}")
             flash(_("Task #%(id)d deleted.", id=task_id), "success")
             return redirect(url_for("stask_panel.tasks"), code=303)
         else:
             row = tasks.cancel(task_id)
+            record("task.cancel" if row.status == Status.CANCELLED else "task.stop", f"task:{task_id}")
             if row.status == Status.CANCELLED:
                 flash(_("Task #%(id)d cancelled.", id=task_id), "success")
             else:
@@ -282,4 +293,4 @@ def task_action(task_id: int, op: str) -> BaseResponse:
     return redirect(url_for("stask_panel.task", task_id=task_id), code=303)
 
 
-from . import panel_workers  # noqa: E402,F401  (registers the workers views on panel_bp)
+from . import panel_audit, panel_workers  # noqa: E402,F401  (register their views on panel_bp)

@@ -1,12 +1,15 @@
 """Turn the panel's HTML forms into checked values, collecting one message per bad field.
 
-The run form is built from a worker's ``action_fields``; the settings form from its
-``default_settings`` (each setting keeps the type of its default).
+Both forms use the worker's typed fields (:mod:`stask.workers.fields`): the run form its
+``action_fields``, the settings form its ``settings_fields`` (or ``default_settings``). The
+fields check; this module reads form text and words each :class:`FieldError` in the user's language.
 """
 
 from __future__ import annotations
 
 import json
+import unicodedata
+from collections.abc import Mapping
 from typing import Any
 
 from flask_babel import gettext as _
@@ -14,100 +17,117 @@ from werkzeug.datastructures import MultiDict
 
 from ..enums import Priority
 from ..exceptions import StaskError
-from ..service.workers import coerce_setting
 from ..validation import parse_datetime
+from ..workers.fields import Field, FieldError, as_field
 
-FIELD_TYPES = ("str", "text", "int", "float", "bool", "choice", "file")
+#: Suffix of the checkbox that clears a secret setting (``<name>__clear``).
+CLEAR_SUFFIX = "__clear"
 
 
-def choice_options(spec: dict[str, Any]) -> list[tuple[str, str]]:
+def choice_options(spec: Field | Mapping[str, Any]) -> list[tuple[str, str]]:
     """``choices`` as (value, label) pairs; a plain list uses each value as its label."""
-    out = []
-    for item in spec.get("choices") or []:
-        if isinstance(item, (list, tuple)) and len(item) == 2:
-            out.append((str(item[0]), str(item[1])))
-        else:
-            out.append((str(item), str(item)))
-    return out
+    return list(as_field(spec).choices)
 
 
-def field_type(spec: dict[str, Any]) -> str:
-    kind = str(spec.get("type", "str"))
-    return kind if kind in FIELD_TYPES else "str"
+def message(error: FieldError) -> str:
+    """A field error in the user's language."""
+    p = error.params
+    match error.code:
+        case "required":
+            return _("This field is required.")
+        case "integer":
+            return _("Enter a whole number.")
+        case "number":
+            return _("Enter a finite number.")
+        case "bool":
+            return _("Enter a valid value.")
+        case "string":
+            return _("Enter text.")
+        case "min":
+            return _("Must be at least %(min)s.", min=p["min"])
+        case "max":
+            return _("Must be at most %(max)s.", max=p["max"])
+        case "min_length":
+            return _("Too short: at least %(min)s characters.", min=p["min_length"])
+        case "max_length":
+            return _("Too long: at most %(max)s characters.", max=p["max_length"])
+        case "control":
+            return _("Control characters are not allowed.")
+        case "surrogate":
+            return _("This text is not valid Unicode.")
+        case "pattern":
+            return _("Enter a value of the expected form.")
+        case "choice":
+            return _("Choose one of: %(choices)s.", choices=p["choices"])
+        case "file":
+            return _("Choose a file you uploaded for this worker.")
+        case "json":
+            return _("Enter valid JSON.")
+        case "json_kind":
+            return _("Enter a value of the same kind as the default.")
+        case "unknown":
+            return _("This worker no longer has this setting.")
+    return _("Enter a valid value.")
 
 
-def form_values(fields: dict[str, dict[str, Any]], form: MultiDict[str, str] | None = None) -> dict[str, Any]:
-    """What each input shows: the submitted text, else the field's default."""
+def form_values(fields: Mapping[str, Field], form: MultiDict[str, str] | None = None) -> dict[str, Any]:
+    """What each input shows: the submitted text, else the field's default (never a secret)."""
     values: dict[str, Any] = {}
     for name, spec in fields.items():
-        if form is not None and field_type(spec) == "bool":
+        if spec.secret:
+            values[name] = ""
+        elif form is not None and spec.type == "bool":
             values[name] = name in form
         elif form is not None and name in form:
             values[name] = form.get(name, "")
         else:
-            values[name] = spec.get("default", "")
+            values[name] = display(spec, spec.default)
     return values
 
 
+def display(spec: Field, value: Any) -> Any:
+    """A value as an input shows it: JSON as text, ``None`` as empty, text made printable."""
+    if spec.type == "bool":
+        return bool(value)
+    if value is None:
+        return ""
+    if spec.type == "json" or not isinstance(value, (str, int, float)):
+        return json.dumps(value, ensure_ascii=False, default=repr)
+    return printable(str(value))
+
+
+def printable(text: str) -> str:
+    """``text`` with lone surrogates and control characters (but tab and newlines) replaced by U+FFFD,
+    so a stale value can be shown on a page (it could not be encoded otherwise)."""
+    return "".join(
+        "\ufffd" if "\ud800" <= c <= "\udfff" or (unicodedata.category(c) == "Cc" and c not in "\t\n\r") else c
+        for c in text
+    )
+
+
 def parse_run_form(
-    fields: dict[str, dict[str, Any]], form: MultiDict[str, str], files: list[str]
+    fields: Mapping[str, Field], form: MultiDict[str, str], files: list[str]
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """``(data, errors)`` for a run form; ``errors`` maps field (or ``priority``/``start_at``) to a message."""
     data: dict[str, Any] = {}
     errors: dict[str, str] = {}
     for name, spec in fields.items():
-        kind = field_type(spec)
-        raw = form.get(name, "")
-        if kind == "bool":
+        if spec.type == "bool":
             data[name] = name in form
             continue
-        raw = raw.strip() if kind != "text" else raw
+        raw = form.get(name, "")
+        raw = raw if spec.type == "text" else raw.strip()
         if raw == "":
-            if spec.get("required"):
+            if spec.required:
                 errors[name] = _("This field is required.")
-            elif "default" in spec and kind != "file":
-                data[name] = spec["default"]
+            elif spec.default is not None and spec.type != "file":
+                data[name] = spec.default
             continue
         try:
-            data[name] = _convert(kind, raw, spec, files)
-        except ValueError as exc:
-            errors[name] = str(exc)
+            data[name] = spec.parse(raw, files)
+        except FieldError as exc:
+            errors[name] = message(exc)
     return data, errors
-
-
-def _convert(kind: str, raw: str, spec: dict[str, Any], files: list[str]) -> Any:
-    if kind == "int":
-        try:
-            value: Any = int(raw)
-        except ValueError:
-            raise ValueError(_("Enter a whole number.")) from None
-    elif kind == "float":
-        try:
-            value = float(raw)
-        except ValueError:
-            raise ValueError(_("Enter a number.")) from None
-        if value != value or value in (float("inf"), float("-inf")):
-            raise ValueError(_("Enter a finite number."))
-    elif kind == "choice":
-        allowed = [v for v, _label in choice_options(spec)]
-        if raw not in allowed:
-            raise ValueError(_("Choose one of: %(choices)s.", choices=", ".join(allowed)))
-        value = raw
-    elif kind == "file":
-        if raw not in files:
-            raise ValueError(_("Choose a file you uploaded for this worker."))
-        value = raw
-    else:
-        if len(raw) > 10_000:
-            raise ValueError(_("Too long: at most 10000 characters."))
-        value = raw
-    if kind in ("int", "float"):
-        low, high = spec.get("min"), spec.get("max")
-        if low is not None and value < low:
-            raise ValueError(_("Must be at least %(min)s.", min=low))
-        if high is not None and value > high:
-            raise ValueError(_("Must be at most %(max)s.", max=high))
-    return value
 
 
 def parse_schedule(form: MultiDict[str, str], errors: dict[str, str]) -> tuple[str, Any]:
@@ -127,53 +147,41 @@ def parse_schedule(form: MultiDict[str, str], errors: dict[str, str]) -> tuple[s
     return priority, start_at
 
 
-def settings_fields(defaults: dict[str, Any]) -> dict[str, str]:
-    """Input kind per setting, from the type of its default."""
-    kinds = {}
-    for key, default in defaults.items():
-        if isinstance(default, bool):
-            kinds[key] = "bool"
-        elif isinstance(default, int):
-            kinds[key] = "int"
-        elif isinstance(default, float):
-            kinds[key] = "float"
-        elif isinstance(default, (list, dict)):
-            kinds[key] = "json"
-        else:
-            kinds[key] = "str"
-    return kinds
+def settings_values(fields: Mapping[str, Field], stored: Mapping[str, Any]) -> dict[str, Any]:
+    """What the settings form shows: each stored value (stale ones too, made printable) or the
+    default; secret inputs stay empty."""
+    return {
+        name: "" if spec.secret else display(spec, stored[name] if stored.get(name) is not None else spec.default)
+        for name, spec in fields.items()
+    }
 
 
-def settings_display(defaults: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
-    """Values the settings form shows: stored ones over defaults, lists/dicts as JSON text."""
-    out = {}
-    for key, default in defaults.items():
-        value = current.get(key, default)
-        out[key] = json.dumps(value, ensure_ascii=False) if isinstance(default, (list, dict)) else value
-    return out
+def parse_settings_form(
+    fields: Mapping[str, Field], form: MultiDict[str, str]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """``(values, errors)``: every setting checked by its field, or a message for it.
 
-
-def parse_settings_form(defaults: dict[str, Any], form: MultiDict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
-    """``(values, errors)``: every setting converted to its default's type, or a message."""
+    A secret left empty keeps its stored value (it is left out of ``values``); its
+    ``<name>__clear`` checkbox sends ``None``, which removes the stored value.
+    """
     values: dict[str, Any] = {}
     errors: dict[str, str] = {}
-    for key, kind in settings_fields(defaults).items():
-        raw: Any = key in form if kind == "bool" else form.get(key, "")
-        if kind == "json":
-            try:
-                raw = json.loads(raw or "null")
-            except ValueError:
-                errors[key] = _("Enter valid JSON.")
+    for name, spec in fields.items():
+        if spec.type == "bool":
+            values[name] = name in form
+            continue
+        raw = form.get(name, "")
+        if spec.secret:
+            if form.get(name + CLEAR_SUFFIX):
+                values[name] = None
                 continue
-        elif kind in ("int", "float") and str(raw).strip() == "":
-            errors[key] = _("This field is required.")
+            if raw == "":
+                continue
+        if spec.type in ("int", "float") and raw.strip() == "":
+            errors[name] = _("This field is required.")
             continue
         try:
-            values[key] = coerce_setting(key, raw, defaults[key])
-        except StaskError:
-            errors[key] = {
-                "int": _("Enter a whole number."),
-                "float": _("Enter a number."),
-                "json": _("Enter a value of the same kind as the default."),
-            }.get(kind, _("Enter a valid value."))
+            values[name] = spec.parse(raw)
+        except FieldError as exc:
+            errors[name] = message(exc)
     return values, errors

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
@@ -12,7 +13,10 @@ from ..enums import Priority, Status
 from ..exceptions import StaskError
 from ..models import Worker
 from ..service import Service, current_stask
+from ..service.workers import InvalidSettings
+from ..workers.fields import Field, effective
 from . import panel_forms
+from .audit_trail import created_details, discovery_details, record, settings_details
 from .panel import panel_bp
 from .panel_support import is_htmx, write_required
 
@@ -47,7 +51,7 @@ def icon_name(worker: Worker) -> str | None:
 
 def worker_info(service: Service, worker: Worker) -> dict[str, Any]:
     """What a card needs from the worker's class (which may fail to import)."""
-    info: dict[str, Any] = {"actions": [], "fields": {}, "accepts_upload": False, "defaults": {}, "error": None}
+    info: dict[str, Any] = {"actions": [], "fields": {}, "accepts_upload": False, "settings": {}, "error": None}
     try:
         definition = service.workers.resolve(worker.identifier)
         cls = definition.worker_class() if definition else None
@@ -57,10 +61,14 @@ def worker_info(service: Service, worker: Worker) -> dict[str, Any]:
     if cls is None:
         info["error"] = _("Worker class not found.")
         return info
+    try:
+        info["fields"] = {action: cls.form_fields(action) for action in cls.actions()}
+        info["settings"] = cls.setting_fields()
+    except ValueError as exc:  # a declaration discovery would refuse: said on the card, not a 500
+        info["error"] = str(exc)
+        return info
     info["actions"] = cls.actions()
-    info["fields"] = {action: dict(cls.action_fields.get(action, {})) for action in info["actions"]}
     info["accepts_upload"] = bool(cls.accepts_upload)
-    info["defaults"] = dict(cls.default_settings)
     return info
 
 
@@ -126,6 +134,7 @@ def run(identifier: str, action: str) -> BaseResponse | str | tuple[str, int]:
     if not errors:
         try:
             task = service.tasks.create(identifier, action, data, priority=priority, start_at=start_at)
+            record("task.create", f"task:{task.id}", created_details(task))
         except StaskError as exc:
             errors["_form"] = str(exc)
     section = run_section(
@@ -154,9 +163,11 @@ def set_active(identifier: str) -> BaseResponse:
     service = current_stask()
     if request.form.get("active") == "1":
         service.workers.set_active(identifier, True)
+        record("worker.activate", f"worker:{identifier}")
         flash(_("Worker %(worker)s is active.", worker=identifier), "success")
     else:
         service.workers.set_active(identifier, False)
+        record("worker.deactivate", f"worker:{identifier}")
         flash(_("Worker %(worker)s is inactive: new tasks are refused.", worker=identifier), "info")
     return redirect(url_for("stask_panel.workers") + f"#worker-{identifier}", code=303)
 
@@ -165,6 +176,7 @@ def set_active(identifier: str) -> BaseResponse:
 @write_required
 def discover() -> BaseResponse:
     report = current_stask().workers.discover()
+    record("worker.discover", None, discovery_details(report))
     flash(
         _(
             "Discovery: %(found)d workers found, %(added)d added, %(updated)d updated.",
@@ -188,35 +200,57 @@ def worker_settings(identifier: str) -> BaseResponse | tuple[str, int]:
     info = worker_info(service, worker)
     if request.method == "POST":
         return _save_settings(service, worker, info)
-    values = panel_forms.settings_display(info["defaults"], worker.settings or {})
+    values = panel_forms.settings_values(info["settings"], worker.settings or {})
     return _settings_page(worker, info, values, {}), 200
 
 
 def _settings_page(worker: Worker, info: dict[str, Any], values: dict[str, Any], errors: dict[str, str]) -> str:
+    """The form; a stored value that no longer validates (a plugin upgrade) gets a warning."""
+    stored = worker.settings or {}
+    declared: dict[str, Field] = info["settings"]
+    _values, invalid = effective(declared, stored) if not info["error"] else ({}, {})
     return render_template(
         "stask/worker_settings.html",
         worker=worker,
         info=info,
         icon=icon_name(worker),
-        kinds=panel_forms.settings_fields(info["defaults"]),
+        fields=declared,
         values=values,
         errors=errors,
+        stale={
+            key: {"message": panel_forms.message(error), "stored": _stale_text(declared.get(key), stored[key])}
+            for key, error in invalid.items()
+        },
+        secrets_set={key for key, spec in declared.items() if spec.secret and stored.get(key) is not None},
+        defaults={key: panel_forms.display(spec, spec.default) for key, spec in declared.items()},
     )
+
+
+def _stale_text(spec: Field | None, value: Any) -> str:
+    """A stale stored value as text for the warning (a secret is never shown)."""
+    if spec is not None and spec.secret:
+        return "••••"
+    return json.dumps(value, ensure_ascii=True, default=repr)
 
 
 @write_required
 def _save_settings(service: Service, worker: Worker, info: dict[str, Any]) -> BaseResponse | tuple[str, int]:
-    defaults = info["defaults"]
-    clean, errors = panel_forms.parse_settings_form(defaults, request.form)
+    declared: dict[str, Field] = info["settings"]
+    clean, errors = panel_forms.parse_settings_form(declared, request.form)
     if not errors:
         try:
-            service.workers.update_settings(worker.identifier, clean)
+            before = dict(worker.settings or {})
+            row = service.workers.update_settings(worker.identifier, clean)
+            record(
+                "worker.settings",
+                f"worker:{worker.identifier}",
+                settings_details(worker.identifier, before, row.settings),
+            )
             flash(_("Settings of %(worker)s saved.", worker=worker.identifier), "success")
             return redirect(url_for("stask_panel.worker_settings", identifier=worker.identifier), code=303)
+        except InvalidSettings as exc:
+            errors.update({key: panel_forms.message(error) for key, error in exc.errors.items()})
         except StaskError as exc:
             errors["_form"] = str(exc)
-    values: dict[str, Any] = {key: request.form.get(key, "") for key in defaults}
-    for key, kind in panel_forms.settings_fields(defaults).items():
-        if kind == "bool":
-            values[key] = key in request.form
+    values = panel_forms.form_values(declared, request.form)
     return _settings_page(worker, info, values, errors), 400

@@ -12,6 +12,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from .base import ICON_RE, IDENTIFIER_RE, BaseWorker
+from .fields import check_defaults
 
 ENTRY_POINT_GROUP = "stask.workers"
 
@@ -39,15 +40,23 @@ def validate_worker_class(cls: Any) -> str | None:
     """Return why ``cls`` breaks the plugin contract, or ``None`` when it is fine."""
     if not isinstance(cls, type) or not issubclass(cls, BaseWorker) or cls is BaseWorker:
         return "not a subclass of stask.BaseWorker"
-    if not isinstance(cls.identifier, str) or not IDENTIFIER_RE.match(cls.identifier):
+    if not isinstance(cls.identifier, str) or not IDENTIFIER_RE.fullmatch(cls.identifier):
         return "identifier must be 1-64 lowercase letters, digits, '_', '-' or '.'"
     for name in ("scope", "title", "description"):
         if not isinstance(getattr(cls, name), str):
             return f"{name} must be a string"
-    if not isinstance(cls.icon, str) or not ICON_RE.match(cls.icon):
+    if not isinstance(cls.icon, str) or not ICON_RE.fullmatch(cls.icon):
         return "icon must be an icon name such as 'envelope' (lowercase, digits, '-'), never HTML"
-    if not isinstance(cls.default_settings, dict):
-        return "default_settings must be a dict"
+    if not isinstance(cls.default_settings, dict) or not isinstance(cls.settings_fields, dict):
+        return "default_settings and settings_fields must be dicts"
+    if not isinstance(cls.action_fields, dict) or not all(isinstance(v, dict) for v in cls.action_fields.values()):
+        return "action_fields must be a dict of dicts (action -> field name -> Field or dict)"
+    try:
+        check_defaults(cls.setting_fields())
+        for action in cls.action_fields:
+            cls.form_fields(action)
+    except (TypeError, ValueError) as exc:
+        return f"invalid field declaration: {exc}"
     for name in ("max_attempts", "timeout"):
         value = getattr(cls, name)
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):

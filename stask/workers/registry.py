@@ -36,6 +36,7 @@ from .. import forking
 from ..exceptions import WorkerUnavailable
 from .base import BaseWorker
 from .discovery import import_object
+from .fields import effective
 
 _COUNTERS = ("l1_hits", "l2_hits", "misses", "evictions")
 log = logging.getLogger("stask")
@@ -59,8 +60,11 @@ class WorkerDefinition:
             ) from exc
 
     def settings(self) -> dict[str, Any]:
-        """``default_settings`` overlaid with what ``s_workers.settings`` stores."""
-        return {**self.worker_class().default_settings, **self.stored_settings}
+        """What task code receives as ``self.settings``: each declared setting's stored value,
+        or its default when none is stored or the stored one no longer validates (a plugin
+        upgrade changed its bounds or type); stored keys no longer declared are left out."""
+        values, _invalid = effective(self.worker_class().setting_fields(), self.stored_settings)
+        return values
 
 
 _classes: dict[str, type[BaseWorker]] = {}

@@ -241,12 +241,12 @@ def test_bulk_reports_each_id(api_app: Flask, client: FlaskClient) -> None:
     queued, finished = create(api_app), create(api_app)
     set_row(api_app, finished, status=int(Status.FINISHED))
     body = client.post(
-        "/stask/api/tasks/bulk", json={"action": "cancel", "ids": [queued, finished, 10**30, queued]}, headers=ADMIN
+        "/stask/api/tasks/bulk", json={"action": "cancel", "ids": [queued, finished, 2**63 - 1, queued]}, headers=ADMIN
     ).get_json()
     assert body["done"] == [queued]
     assert [(f["id"], f["error"]["code"]) for f in body["failed"]] == [
         (finished, "invalid_state"),
-        (10**30, "task_not_found"),
+        (2**63 - 1, "task_not_found"),
     ]
     deleted = client.post("/stask/api/tasks/bulk", json={"action": "delete", "ids": [queued, finished]}, headers=ADMIN)
     assert deleted.get_json()["done"] == [queued, finished]
@@ -359,7 +359,6 @@ def test_list_is_two_statements_whatever_the_page_size(api_app: Flask) -> None:
         "priority=urgent",
         "created_from=yesterday",
         "created_to=2026-13-45",
-        "created_from=2026-02-01&created_to=2026-01-01",
         "created_from=0001-01-01T00:00:00%2B01:00",
         "sort=password",
         "order=sideways",
@@ -401,13 +400,15 @@ def test_activate_and_deactivate(client: FlaskClient) -> None:
 def test_settings_read_and_update(client: FlaskClient) -> None:
     body = client.get("/stask/api/workers/echo/settings", headers=READONLY).get_json()
     assert body["settings"] == body["defaults"] == {"greeting": "hello", "steps": 3} and body["stored"] == {}
-    updated = client.put("/stask/api/workers/echo/settings", json={"steps": "5"}, headers=ADMIN).get_json()
+    updated = client.put("/stask/api/workers/echo/settings", json={"steps": 5}, headers=ADMIN).get_json()
     assert updated["settings"] == {"greeting": "hello", "steps": 5} and updated["stored"] == {"steps": 5}
     wrapped = client.put("/stask/api/workers/echo/settings", json={"settings": {"greeting": "hi"}}, headers=ADMIN)
     assert wrapped.get_json()["settings"] == {"greeting": "hi", "steps": 5}
 
 
-@pytest.mark.parametrize("body", [{"colour": "red"}, {"steps": "many"}, {"steps": [1]}, {"greeting": None}])
+@pytest.mark.parametrize(
+    "body", [{"colour": "red"}, {"steps": "many"}, {"steps": "5"}, {"steps": [1]}, {"steps": 2.5}, {"greeting": 5}]
+)
 def test_settings_refuse_unknown_keys_and_wrong_types(client: FlaskClient, body: dict[str, Any]) -> None:
     response = client.put("/stask/api/workers/echo/settings", json=body, headers=ADMIN)
     assert error_of(response, 400) == "invalid_input"

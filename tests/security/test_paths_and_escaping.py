@@ -121,3 +121,14 @@ def test_login_page_escapes_what_it_echoes(client: FlaskClient) -> None:
     page = client.get('/stask/login?next=/stask/"><script>alert(1)</script>').get_data(as_text=True)
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+@pytest.mark.parametrize("name", ["report.csv\n", "report.csv\r", "\nreport.csv", "report\n.csv"])
+def test_file_names_are_matched_in_full(name: str) -> None:
+    """``$`` also matches before a final newline: a name ending in one must still be refused."""
+    from stask.exceptions import UnsafePath
+    from stask.storage import safe_name
+
+    with pytest.raises(UnsafePath):
+        safe_name(name)
+    assert safe_name("report.csv") == "report.csv"

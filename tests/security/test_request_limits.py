@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from tests.support.api import ADMIN, error_code
+from tests.support.api import ADMIN, ADMIN_PASSWORD, error_code
 
 PUBLIC_LIMIT = 16 * 1024  # the brief: 16 KiB on login and logout
 
@@ -60,16 +60,36 @@ def test_the_public_limit_is_16_kib() -> None:
     assert auth.PUBLIC_MAX_BODY == PUBLIC_LIMIT
 
 
-def test_public_routes_cap_a_streamed_body(client: FlaskClient) -> None:
-    stream = CountingStream(b"csrf_token=" + b"x" * (1 << 20))
+def streamed(client: FlaskClient, path: str, body: bytes, **headers: str) -> tuple[Any, CountingStream]:
+    """A chunked request as gunicorn hands it over: ``Transfer-Encoding: chunked``, no usable
+    Content-Length, and the server ends the stream (``wsgi.input_terminated``)."""
+    stream = CountingStream(body)
     response = client.post(
-        "/stask/logout",
+        path,
         input_stream=stream,
-        headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"},
-        environ_overrides={"wsgi.input_terminated": True, "CONTENT_LENGTH": ""},
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Transfer-Encoding": "chunked", **headers},
+        environ_overrides={"wsgi.input_terminated": True},
     )
-    assert response.status_code in (403, 413)  # refused either way: the form is cut off at the limit
-    assert stream.consumed <= PUBLIC_LIMIT + 64 * 1024  # what was read stops near the limit, not at 1 MiB
+    return response, stream
+
+
+@pytest.mark.parametrize("path", ["/stask/logout", "/stask/login"])
+def test_public_routes_refuse_a_streamed_body_over_the_limit_with_413(client: FlaskClient, path: str) -> None:
+    response, stream = streamed(client, path, b"csrf_token=" + b"x" * (1 << 20), Accept="application/json")
+    assert error_code(response, 413) == "too_large"  # not a 403 from a form cut off at the limit
+    assert stream.consumed == PUBLIC_LIMIT + 1  # what was read stops just past the limit, not at 1 MiB
+    response, _ = streamed(client, path, b"csrf_token=" + b"x" * PUBLIC_LIMIT, Accept="text/html")
+    assert response.status_code == 413 and "text/html" in response.content_type
+
+
+def test_a_streamed_login_within_the_limit_still_works(client: FlaskClient) -> None:
+    client.get("/stask/login")
+    with client.session_transaction() as session:
+        csrf = session["stask_csrf"]
+    body = f"csrf_token={csrf}&password={ADMIN_PASSWORD.replace(' ', '+')}&pad=".encode()
+    response, _ = streamed(client, "/stask/login", body + b"x" * (PUBLIC_LIMIT - len(body)))  # exactly 16 KiB
+    assert response.status_code == 303
+    assert client.get("/stask/api/tasks").status_code == 200
 
 
 def test_a_small_login_still_works(client: FlaskClient) -> None:

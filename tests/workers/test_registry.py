@@ -103,11 +103,11 @@ def test_new_workers_start_inactive_unless_auto_activate(app: Flask, stask: Any)
 
 
 def test_settings_are_validated_against_defaults(stask: Any) -> None:
-    stask.update_worker_settings("echo", {"steps": "5", "greeting": "hi"})
+    stask.update_worker_settings("echo", {"steps": 5, "greeting": "hi"})
     assert stask.get_worker("echo").settings == {"steps": 5, "greeting": "hi"}
     with pytest.raises(InvalidInput, match="unknown setting"):
         stask.update_worker_settings("echo", {"colour": "red"})
-    with pytest.raises(InvalidInput, match="must be of type int"):
+    with pytest.raises(InvalidInput, match="setting 'steps' must be a whole number"):
         stask.update_worker_settings("echo", {"steps": "many"})
     with pytest.raises(UnknownWorker):
         stask.activate_worker("nobody")

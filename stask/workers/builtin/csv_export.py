@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from ...models import Task, Worker, utcnow
 from ...service import current_stask
 from ..base import BaseWorker
+from ..fields import Field
 
 TASK_COLUMNS = [
     "id",
@@ -29,6 +30,8 @@ TASK_COLUMNS = [
     "run_ms",
 ]
 WORKER_COLUMNS = ["identifier", "scope", "title", "active", "class_path"]
+#: Largest ``batch_size``: rows a database cursor fetches at a time (PostgreSQL refuses counts past int32).
+MAX_BATCH = 100_000
 
 
 class CsvExportWorker(BaseWorker):
@@ -37,13 +40,41 @@ class CsvExportWorker(BaseWorker):
     icon = "file-csv"
     title = "CSV export"
     description = "Export the task history or the worker list to a CSV file you can download."
-    default_settings = {"batch_size": 500, "delimiter": ","}
+    settings_fields = {
+        "batch_size": Field(
+            type="int",
+            default=500,
+            min=1,
+            max=MAX_BATCH,
+            label="Batch size",
+            help="Rows read from the database at a time, and rows between two progress reports.",
+        ),
+        "delimiter": Field(
+            type="str",
+            default=",",
+            min_length=1,
+            max_length=1,
+            allowed_controls="\t",
+            pattern='[^"]',
+            label="Delimiter",
+            help="One character between columns, such as , or ; or a tab (not the quote character).",
+        ),
+    }
     max_attempts = 2
     action_fields = {
         "export": {
-            "source": {"type": "choice", "choices": ["tasks", "workers"], "default": "tasks", "label": "Source"},
-            "days": {"type": "int", "default": 7, "label": "Tasks created in the last N days"},
-            "throttle_ms": {"type": "int", "default": 0, "label": "Pause between batches (ms)"},
+            "source": Field(
+                type="choice", choices=(("tasks", "tasks"), ("workers", "workers")), default="tasks", label="Source"
+            ),
+            "days": Field(
+                type="int",
+                default=7,
+                min=0,
+                max=36_500,
+                label="Tasks created in the last N days",
+                help="0 exports every task.",
+            ),
+            "throttle_ms": Field(type="int", default=0, min=0, max=60_000, label="Pause between batches (ms)"),
         }
     }
 
@@ -53,7 +84,7 @@ class CsvExportWorker(BaseWorker):
             raise ValueError(f"source must be 'tasks' or 'workers', not {source!r}")
         days = int(options.get("days", 7))
         throttle = max(0, int(options.get("throttle_ms", 0))) / 1000
-        batch = max(1, int(self.settings["batch_size"]))
+        batch = int(self.settings["batch_size"])  # validated: 1..MAX_BATCH (a stale value gives the default)
         session = current_stask().db.session
         if source == "workers":
             columns, query = WORKER_COLUMNS, sa.select(*(getattr(Worker, c) for c in WORKER_COLUMNS))
@@ -67,7 +98,7 @@ class CsvExportWorker(BaseWorker):
         self.push_progress(0, f"Exporting {total} {source}", processed=0, total=total)
         written = 0
         with path.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle, delimiter=str(self.settings["delimiter"])[:1] or ",")
+            writer = csv.writer(handle, delimiter=self.settings["delimiter"])  # validated: one character
             writer.writerow(columns)
             for row in session.execute(query.execution_options(yield_per=batch)):
                 writer.writerow(row)

@@ -7,6 +7,10 @@ from typing import Any
 from ...scheduling.declared import Schedule
 from ...service import current_stask
 from ..base import BaseWorker
+from ..fields import Field
+
+#: Longest retention a cleanup accepts (100 years): larger values overflow date arithmetic.
+MAX_DAYS = 36_500
 
 
 class MaintenanceWorker(BaseWorker):
@@ -15,9 +19,18 @@ class MaintenanceWorker(BaseWorker):
     icon = "broom"
     title = "Maintenance"
     description = "Delete ended tasks older than N days with their logs and result files; sweep orphaned files."
-    default_settings = {"days": 30}
+    settings_fields = {
+        "days": Field(
+            type="int",
+            default=30,
+            min=0,
+            max=MAX_DAYS,
+            label="Keep ended tasks for (days)",
+            help="A cleanup without its own 'days' option deletes ended tasks older than this.",
+        )
+    }
     max_attempts = 1
-    action_fields = {"cleanup": {"days": {"type": "int", "default": 30, "label": "Older than (days)"}}}
+    action_fields = {"cleanup": {"days": Field(type="int", default=30, min=0, max=MAX_DAYS, label="Older than (days)")}}
     #: Nightly at 03:30 UTC with the ``days`` setting; disabled unless STASK_AUTO_ACTIVATE (enabled=None).
     schedules = [Schedule("30 3 * * *", action="cleanup", name="nightly cleanup")]
 
@@ -32,4 +45,6 @@ class MaintenanceWorker(BaseWorker):
             ),
         )
         orphans = tasks.sweep_orphan_files(keep=task.id)
-        self.mark_finished(f"Deleted {removed} task(s) and {orphans} orphaned file(s)")
+        expired = current_stask().audit.cleanup()  # its own retention (STASK_AUDIT_RETENTION_DAYS), not ``days``
+        audit_note = f"; {expired} audit row(s) past their retention" if expired else ""
+        self.mark_finished(f"Deleted {removed} task(s) and {orphans} orphaned file(s){audit_note}")

@@ -1,0 +1,236 @@
+"""schemathesis's engine (all phases, all checks) against a live stask app, one operation at a time.
+
+Used by ``tests/api/test_fuzzing.py`` (a fixed seed, few examples, part of the suite) and by
+``make fuzz`` (``tests/api/long_fuzz.py``: many examples, several seeds, PostgreSQL). The
+engine is the one the ``schemathesis run`` command drives: examples, coverage (which finds
+"rejects valid input" and "accepts invalid input" systematically: boundaries, missing and
+empty values, wrong types, unexpected methods) and fuzzing, every check enabled.
+
+Operations run one at a time, reads first and deletions last, and the app is put back
+(workers active, seeded tasks present) between them, so that a generated ``deactivate`` or
+``DELETE`` does not turn every later operation's success path into a 409 or a 404.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import schemathesis
+import sqlalchemy as sa
+from flask import Flask
+from schemathesis.config import SchemathesisConfig
+from schemathesis.engine import from_schema
+from schemathesis.engine.events import EngineFinished, FatalError, NonFatalError, ScenarioFinished
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+from stask.enums import Status
+from tests.support.api import AUTH_CONFIG, create, run_all, set_row
+
+DOCUMENT = "/stask/api/openapi.json"
+#: The fuzzed app's settings: the suite's tokens, and no lockout (``ignored_auth`` sends bad
+#: tokens on purpose; throttled, every later request would be a 429 and test nothing).
+FUZZ_CONFIG = {**AUTH_CONFIG, "STASK_LOGIN_MAX_FAILURES": 1_000_000}
+
+#: Operations left out entirely, with the reason. None: every documented operation is fuzzed,
+#: including any added later (the list comes from the live document).
+EXCLUDED: dict[str, str] = {}
+_UPLOAD_REASON = (
+    "whether a file is taken depends on the worker's settings (extensions, size) and on the chunk "
+    "protocol's state (the upload_id an earlier answer gave, a Content-Range that matches the part's "
+    "length and continues the stored file), which a request schema cannot state; every other check runs"
+)
+#: Checks switched off for one operation, with the reason (``tests/api/test_fuzzing.py`` checks
+#: that each operation named here is still in the document, so the list cannot outlive its cause).
+NOT_CHECKED: dict[str, dict[str, str]] = {
+    "POST /stask/task/{task_id}/upload": {"positive_data_acceptance": _UPLOAD_REASON},
+    "POST /stask/worker/{identifier}/upload": {"positive_data_acceptance": _UPLOAD_REASON},
+    "PUT /stask/api/workers/{identifier}/settings": {
+        "positive_data_acceptance": "the templated path's body is any object; which keys and values a "
+        "worker takes is stated on its concrete path (/stask/api/workers/<identifier>/settings, "
+        "from stask/web/openapi_settings.py), which every check covers"
+    },
+}
+
+
+@dataclass
+class Report:
+    """What one run found: failures by check, errors, and the status codes each operation answered."""
+
+    failures: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    statuses: dict[str, set[int]] = field(default_factory=dict)
+    cases: int = 0
+    operations: list[str] = field(default_factory=list)
+
+    def merge(self, other: Report) -> None:
+        self.failures += other.failures
+        self.errors += other.errors
+        self.cases += other.cases
+        self.operations += other.operations
+        for label, codes in other.statuses.items():
+            self.statuses.setdefault(label, set()).update(codes)
+
+    def summary(self) -> str:
+        lines = [
+            f"{len(self.operations)} operations, {self.cases} requests, {len(self.failures)} failures, "
+            f"{len(self.errors)} errors"
+        ]
+        lines += [f"FAIL {line}" for line in self.failures]
+        lines += [f"ERROR {line}" for line in self.errors]
+        return "\n".join(lines)
+
+
+def config(*, seed: int, examples: int, token: str, label: str | None = None) -> SchemathesisConfig:
+    """Every check (but those :data:`NOT_CHECKED` turns off for ``label``), every phase but
+    stateful; the same seed generates the same requests."""
+    off = NOT_CHECKED.get(label or "", {})
+    return SchemathesisConfig.from_dict(
+        {
+            "seed": seed,
+            "suppress-health-check": ["all"],
+            "headers": {"Authorization": f"Bearer {token}"},
+            "workers": 1,
+            "checks": {"enabled": True, **{check: {"enabled": False} for check in off}},
+            # The seed decides what is generated (``deterministic`` would ignore it: every seed the same).
+            "generation": {"max-examples": examples, "database": "none"},
+            "phases": {"stateful": {"enabled": False}},
+        }
+    )
+
+
+def seed(app: Flask) -> None:
+    """Tasks in every state with small ids (which generated requests try first) and a result file."""
+    _restart_ids(app)
+    written = create(app, "echo", "write_file", data={"text": "a,b\n"})
+    run_all(app)
+    failed, cancelled, running = create(app), create(app), create(app)
+    create(app, "importer", "load")
+    set_row(app, failed, status=int(Status.FAILED), attempts=1, error="boom")
+    set_row(app, cancelled, status=int(Status.CANCELLED))
+    set_row(app, running, status=int(Status.RUNNING), attempts=1)
+    assert written == 1
+
+
+def _restart_ids(app: Flask) -> None:
+    """Ids from 1 on every database (the suite empties tables between tests, sequences go on)."""
+    with app.app_context():
+        db = app.extensions["stask"].db
+        dialect = db.engine.dialect.name
+        if dialect == "postgresql":
+            db.session.execute(sa.text("SELECT setval(pg_get_serial_sequence('s_tasks', 'id'), 1, false)"))
+        elif dialect in ("mysql", "mariadb"):
+            db.session.execute(sa.text("ALTER TABLE s_tasks AUTO_INCREMENT = 1"))
+        db.session.commit()
+        db.session.remove()
+
+
+def restore(app: Flask) -> None:
+    """Between operations: every worker active again (a generated "deactivate" must not hide the
+    next operations' success paths)."""
+    with app.app_context():
+        ext = app.extensions["stask"]
+        for worker in ext.get_workers():
+            if not worker.active:
+                ext.activate_worker(worker.identifier)
+        ext.db.session.remove()
+
+
+def _order(label: str) -> int:
+    """Reads first, then writes, deletions and bulk last: the seeded tasks stay for the others."""
+    method, _, path = label.partition(" ")
+    if method == "GET":
+        return 0
+    return 2 if method == "DELETE" or path.endswith("/bulk") else 1
+
+
+def run(app: Flask, *, seed: int, examples: int, token: str, reset: Callable[[], None]) -> Report:
+    """Run the engine on every documented operation of ``app``; ``reset`` restores the data between them."""
+    report = Report()
+    document = app.test_client().get(DOCUMENT, headers={"Authorization": f"Bearer {token}"}).get_json()
+    with serving(app) as base_url:
+        for label in operations(document):
+            if label in EXCLUDED:
+                continue
+            reset()
+            schema = schemathesis.openapi.from_dict(
+                document, config=config(seed=seed, examples=examples, token=token, label=label)
+            )
+            schema.config.update(base_url=base_url)
+            method, _, path = label.partition(" ")
+            report.merge(_execute(schema.include(method=method, path=path), label))
+    return report
+
+
+def operations(document: dict[str, Any]) -> list[str]:
+    """Every operation of the document as "METHOD /path", reads first and deletions last."""
+    labels = [
+        f"{method.upper()} {path}"
+        for path, item in document["paths"].items()
+        for method in item
+        if method in ("get", "put", "post", "delete", "patch")
+    ]
+    return sorted(labels, key=lambda label: (_order(label), label))
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """No access log: a run sends thousands of requests."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
+@contextmanager
+def serving(app: Flask) -> Iterator[str]:
+    """The app behind werkzeug's HTTP server on a free port (one request at a time): its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=False, request_handler=_QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, name="fuzzed-app", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+
+
+def _execute(schema: Any, label: str) -> Report:
+    report = Report(operations=[label])
+    for event in from_schema(schema).execute():
+        if isinstance(event, ScenarioFinished):
+            recorder = event.recorder
+            if recorder.label != label:  # the filter must leave exactly this operation
+                report.errors.append(f"{label}: the engine ran {recorder.label} too")
+            for interaction in recorder.interactions.values():
+                report.cases += 1
+                if interaction.response is not None:
+                    report.statuses.setdefault(label, set()).add(interaction.response.status_code)
+            for case_id, checks in recorder.checks.items():
+                for check in checks:
+                    if check.failure_info is None:
+                        continue
+                    failure = check.failure_info.failure
+                    case = recorder.cases[case_id].value
+                    interaction = recorder.interactions.get(case_id)
+                    status = interaction.response.status_code if interaction and interaction.response else None
+                    first_line = failure.message.splitlines()[0] if failure.message else ""
+                    report.failures.append(
+                        f"{label}: {check.name}: {failure.title} [{status}] -- "
+                        f"{case.method} {case.formatted_path} query={case.query!r} body={_short(case.body)!r} "
+                        f"headers={_short(case.headers)!r} :: {first_line}"
+                    )
+        elif isinstance(event, NonFatalError):
+            report.errors.append(f"{label}: {event.info.title}: {event.info.message}"[:500])
+        elif isinstance(event, FatalError):
+            report.errors.append(f"{label}: fatal: {event.exception!r}"[:500])
+        elif isinstance(event, EngineFinished):
+            report.failures += [f"{label}: after run: {f.title}: {f.message}" for f in event.failures]
+    return report
+
+
+def _short(value: Any) -> Any:
+    text = repr(value)
+    return text if len(text) < 200 else text[:200] + "..."
