@@ -21,6 +21,7 @@ from .enums import QUEUE_ORDER, Priority
 from .exceptions import StaskError
 from .service import current_stask
 from .service.audit import Actor
+from .service.schedules import changed_fields, field_values
 from .service.sessions import Sessions
 
 stask_cli = AppGroup("stask", help="Background tasks: workers, the cron job, tasks and worker plugins.")
@@ -408,6 +409,7 @@ def schedule_add_command(identifier: str, action: str, disabled: bool, **options
     if disabled:
         fields["enabled"] = False
     row = current_stask().schedules.create(fields, created_by="cli")
+    _audit("schedule.create", f"schedule:{row.id}", {"identifier": row.identifier, "action": row.action})
     click.echo(row.id)
 
 
@@ -422,7 +424,10 @@ def schedule_update_command(schedule_id: int, **options: Any) -> None:
     fields = _schedule_fields(**options)
     if not fields:
         raise click.ClickException("nothing to change: give at least one option")
-    row = current_stask().schedules.update(schedule_id, fields)
+    service = current_stask().schedules
+    before = field_values(service.get(schedule_id))
+    row = service.update(schedule_id, fields)
+    _audit("schedule.update", f"schedule:{row.id}", {"fields": changed_fields(before, row)})
     click.echo(_schedule_line(row))
 
 
@@ -432,6 +437,7 @@ def schedule_update_command(schedule_id: int, **options: Any) -> None:
 def schedule_remove_command(schedule_id: int) -> None:
     """Delete a schedule (one declared in code can only be paused)."""
     current_stask().schedules.delete(schedule_id)
+    _audit("schedule.delete", f"schedule:{schedule_id}")
     click.echo(f"schedule {schedule_id} removed")
 
 
@@ -440,6 +446,7 @@ def schedule_remove_command(schedule_id: int) -> None:
 @clean_errors
 def schedule_pause_command(schedule_id: int) -> None:
     current_stask().schedules.set_enabled(schedule_id, False)
+    _audit("schedule.pause", f"schedule:{schedule_id}")
     click.echo(f"schedule {schedule_id} paused")
 
 
@@ -448,6 +455,7 @@ def schedule_pause_command(schedule_id: int) -> None:
 @clean_errors
 def schedule_resume_command(schedule_id: int) -> None:
     row = current_stask().schedules.set_enabled(schedule_id, True)
+    _audit("schedule.resume", f"schedule:{schedule_id}")
     following = f"{row.next_run_at:%Y-%m-%d %H:%M:%S}Z" if row.next_run_at else "none"
     click.echo(f"schedule {schedule_id} resumed; next run {following}")
 
@@ -457,4 +465,6 @@ def schedule_resume_command(schedule_id: int) -> None:
 @clean_errors
 def schedule_run_command(schedule_id: int) -> None:
     """Create the schedule's task now and print its id."""
-    click.echo(current_stask().schedules.run_now(schedule_id).id)
+    task = current_stask().schedules.run_now(schedule_id)
+    _audit("schedule.run", f"schedule:{schedule_id}", {"task": task.id})
+    click.echo(task.id)

@@ -49,6 +49,19 @@ def parse_digits(text: str) -> int | None:
     return int(text) if isinstance(text, str) and DIGITS_RE.fullmatch(text) else None
 
 
+#: An id as a path or a filter writes it: ASCII digits, at most 19 (``MAX_ID`` has 19).
+ID_DIGITS = "[0-9]{1,19}"
+_ID_RE = re.compile(ID_DIGITS)
+
+
+def parse_id(text: str) -> int | None:
+    """An id from 1 to :data:`MAX_ID` written in ASCII digits, else ``None``."""
+    if not isinstance(text, str) or not _ID_RE.fullmatch(text):
+        return None
+    number = int(text)
+    return number if 1 <= number <= MAX_ID else None
+
+
 def parse_datetime(value: Any, field: str = "start_at") -> datetime | None:
     """``None``, a datetime or an ISO 8601 string -> naive UTC datetime."""
     if value is None or value == "":

@@ -56,6 +56,10 @@ CATCH_UP_LIMIT = 100
 MAX_JITTER = 3600
 MAX_INTERVAL = 366 * 86400
 MAX_CRON_LENGTH = 120
+#: What an IANA zone name looks like (every name of the tz database does); the OpenAPI document states it.
+ZONE_PATTERN = r"^[A-Za-z0-9_+-]+(?:/[A-Za-z0-9_+-]+)*$"
+MAX_ZONE_LENGTH = 64
+_ZONE_RE = re.compile(ZONE_PATTERN)
 _UTC = timezone.utc
 #: croniter's hashed (``H``) and random (``R``) extensions: not cron, refused.
 _EXTENSION = re.compile(r"(?:^|[,/\-])[HR](?![A-Za-z])")
@@ -95,7 +99,7 @@ def parse_cron(text: object) -> str:
 
 def parse_zone(name: object) -> ZoneInfo:
     """An IANA time zone (``Europe/Kyiv``, ``UTC``)."""
-    if not isinstance(name, str) or not name or len(name) > 64 or not name.isprintable() or name.startswith(("/", ".")):
+    if not isinstance(name, str) or len(name) > MAX_ZONE_LENGTH or not _ZONE_RE.fullmatch(name):
         raise SlotError("timezone", f"timezone {str(name)[:40]!r} is not an IANA time zone such as Europe/Kyiv")
     try:
         return ZoneInfo(name)

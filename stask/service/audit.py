@@ -53,6 +53,12 @@ ACTIONS = (
     "worker.settings",
     "worker.discover",
     "worker.upload",
+    "schedule.create",
+    "schedule.update",
+    "schedule.delete",
+    "schedule.pause",
+    "schedule.resume",
+    "schedule.run",
     "cache.clear",
 )
 ROLES = ("admin", "readonly")

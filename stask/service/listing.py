@@ -17,7 +17,7 @@ from typing import Any
 from ..enums import Priority, Status
 from ..exceptions import InvalidInput
 from ..models import Task
-from ..validation import ACTION_RE, MAX_ID, parse_api_datetime, parse_digits
+from ..validation import ACTION_RE, MAX_ID, parse_api_datetime, parse_digits, parse_id
 from ..workers.base import IDENTIFIER_RE
 
 #: Counting stops here; beyond it the total is reported as ``COUNT_CAP`` with ``total_capped``.
@@ -141,6 +141,17 @@ def _int_arg(args: Mapping[str, Any], key: str, default: int, upper: int) -> int
     return number
 
 
+def _id_arg(args: Mapping[str, Any], key: str) -> int | None:
+    """An id filter: empty means "not given", else 1 to MAX_ID in ASCII digits."""
+    raw = _one(args, key)
+    if not raw:
+        return None
+    number = parse_id(raw)
+    if number is None:
+        raise InvalidInput(f"{key} must be a whole number from 1 to {MAX_ID}, got {raw[:20]!r}")
+    return number
+
+
 def _statuses(args: Mapping[str, Any]) -> tuple[int, ...]:
     getlist = getattr(args, "getlist", None)
     values = getlist("status") if getlist else [args.get("status") or ""]
@@ -184,7 +195,7 @@ def parse_task_query(args: Mapping[str, Any]) -> TaskQuery:
         raise InvalidInput(f"q must be at most {MAX_SEARCH} characters")
     if "\x00" in q:  # PostgreSQL refuses NUL in any text parameter
         raise InvalidInput("q must not contain NUL characters")
-    schedule_id = _int_arg(args, "schedule_id", 0, MAX_ID) or None
+    schedule_id = _id_arg(args, "schedule_id")
     sort = raw["sort"] or "id"
     if sort not in SORTS:
         raise InvalidInput(f"cannot sort by {sort[:40]!r}: use one of {', '.join(SORTS)}")

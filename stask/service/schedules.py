@@ -43,6 +43,7 @@ from ..validation import parse_data, parse_datetime
 from ..workers.base import BaseWorker
 from ..workers.fields import Field, FieldError, normalise
 from . import schedule_store as store
+from .listing import DEFAULT_PER_PAGE, MAX_PAGE, MAX_PER_PAGE, _int_arg, _one
 from .tasks import TaskService
 from .workers import WorkerService, is_identifier
 
@@ -73,8 +74,6 @@ CODE_OWNED_EXCEPT = frozenset({"enabled"})
 TIMING_FIELDS = frozenset({"cron", "interval", "timezone", "start_date", "end_date"})
 SOURCES = ("code", "panel")
 MAX_NAME = 120
-DEFAULT_PER_PAGE = 50
-MAX_PER_PAGE = 200
 #: Due schedules read per SELECT while firing.
 FIRE_BATCH = 100
 
@@ -86,6 +85,39 @@ class FireReport:
     created: list[int] = field(default_factory=list)
     skipped: int = 0
     lost: int = 0
+
+
+@dataclass(frozen=True)
+class ScheduleQuery:
+    """A validated schedule-list request (``GET /api/schedules``)."""
+
+    identifier: str | None = None
+    page: int = 1
+    per_page: int = DEFAULT_PER_PAGE
+
+
+def parse_schedule_query(args: Mapping[str, Any]) -> ScheduleQuery:
+    """The task list's rules (:mod:`stask.service.listing`): an empty value means "not given",
+    anything else must match exactly (no trimming); raises :class:`InvalidInput`."""
+    identifier = _one(args, "identifier") or None
+    if identifier is not None and not is_identifier(identifier):
+        raise InvalidInput(f"identifier {identifier[:70]!r} is not a worker identifier")
+    return ScheduleQuery(
+        identifier=identifier,
+        page=_int_arg(args, "page", 1, MAX_PAGE),
+        per_page=_int_arg(args, "per_page", DEFAULT_PER_PAGE, MAX_PER_PAGE),
+    )
+
+
+def field_values(row: StoredSchedule) -> dict[str, Any]:
+    """The writable fields' values of a schedule, copied (to compare after a change)."""
+    return {name: _stored(getattr(row, name)) for name in sorted(FIELDS)}
+
+
+def changed_fields(before: Mapping[str, Any], row: StoredSchedule) -> list[str]:
+    """The names of the writable fields whose value differs from ``before`` (for the audit log: names only)."""
+    after = field_values(row)
+    return [name for name in sorted(FIELDS) if before.get(name) != after[name]]
 
 
 @dataclass
@@ -357,7 +389,7 @@ class ScheduleService:
         data = _field("data", lambda: parse_data(fields.get("data")))
         check_action_data(cls.action_fields.get(action, {}), data)
         name = fields.get("name") or f"{identifier} {action}"
-        if not isinstance(name, str) or not name.strip() or len(name.strip()) > MAX_NAME or not name.isprintable():
+        if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME or not name.isprintable():
             raise InvalidField("name", f"name must be 1 to {MAX_NAME} printable characters")
         priority = _field("priority", lambda: Priority.parse(fields.get("priority") or "normal").value)
         cron, interval = fields.get("cron"), fields.get("interval")

@@ -32,7 +32,7 @@ from ..service.audit import capped, parse_audit_query
 from ..service.listing import PRIORITIES, parse_task_query
 from ..service.tasks import BULK_OPERATIONS
 from ..service.workers import unknown_worker
-from ..validation import MAX_ATTEMPTS_LIMIT, MAX_ID, parse_api_datetime, parse_digits
+from ..validation import ID_DIGITS, MAX_ATTEMPTS_LIMIT, MAX_ID, parse_api_datetime, parse_digits, parse_id
 from .audit_trail import created_details, discovery_details, record, settings_details
 from .auth import own_body_limit, protect, require_write
 from .uploads import UploadPolicy, receive
@@ -41,20 +41,21 @@ api_bp = Blueprint("stask_api", __name__)
 protect(api_bp)
 
 
-class TaskIdConverter(BaseConverter):
-    """``<taskid:task_id>``: 1 to :data:`MAX_ID` in ASCII digits, as the OpenAPI document says.
+class IdConverter(BaseConverter):
+    """``<id:task_id>``, ``<id:schedule_id>``: 1 to :data:`MAX_ID` in ASCII digits, as the OpenAPI
+    document says (``stask.web.openapi_parts.id_parameter``).
 
     Werkzeug's ``int`` converter matches any Unicode decimal digit ("٣" is task 3) and any size.
     A number out of range is a 404 whatever the method: ``ValidationError`` would make werkzeug
     try the other rules and answer 405 when another method's rule had matched the text.
     """
 
-    regex = r"[0-9]{1,19}"
+    regex = ID_DIGITS
 
     def to_python(self, value: str) -> int:
-        number = int(value)
-        if not 1 <= number <= MAX_ID:
-            raise NotFound(f"no task {value}: ids run from 1 to {MAX_ID}")
+        number = parse_id(value)
+        if number is None:
+            raise NotFound(f"no such id {value}: ids run from 1 to {MAX_ID}")
         return number
 
     def to_url(self, value: Any) -> str:
@@ -78,7 +79,7 @@ RESERVED_IDENTIFIERS = ("discover",)
 @api_bp.record_once
 def _register_converters(state: BlueprintSetupState) -> None:
     """Runs before the blueprint's rules are added (it is recorded first)."""
-    state.app.url_map.converters.setdefault("taskid", TaskIdConverter)
+    state.app.url_map.converters.setdefault("id", IdConverter)
     state.app.url_map.converters.setdefault("worker", WorkerConverter)
 
 
@@ -172,7 +173,7 @@ def run_action(identifier: str, action: str) -> Response:
     return ok(201, id=task.id, task=task.to_dict())
 
 
-@api_bp.get("/task/<taskid:task_id>/progress")
+@api_bp.get("/task/<id:task_id>/progress")
 def task_progress(task_id: int) -> Response:
     """Live progress: from Redis while the task runs, from its row and log once it ended."""
     lines = request.args.get("lines", "20")
@@ -183,7 +184,7 @@ def task_progress(task_id: int) -> Response:
     return ok(**progress)
 
 
-@api_bp.get("/task/<taskid:task_id>/download")
+@api_bp.get("/task/<id:task_id>/download")
 def task_download(task_id: int) -> Response:
     """The task's result file (or ``?file=`` another file of its result folder) as an attachment."""
     task = _task(task_id)
@@ -210,7 +211,7 @@ class _NoResult(TaskNotFound):
     code = "no_result"
 
 
-@api_bp.post("/task/<taskid:task_id>/upload")
+@api_bp.post("/task/<id:task_id>/upload")
 @own_body_limit
 @require_write
 def task_upload(task_id: int) -> Response:
@@ -273,12 +274,12 @@ def create_task() -> Response:
     return ok(201, id=task.id, task=task.to_dict())
 
 
-@api_bp.get("/api/tasks/<taskid:task_id>")
+@api_bp.get("/api/tasks/<id:task_id>")
 def get_task(task_id: int) -> Response:
     return ok(task=_task(task_id).to_dict())
 
 
-@api_bp.post("/api/tasks/<taskid:task_id>/retry")
+@api_bp.post("/api/tasks/<id:task_id>/retry")
 @require_write
 def retry_task(task_id: int) -> Response:
     task = current_stask().tasks.retry(task_id).to_dict()
@@ -286,7 +287,7 @@ def retry_task(task_id: int) -> Response:
     return ok(task=task)
 
 
-@api_bp.post("/api/tasks/<taskid:task_id>/cancel")
+@api_bp.post("/api/tasks/<id:task_id>/cancel")
 @require_write
 def cancel_task(task_id: int) -> Response:
     """Queued: cancelled at once. Running: asked to stop (status 90 once it has)."""
@@ -296,7 +297,7 @@ def cancel_task(task_id: int) -> Response:
     return ok(task=task.to_dict(), stopping=stopping)
 
 
-@api_bp.delete("/api/tasks/<taskid:task_id>")
+@api_bp.delete("/api/tasks/<id:task_id>")
 @require_write
 def delete_task(task_id: int) -> Response:
     current_stask().tasks.delete(task_id)

@@ -17,25 +17,7 @@ from flask import Response, jsonify
 from .. import __name__ as _package
 from ..enums import Priority, Status
 from ..service import audit, current_stask
-from ..service.listing import (
-    COUNT_CAP,
-    MAX_PAGE,
-    MAX_PER_PAGE,
-    MAX_SEARCH,
-    ORDERS,
-    PRIORITIES,
-    SEARCH_PATTERN,
-    SORTS,
-    STATUS_LIST_PATTERN,
-)
-from ..validation import (
-    ACTION_PATTERN,
-    DATE_OR_DATE_TIME_PATTERN,
-    DATE_TIME_PATTERN,
-    MAX_ATTEMPTS_LIMIT,
-    MAX_ID,
-)
-from ..workers.base import IDENTIFIER_PATTERN
+from ..service.listing import COUNT_CAP, MAX_SEARCH, ORDERS, SEARCH_PATTERN, SORTS, STATUS_LIST_PATTERN
 from .api import (
     MAX_BULK,
     MAX_LOG_LINES,
@@ -44,64 +26,32 @@ from .api import (
     SAFE_DOWNLOAD_TYPES,
     api_bp,
 )
+from .openapi_parts import (
+    ACTION_SCHEMA,
+    DAY_SCHEMA,
+    ERROR_TEXT,
+    ID_SCHEMA,
+    IDENTIFIER_SCHEMA,
+    MAX_ATTEMPTS_SCHEMA,
+    PAGE_PARAMETERS,
+    PRIORITY_SCHEMA,
+    START_AT_SCHEMA,
+    SUCCESS,
+    errors,
+    id_parameter,
+    json_response,
+    list_filter,
+    nullable,
+    ok,
+    ref,
+)
 from .openapi_schedules import extend_document as add_schedules
 from .openapi_settings import add_worker_settings
 
 OPENAPI_VERSION = "3.0.3"
 
 
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
-    return {**schema, "nullable": True}
-
-
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-_ERROR_TEXT = {
-    "400": "Bad input (malformed JSON, wrong types, invalid values)",
-    "401": "No valid credentials",
-    "403": "The read-only role cannot do this, the CSRF token is missing, or the host's STASK_AUTHORIZE refuses",
-    "404": "No such task, worker, action or file",
-    "409": "The task or worker is not in a state that allows this",
-    "413": "The body or the file is too large",
-    "415": "Wrong content type or file type",
-    "429": "Too many bad bearer tokens from this client: wait (Retry-After) and try again",
-}
-#: Every authenticated operation can answer these, whatever it does: no or bad credentials (401),
-#: refused by the host or missing CSRF token (403), a body over STASK_MAX_REQUEST_MB (413),
-#: a client throttled after bad bearer tokens (429).
-_GUARD_CODES = ("401", "403", "413", "429")
-
-
-def _errors(*codes: str) -> dict[str, Any]:
-    """Error responses: ``codes`` plus those of the guard, in numeric order."""
-    return {code: {"$ref": f"#/components/responses/E{code}"} for code in sorted({*codes, *_GUARD_CODES})}
-
-
-def _ok(name: str, description: str = "Success") -> dict[str, Any]:
-    return {"200": _json(_ref(name), description)}
-
-
-#: The rules the server enforces, stated once; the request schemas below use them.
-ID_SCHEMA = {"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_ID}
-IDENTIFIER_SCHEMA = {"type": "string", "pattern": IDENTIFIER_PATTERN, "maxLength": 64}
-ACTION_SCHEMA = {"type": "string", "pattern": ACTION_PATTERN, "maxLength": 64}
-PRIORITY_SCHEMA = {"type": "string", "enum": list(PRIORITIES)}
-START_AT_SCHEMA = {
-    "type": "string",
-    "pattern": DATE_TIME_PATTERN,
-    "description": "Run not before this moment: YYYY-MM-DDThh:mm[:ss[.ffffff]] and an optional offset "
-    "(Z or ±hh:mm; UTC without one), years 2000 to 9000 as written",
-    "example": "2030-01-31T12:00:00Z",
-}
-MAX_ATTEMPTS_SCHEMA = {"type": "integer", "minimum": 1, "maximum": MAX_ATTEMPTS_LIMIT}
-
-TASK_ID = {"name": "task_id", "in": "path", "required": True, "schema": ID_SCHEMA, "example": 1}
+TASK_ID = id_parameter("task_id")
 IDENTIFIER = {
     "name": "identifier",
     "in": "path",
@@ -162,32 +112,32 @@ SCHEMAS: dict[str, Any] = {
             "status_text": {"type": "string", "enum": [s.text for s in Status]},
             "priority": {"type": "string", "enum": [p.value for p in Priority]},
             "progress": {"type": "integer", "minimum": 0, "maximum": 100},
-            "message": _nullable({"type": "string"}),
-            "result": _nullable({"type": "string", "description": "Result file, relative to the task's folder"}),
-            "error": _nullable({"type": "string"}),
-            "data": _nullable({"type": "object"}),
-            "meta": _nullable({"type": "object"}),
+            "message": nullable({"type": "string"}),
+            "result": nullable({"type": "string", "description": "Result file, relative to the task's folder"}),
+            "error": nullable({"type": "string"}),
+            "data": nullable({"type": "object"}),
+            "meta": nullable({"type": "object"}),
             "attempts": {"type": "integer"},
             "max_attempts": {"type": "integer"},
-            "user_id": _nullable({"type": "integer"}),
-            "started_by": _nullable({"type": "string"}),
+            "user_id": nullable({"type": "integer"}),
+            "started_by": nullable({"type": "string"}),
             "created_at": {"type": "string", "format": "date-time"},
-            "start_at": _nullable({"type": "string", "format": "date-time"}),
-            "started_at": _nullable({"type": "string", "format": "date-time"}),
-            "finished_at": _nullable({"type": "string", "format": "date-time"}),
-            "wait_ms": _nullable({"type": "integer"}),
-            "run_ms": _nullable({"type": "integer"}),
-            "peak_memory_kb": _nullable({"type": "integer"}),
+            "start_at": nullable({"type": "string", "format": "date-time"}),
+            "started_at": nullable({"type": "string", "format": "date-time"}),
+            "finished_at": nullable({"type": "string", "format": "date-time"}),
+            "wait_ms": nullable({"type": "integer"}),
+            "run_ms": nullable({"type": "integer"}),
+            "peak_memory_kb": nullable({"type": "integer"}),
         },
     },
     "RunRequest": {
         "type": "object",
         "additionalProperties": False,
         "properties": {
-            "data": _nullable({"type": "object", "description": "Options for the action (JSON object, < 1 MB)"}),
+            "data": nullable({"type": "object", "description": "Options for the action (JSON object, < 1 MB)"}),
             "priority": {**PRIORITY_SCHEMA, "default": "normal"},
-            "start_at": _nullable(START_AT_SCHEMA),
-            "max_attempts": _nullable(MAX_ATTEMPTS_SCHEMA),
+            "start_at": nullable(START_AT_SCHEMA),
+            "max_attempts": nullable(MAX_ATTEMPTS_SCHEMA),
         },
     },
     "CreateRequest": {
@@ -197,37 +147,37 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "identifier": {**IDENTIFIER_SCHEMA, "example": "csv_export"},
             "action": {**ACTION_SCHEMA, "example": "export"},
-            "data": _nullable({"type": "object", "description": "Options for the action (JSON object, < 1 MB)"}),
+            "data": nullable({"type": "object", "description": "Options for the action (JSON object, < 1 MB)"}),
             "priority": {**PRIORITY_SCHEMA, "default": "normal"},
-            "start_at": _nullable(START_AT_SCHEMA),
-            "max_attempts": _nullable(MAX_ATTEMPTS_SCHEMA),
+            "start_at": nullable(START_AT_SCHEMA),
+            "max_attempts": nullable(MAX_ATTEMPTS_SCHEMA),
         },
     },
     "TaskCreated": {
         "type": "object",
         "required": ["success", "id", "task"],
-        "properties": {"success": {"type": "boolean", "enum": [True]}, "id": {"type": "integer"}, "task": _ref("Task")},
+        "properties": {"success": SUCCESS, "id": {"type": "integer"}, "task": ref("Task")},
     },
     "TaskResponse": {
         "type": "object",
         "required": ["success", "task"],
         "properties": {
-            "success": {"type": "boolean", "enum": [True]},
-            "task": _ref("Task"),
+            "success": SUCCESS,
+            "task": ref("Task"),
             "stopping": {"type": "boolean", "description": "cancel: a running task was asked to stop"},
         },
     },
     "TaskDeleted": {
         "type": "object",
         "required": ["success", "id"],
-        "properties": {"success": {"type": "boolean", "enum": [True]}, "id": {"type": "integer"}},
+        "properties": {"success": SUCCESS, "id": {"type": "integer"}},
     },
     "TaskList": {
         "type": "object",
         "required": ["success", "items", "total", "total_capped", "page", "per_page", "pages"],
         "properties": {
-            "success": {"type": "boolean", "enum": [True]},
-            "items": {"type": "array", "items": _ref("Task")},
+            "success": SUCCESS,
+            "items": {"type": "array", "items": ref("Task")},
             "total": {"type": "integer", "description": f"Matching tasks, counted up to {COUNT_CAP}"},
             "total_capped": {"type": "boolean", "description": f"More than {COUNT_CAP} tasks match"},
             "page": {"type": "integer"},
@@ -250,15 +200,15 @@ SCHEMAS: dict[str, Any] = {
             "log_lines",
         ],
         "properties": {
-            "success": {"type": "boolean", "enum": [True]},
+            "success": SUCCESS,
             "id": {"type": "integer"},
             "status": {"type": "integer", "enum": [int(s) for s in Status]},
             "status_text": {"type": "string", "enum": [s.text for s in Status]},
             "progress": {"type": "integer", "minimum": 0, "maximum": 100},
-            "processed": _nullable({"type": "integer"}),
-            "total": _nullable({"type": "integer"}),
-            "eta": _nullable({"type": "number", "description": "Seconds left at the rate so far"}),
-            "message": _nullable({"type": "string"}),
+            "processed": nullable({"type": "integer"}),
+            "total": nullable({"type": "integer"}),
+            "eta": nullable({"type": "number", "description": "Seconds left at the rate so far"}),
+            "message": nullable({"type": "string"}),
             "stop_requested": {"type": "boolean"},
             "log_lines": {"type": "array", "items": {"type": "string"}},
         },
@@ -279,7 +229,7 @@ SCHEMAS: dict[str, Any] = {
             "queues",
         ],
         "properties": {
-            "success": {"type": "boolean", "enum": [True]},
+            "success": SUCCESS,
             **{
                 name: {"type": "integer"}
                 for name in (
@@ -319,7 +269,7 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["success", "action", "done", "failed"],
         "properties": {
-            "success": {"type": "boolean", "enum": [True]},
+            "success": SUCCESS,
             "action": {"type": "string"},
             "done": {"type": "array", "items": {"type": "integer"}},
             "failed": {
@@ -348,7 +298,7 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["success", "retried", "skipped", "remaining"],
         "properties": {
-            "success": {"type": "boolean", "enum": [True]},
+            "success": SUCCESS,
             "retried": {"type": "array", "items": {"type": "integer"}},
             "skipped": {"type": "array", "items": {"type": "integer"}},
             "remaining": {"type": "boolean", "description": "More failed tasks wait: call again"},
@@ -368,7 +318,7 @@ SCHEMAS: dict[str, Any] = {
             "position": {"type": "integer"},
             "settings": {"type": "object", "description": "Settings stored for this worker"},
             "available": {"type": "boolean", "description": "Its class can be imported here"},
-            "load_error": _nullable({"type": "string"}),
+            "load_error": nullable({"type": "string"}),
             "actions": {"type": "array", "items": {"type": "string"}},
             "action_fields": {"type": "object"},
             "accepts_upload": {"type": "boolean"},
@@ -379,21 +329,21 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["success", "workers"],
         "properties": {
-            "success": {"type": "boolean", "enum": [True]},
-            "workers": {"type": "array", "items": _ref("Worker")},
+            "success": SUCCESS,
+            "workers": {"type": "array", "items": ref("Worker")},
         },
     },
     "WorkerResponse": {
         "type": "object",
         "required": ["success", "worker"],
-        "properties": {"success": {"type": "boolean", "enum": [True]}, "worker": _ref("Worker")},
+        "properties": {"success": SUCCESS, "worker": ref("Worker")},
     },
     "WorkerDetail": {
         "type": "object",
         "required": ["success", "worker", "tasks"],
         "properties": {
-            "success": {"type": "boolean", "enum": [True]},
-            "worker": _ref("Worker"),
+            "success": SUCCESS,
+            "worker": ref("Worker"),
             "tasks": {
                 "type": "object",
                 "additionalProperties": {"type": "integer"},
@@ -405,7 +355,7 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["success", "identifier", "settings", "stored", "defaults"],
         "properties": {
-            "success": {"type": "boolean", "enum": [True]},
+            "success": SUCCESS,
             "identifier": {"type": "string"},
             "settings": {"type": "object", "description": "Effective: defaults overlaid with stored values"},
             "stored": {"type": "object"},
@@ -416,7 +366,7 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["success", "added", "updated", "missing", "invalid", "workers"],
         "properties": {
-            "success": {"type": "boolean", "enum": [True]},
+            "success": SUCCESS,
             "added": {"type": "array", "items": {"type": "string"}},
             "updated": {"type": "array", "items": {"type": "string"}},
             "missing": {"type": "array", "items": {"type": "string"}},
@@ -444,9 +394,9 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["success", "complete", "upload_id"],
         "properties": {
-            "success": {"type": "boolean", "enum": [True]},
+            "success": SUCCESS,
             "complete": {"type": "boolean"},
-            "upload_id": _nullable({"type": "string"}),
+            "upload_id": nullable({"type": "string"}),
             "received": {"type": "integer", "description": "Bytes stored so far (chunked, incomplete)"},
             "file": {
                 "type": "object",
@@ -462,31 +412,9 @@ SCHEMAS: dict[str, Any] = {
 }
 
 
-def _filter(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
-    """A list filter. An empty value means "not given" (``allowEmptyValue``): the panel's filter
-    forms send every field. Anything else must match exactly (no trimming, no case folding)."""
-    return {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "allowEmptyValue": True,
-        "schema": schema,
-        "description": description,
-    }
-
-
-#: A date, or a date-time (UTC without an offset), as the list filters take them.
-DAY_SCHEMA = {"type": "string", "pattern": DATE_OR_DATE_TIME_PATTERN}
-#: The pagination parameters of every list.
-PAGE_PARAMETERS = [
-    _filter("page", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}, "Page number"),
-    _filter("per_page", {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE}, "Rows per page"),
-]
-
-
 def _list_parameters() -> list[dict[str, Any]]:
     """The task list's filters."""
-    query, day = _filter, DAY_SCHEMA
+    query, day = list_filter, DAY_SCHEMA
     return [
         query(
             "status",
@@ -527,11 +455,11 @@ def _upload_operation(summary: str, parameters: list[dict[str, Any]]) -> dict[st
             },
             {"name": "X-Upload-Id", "in": "header", "required": False, "schema": UPLOAD_ID_SCHEMA},
         ],
-        "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": _ref("UploadRequest")}}},
+        "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": ref("UploadRequest")}}},
         "responses": {
-            "201": _json(_ref("Upload"), "The file is stored (complete)"),
-            "202": _json(_ref("Upload"), "A chunk is stored; send the next one"),
-            **_errors("400", "401", "403", "404", "409", "413", "415"),
+            "201": json_response(ref("Upload"), "The file is stored (complete)"),
+            "202": json_response(ref("Upload"), "A chunk is stored; send the next one"),
+            **errors("400", "401", "403", "404", "409", "413", "415"),
         },
     }
 
@@ -544,10 +472,10 @@ def _paths() -> dict[str, Any]:
                 "summary": "Start an action of a worker",
                 "tags": ["tasks"],
                 "parameters": [IDENTIFIER, ACTION],
-                "requestBody": {"required": False, "content": {"application/json": {"schema": _ref("RunRequest")}}},
+                "requestBody": {"required": False, "content": {"application/json": {"schema": ref("RunRequest")}}},
                 "responses": {
-                    "201": _json(_ref("TaskCreated"), "The task is stored and queued"),
-                    **_errors("400", "401", "403", "404", "409", "413", "415"),
+                    "201": json_response(ref("TaskCreated"), "The task is stored and queued"),
+                    **errors("400", "401", "403", "404", "409", "413", "415"),
                 },
             }
         },
@@ -565,7 +493,7 @@ def _paths() -> dict[str, Any]:
                         "description": "Log lines to return (default 20)",
                     },
                 ],
-                "responses": {**_ok("Progress"), **_errors("400", "401", "404")},
+                "responses": {**ok("Progress"), **errors("400", "401", "404")},
             }
         },
         "/task/{task_id}/download": {
@@ -592,7 +520,7 @@ def _paths() -> dict[str, Any]:
                             for t in download_types
                         },
                     },
-                    **_errors("400", "401", "404"),
+                    **errors("400", "401", "404"),
                 },
             }
         },
@@ -606,7 +534,7 @@ def _paths() -> dict[str, Any]:
             "get": {
                 "summary": "Task counts by status, workers, queue depths",
                 "tags": ["tasks"],
-                "responses": {**_ok("Stats"), **_errors("401")},
+                "responses": {**ok("Stats"), **errors("401")},
             }
         },
         "/api/tasks": {
@@ -614,15 +542,15 @@ def _paths() -> dict[str, Any]:
                 "summary": "List tasks (filters, search, sorting, pages)",
                 "tags": ["tasks"],
                 "parameters": _list_parameters(),
-                "responses": {**_ok("TaskList"), **_errors("400", "401")},
+                "responses": {**ok("TaskList"), **errors("400", "401")},
             },
             "post": {
                 "summary": "Create a task",
                 "tags": ["tasks"],
-                "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("CreateRequest")}}},
+                "requestBody": {"required": True, "content": {"application/json": {"schema": ref("CreateRequest")}}},
                 "responses": {
-                    "201": _json(_ref("TaskCreated"), "The task is stored and queued"),
-                    **_errors("400", "401", "403", "404", "409", "413", "415"),
+                    "201": json_response(ref("TaskCreated"), "The task is stored and queued"),
+                    **errors("400", "401", "403", "404", "409", "413", "415"),
                 },
             },
         },
@@ -631,13 +559,13 @@ def _paths() -> dict[str, Any]:
                 "summary": "One task",
                 "tags": ["tasks"],
                 "parameters": [TASK_ID],
-                "responses": {**_ok("TaskResponse"), **_errors("401", "404")},
+                "responses": {**ok("TaskResponse"), **errors("401", "404")},
             },
             "delete": {
                 "summary": "Delete a task that is not running (and its files)",
                 "tags": ["tasks"],
                 "parameters": [TASK_ID],
-                "responses": {**_ok("TaskDeleted"), **_errors("401", "403", "404", "409")},
+                "responses": {**ok("TaskDeleted"), **errors("401", "403", "404", "409")},
             },
         },
         "/api/tasks/{task_id}/retry": {
@@ -645,7 +573,7 @@ def _paths() -> dict[str, Any]:
                 "summary": "Queue a failed or cancelled task again",
                 "tags": ["tasks"],
                 "parameters": [TASK_ID],
-                "responses": {**_ok("TaskResponse"), **_errors("401", "403", "404", "409")},
+                "responses": {**ok("TaskResponse"), **errors("401", "403", "404", "409")},
             }
         },
         "/api/tasks/{task_id}/cancel": {
@@ -653,7 +581,7 @@ def _paths() -> dict[str, Any]:
                 "summary": "Cancel a queued task, or ask a running one to stop",
                 "tags": ["tasks"],
                 "parameters": [TASK_ID],
-                "responses": {**_ok("TaskResponse"), **_errors("401", "403", "404", "409")},
+                "responses": {**ok("TaskResponse"), **errors("401", "403", "404", "409")},
             }
         },
         "/api/tasks/retry-failed": {
@@ -662,31 +590,31 @@ def _paths() -> dict[str, Any]:
                 "tags": ["tasks"],
                 "requestBody": {
                     "required": False,
-                    "content": {"application/json": {"schema": _ref("RetryFailedRequest")}},
+                    "content": {"application/json": {"schema": ref("RetryFailedRequest")}},
                 },
-                "responses": {**_ok("RetryFailedResult"), **_errors("400", "401", "403", "413", "415")},
+                "responses": {**ok("RetryFailedResult"), **errors("400", "401", "403", "413", "415")},
             }
         },
         "/api/tasks/bulk": {
             "post": {
                 "summary": "Retry, cancel or delete several tasks",
                 "tags": ["tasks"],
-                "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("BulkRequest")}}},
-                "responses": {**_ok("BulkResult", "Each id's outcome"), **_errors("400", "401", "403", "413", "415")},
+                "requestBody": {"required": True, "content": {"application/json": {"schema": ref("BulkRequest")}}},
+                "responses": {**ok("BulkResult", "Each id's outcome"), **errors("400", "401", "403", "413", "415")},
             }
         },
         "/api/workers": {
             "get": {
                 "summary": "Registered workers",
                 "tags": ["workers"],
-                "responses": {**_ok("WorkerList"), **_errors("401")},
+                "responses": {**ok("WorkerList"), **errors("401")},
             }
         },
         "/api/workers/discover": {
             "post": {
                 "summary": "Find installed worker classes and register new ones",
                 "tags": ["workers"],
-                "responses": {**_ok("Discovery"), **_errors("401", "403")},
+                "responses": {**ok("Discovery"), **errors("401", "403")},
             }
         },
         "/api/workers/{identifier}": {
@@ -695,9 +623,11 @@ def _paths() -> dict[str, Any]:
                 "tags": ["workers"],
                 "parameters": [WORKER_TO_READ],
                 "responses": {
-                    **_ok("WorkerDetail"),
-                    **_errors("404"),
-                    "405": _json(_ref("Error"), "The identifier discover: that path is the discovery's (POST only)"),
+                    **ok("WorkerDetail"),
+                    **errors("404"),
+                    "405": json_response(
+                        ref("Error"), "The identifier discover: that path is the discovery's (POST only)"
+                    ),
                 },
             }
         },
@@ -706,7 +636,7 @@ def _paths() -> dict[str, Any]:
                 "summary": "Activate a worker",
                 "tags": ["workers"],
                 "parameters": [IDENTIFIER],
-                "responses": {**_ok("WorkerResponse"), **_errors("401", "403", "404")},
+                "responses": {**ok("WorkerResponse"), **errors("401", "403", "404")},
             }
         },
         "/api/workers/{identifier}/deactivate": {
@@ -714,7 +644,7 @@ def _paths() -> dict[str, Any]:
                 "summary": "Deactivate a worker (new tasks are refused)",
                 "tags": ["workers"],
                 "parameters": [IDENTIFIER],
-                "responses": {**_ok("WorkerResponse"), **_errors("401", "403", "404")},
+                "responses": {**ok("WorkerResponse"), **errors("401", "403", "404")},
             }
         },
         "/api/workers/{identifier}/settings": {
@@ -722,7 +652,7 @@ def _paths() -> dict[str, Any]:
                 "summary": "A worker's settings",
                 "tags": ["workers"],
                 "parameters": [IDENTIFIER],
-                "responses": {**_ok("Settings"), **_errors("401", "404")},
+                "responses": {**ok("Settings"), **errors("401", "404")},
             },
             "put": {
                 "summary": "Change some of a worker's settings",
@@ -731,7 +661,7 @@ def _paths() -> dict[str, Any]:
                 "description": "A JSON object of setting -> value; keys and types must match the "
                 "worker's default_settings. Omitted settings are kept.",
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
-                "responses": {**_ok("Settings"), **_errors("400", "401", "403", "404", "413", "415")},
+                "responses": {**ok("Settings"), **errors("400", "401", "403", "404", "413", "415")},
             },
         },
         # -- the audit log (stask.service.audit): one block, its schemas inline --------------------
@@ -743,22 +673,24 @@ def _paths() -> dict[str, Any]:
                 "list; `since` and `until` take a date or a date-time (UTC without an offset; a bare "
                 "`until` date includes its whole day; `since` after `until` matches nothing).",
                 "parameters": [
-                    _filter("action", {"type": "string", "enum": list(audit.ACTIONS)}, "What was done"),
-                    _filter(
+                    list_filter("action", {"type": "string", "enum": list(audit.ACTIONS)}, "What was done"),
+                    list_filter(
                         "actor", {"type": "string", "pattern": audit.ACTOR_PATTERN, "maxLength": 100}, "Who did it"
                     ),
-                    _filter("target", {"type": "string", "pattern": audit.TARGET_PATTERN, "maxLength": 100}, "On what"),
-                    _filter("since", DAY_SCHEMA, "At or after"),
-                    _filter("until", DAY_SCHEMA, "At or before"),
+                    list_filter(
+                        "target", {"type": "string", "pattern": audit.TARGET_PATTERN, "maxLength": 100}, "On what"
+                    ),
+                    list_filter("since", DAY_SCHEMA, "At or after"),
+                    list_filter("until", DAY_SCHEMA, "At or before"),
                     *PAGE_PARAMETERS,
                 ],
                 "responses": {
-                    "200": _json(
+                    "200": json_response(
                         {
                             "type": "object",
                             "required": ["success", "items", "total", "total_capped", "page", "per_page", "pages"],
                             "properties": {
-                                "success": {"type": "boolean", "enum": [True]},
+                                "success": SUCCESS,
                                 "items": {
                                     "type": "array",
                                     "items": {
@@ -767,12 +699,12 @@ def _paths() -> dict[str, Any]:
                                         "properties": {
                                             "id": {"type": "integer", "format": "int64"},
                                             "created_at": {"type": "string", "format": "date-time"},
-                                            "actor_role": _nullable({"type": "string", "enum": list(audit.ROLES)}),
+                                            "actor_role": nullable({"type": "string", "enum": list(audit.ROLES)}),
                                             "actor_kind": {"type": "string", "enum": list(audit.ACTOR_KINDS)},
                                             "actor": {"type": "string", "description": "A label, never a secret"},
-                                            "client": _nullable({"type": "string", "description": "Client address"}),
+                                            "client": nullable({"type": "string", "description": "Client address"}),
                                             "action": {"type": "string", "enum": list(audit.ACTIONS)},
-                                            "target": _nullable({"type": "string", "example": "task:42"}),
+                                            "target": nullable({"type": "string", "example": "task:42"}),
                                             "details": {"type": "object", "description": "Names and counts"},
                                         },
                                     },
@@ -786,7 +718,7 @@ def _paths() -> dict[str, Any]:
                         },
                         "One page of entries",
                     ),
-                    **_errors("400", "401"),
+                    **errors("400", "401"),
                 },
             }
         },
@@ -794,7 +726,7 @@ def _paths() -> dict[str, Any]:
             "get": {
                 "summary": "This document",
                 "tags": ["meta"],
-                "responses": {"200": _json({"type": "object"}, "OpenAPI 3 document"), **_errors("401")},
+                "responses": {"200": json_response({"type": "object"}, "OpenAPI 3 document"), **errors("401")},
             }
         },
     }
@@ -839,7 +771,7 @@ def build_document(prefix: str, count_cap: int = COUNT_CAP) -> dict[str, Any]:
         "components": {
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
             "schemas": schemas,
-            "responses": {f"E{code}": _json(_ref("Error"), text) for code, text in _ERROR_TEXT.items()},
+            "responses": {f"E{code}": json_response(ref("Error"), text) for code, text in ERROR_TEXT.items()},
         },
     }
 

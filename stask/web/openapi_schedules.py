@@ -8,54 +8,73 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..enums import Priority
-from ..scheduling.slots import MAX_CRON_LENGTH, MAX_INTERVAL, MAX_JITTER, MISFIRE_POLICIES, OVERLAP_POLICIES
-from ..service.schedules import MAX_NAME, MAX_PER_PAGE, SOURCES
+from ..scheduling.slots import (
+    MAX_CRON_LENGTH,
+    MAX_INTERVAL,
+    MAX_JITTER,
+    MAX_ZONE_LENGTH,
+    MISFIRE_POLICIES,
+    OVERLAP_POLICIES,
+    ZONE_PATTERN,
+)
+from ..service.schedules import MAX_NAME, SOURCES
+from .openapi_parts import (
+    ACTION_SCHEMA,
+    DATE,
+    DATE_TIME_SCHEMA,
+    ID_SCHEMA,
+    IDENTIFIER_SCHEMA,
+    PAGE_PARAMETERS,
+    PRIORITY_SCHEMA,
+    SUCCESS,
+    char_class,
+    errors,
+    id_parameter,
+    json_body,
+    json_response,
+    list_filter,
+    nullable,
+    ok,
+    ref,
+)
 
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
-    return {**schema, "nullable": True}
-
-
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def _errors(*codes: str) -> dict[str, Any]:
-    return {code: {"$ref": f"#/components/responses/E{code}"} for code in codes}
-
-
-SUCCESS = {"type": "boolean", "enum": [True]}
-DATE = {"type": "string", "format": "date-time"}
+#: What a name may not contain (``str.isprintable``), in the Basic Multilingual Plane: a JSON
+#: Schema pattern (ECMA-262 without the ``u`` flag) cannot name characters beyond it.
+_NOT_PRINTABLE = char_class([chr(c) for c in range(0x10000) if not chr(c).isprintable() and not 0xD800 <= c <= 0xDFFF])
 #: The writable fields, with every constraint the service checks that a schema can say.
 WRITABLE: dict[str, Any] = {
     "name": {
         "type": "string",
-        "minLength": 1,
         "maxLength": MAX_NAME,
-        "description": "Default: '<identifier> <action>'",
+        "allOf": [{"pattern": "[^ ]"}, {"not": {"pattern": _NOT_PRINTABLE}}],
+        "description": "Printable characters (no control, format, private-use or unassigned characters, "
+        "no separator but the space), not only spaces; surrounding spaces are removed. "
+        "Default: '<identifier> <action>'",
     },
-    "identifier": {"type": "string", "description": "A registered worker", "example": "echo"},
-    "action": {"type": "string", "description": "One of the worker's actions", "example": "say"},
-    "data": _nullable({"type": "object", "description": "Options of each task; checked against the action's fields"}),
-    "priority": {"type": "string", "enum": [p.value for p in Priority], "default": "normal"},
-    "cron": _nullable(
+    "identifier": {**IDENTIFIER_SCHEMA, "description": "A registered worker", "example": "echo"},
+    "action": {**ACTION_SCHEMA, "description": "One of the worker's actions", "example": "say"},
+    "data": nullable({"type": "object", "description": "Options of each task; checked against the action's fields"}),
+    "priority": {**PRIORITY_SCHEMA, "default": "normal"},
+    "cron": nullable(
         {
             "type": "string",
             "maxLength": MAX_CRON_LENGTH,
+            "pattern": "\\S",
             "description": "5 fields (minute hour day month weekday) or @hourly, @daily, @weekly, @monthly, "
             "@yearly; give cron or interval, not both",
             "example": "*/5 * * * *",
         }
     ),
-    "interval": _nullable(
+    "interval": nullable(
         {"type": "integer", "minimum": 1, "maximum": MAX_INTERVAL, "description": "Seconds between slots"}
     ),
-    "timezone": {"type": "string", "maxLength": 64, "default": "UTC", "description": "IANA zone of cron's wall clock"},
+    "timezone": {
+        "type": "string",
+        "pattern": ZONE_PATTERN,
+        "maxLength": MAX_ZONE_LENGTH,
+        "default": "UTC",
+        "description": "IANA zone of cron's wall clock (one the server's tz database knows)",
+    },
     "enabled": {"type": "boolean", "default": True},
     "misfire": {
         "type": "string",
@@ -76,29 +95,30 @@ WRITABLE: dict[str, Any] = {
         "default": 0,
         "description": "Delay each task by up to this many seconds (the same for a given slot); shorter than interval",
     },
-    "start_date": _nullable({**DATE, "description": "No slot before (UTC if no offset)"}),
-    "end_date": _nullable({**DATE, "description": "No slot after (UTC if no offset)"}),
+    "start_date": nullable({**DATE_TIME_SCHEMA, "description": "No slot before (UTC if no offset)"}),
+    "end_date": nullable({**DATE_TIME_SCHEMA, "description": "No slot after (UTC if no offset); after now"}),
 }
+#: What the read schema keeps of the writable fields' (the rules are for requests).
+_READ_KEYS = ("type", "format", "enum", "minimum", "maximum", "nullable", "description")
 SCHEMAS: dict[str, Any] = {
     "Schedule": {
         "type": "object",
         "required": [*WRITABLE, "id", "next_run_at", "last_run_at", "last_task_id", "source"],
         "properties": {
             "id": {"type": "integer", "format": "int64"},
-            **{
-                name: {k: v for k, v in schema.items() if k not in ("default", "example", "minLength")}
-                for name, schema in WRITABLE.items()
-            },
+            **{name: {k: v for k, v in schema.items() if k in _READ_KEYS} for name, schema in WRITABLE.items()},
+            "start_date": nullable({**DATE, "description": "No slot before"}),
+            "end_date": nullable({**DATE, "description": "No slot after"}),
             "data": {"type": "object"},
-            "next_run_at": _nullable(
+            "next_run_at": nullable(
                 {**DATE, "description": "The next slot (UTC, before jitter); null: paused or ended"}
             ),
-            "last_run_at": _nullable(DATE),
-            "last_task_id": _nullable({"type": "integer", "format": "int64"}),
-            "last_skipped_at": _nullable(DATE),
-            "last_skip_reason": _nullable({"type": "string"}),
+            "last_run_at": nullable(DATE),
+            "last_task_id": nullable({"type": "integer", "format": "int64"}),
+            "last_skipped_at": nullable(DATE),
+            "last_skip_reason": nullable({"type": "string"}),
             "source": {"type": "string", "enum": list(SOURCES), "description": "code: declared on a worker class"},
-            "created_by": _nullable({"type": "string"}),
+            "created_by": nullable({"type": "string"}),
             "created_at": DATE,
             "updated_at": DATE,
         },
@@ -120,12 +140,12 @@ SCHEMAS: dict[str, Any] = {
     "ScheduleCreated": {
         "type": "object",
         "required": ["success", "id", "schedule"],
-        "properties": {"success": SUCCESS, "id": {"type": "integer", "format": "int64"}, "schedule": _ref("Schedule")},
+        "properties": {"success": SUCCESS, "id": {"type": "integer", "format": "int64"}, "schedule": ref("Schedule")},
     },
     "ScheduleResponse": {
         "type": "object",
         "required": ["success", "schedule"],
-        "properties": {"success": SUCCESS, "schedule": _ref("Schedule")},
+        "properties": {"success": SUCCESS, "schedule": ref("Schedule")},
     },
     "ScheduleDeleted": {
         "type": "object",
@@ -137,7 +157,7 @@ SCHEMAS: dict[str, Any] = {
         "required": ["success", "items", "total", "page", "per_page", "pages"],
         "properties": {
             "success": SUCCESS,
-            "items": {"type": "array", "items": _ref("Schedule")},
+            "items": {"type": "array", "items": ref("Schedule")},
             "total": {"type": "integer"},
             "page": {"type": "integer"},
             "per_page": {"type": "integer"},
@@ -145,17 +165,7 @@ SCHEMAS: dict[str, Any] = {
         },
     },
 }
-SCHEDULE_ID = {
-    "name": "schedule_id",
-    "in": "path",
-    "required": True,
-    "schema": {"type": "integer", "format": "int64", "minimum": 1},
-    "example": 1,
-}
-
-
-def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+SCHEDULE_ID = id_parameter("schedule_id")
 
 
 def _action(summary: str, response: str, *codes: str, status: str = "200") -> dict[str, Any]:
@@ -163,12 +173,8 @@ def _action(summary: str, response: str, *codes: str, status: str = "200") -> di
         "summary": summary,
         "tags": ["schedules"],
         "parameters": [SCHEDULE_ID],
-        "responses": {status: _json(_ref(response), "Success"), **_errors(*codes)},
+        "responses": {**ok(response, status=status), **errors(*codes)},
     }
-
-
-def _body(name: str) -> dict[str, Any]:
-    return {"required": True, "content": {"application/json": {"schema": _ref(name)}}}
 
 
 PATHS: dict[str, Any] = {
@@ -177,19 +183,18 @@ PATHS: dict[str, Any] = {
             "summary": "List schedules",
             "tags": ["schedules"],
             "parameters": [
-                _query("identifier", {"type": "string"}, "Only this worker's schedules"),
-                _query("page", {"type": "integer", "minimum": 1, "maximum": 1_000_000}, "Page number"),
-                _query("per_page", {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE}, "Rows per page"),
+                list_filter("identifier", IDENTIFIER_SCHEMA, "Only this worker's schedules"),
+                *PAGE_PARAMETERS,
             ],
-            "responses": {"200": _json(_ref("ScheduleList"), "Success"), **_errors("400", "401")},
+            "responses": {**ok("ScheduleList"), **errors("400", "401")},
         },
         "post": {
             "summary": "Create a schedule",
             "tags": ["schedules"],
-            "requestBody": _body("ScheduleCreateRequest"),
+            "requestBody": json_body(ref("ScheduleCreateRequest")),
             "responses": {
-                "201": _json(_ref("ScheduleCreated"), "The schedule is stored"),
-                **_errors("400", "401", "403", "413", "415"),
+                "201": json_response(ref("ScheduleCreated"), "The schedule is stored"),
+                **errors("400", "401", "403", "413", "415"),
             },
         },
     },
@@ -197,7 +202,7 @@ PATHS: dict[str, Any] = {
         "get": _action("One schedule", "ScheduleResponse", "401", "404"),
         "put": {
             **_action("Change a schedule", "ScheduleResponse", "400", "401", "403", "404", "409", "413", "415"),
-            "requestBody": _body("ScheduleUpdateRequest"),
+            "requestBody": json_body(ref("ScheduleUpdateRequest")),
         },
         "delete": _action("Delete a schedule (not one from code)", "ScheduleDeleted", "401", "403", "404", "409"),
     },
@@ -222,10 +227,10 @@ PATHS: dict[str, Any] = {
 }
 #: What schedules add to the task object and to the task list's filters.
 TASK_PROPERTIES = {
-    "schedule_id": _nullable({"type": "integer", "format": "int64", "description": "The schedule that created it"}),
-    "scheduled_for": _nullable({**DATE, "description": "The schedule's slot it was created for"}),
+    "schedule_id": nullable({"type": "integer", "format": "int64", "description": "The schedule that created it"}),
+    "scheduled_for": nullable({**DATE, "description": "The schedule's slot it was created for"}),
 }
-TASK_FILTER = _query("schedule_id", {"type": "integer", "format": "int64", "minimum": 1}, "Tasks of this schedule")
+TASK_FILTER = list_filter("schedule_id", ID_SCHEMA, "Tasks of this schedule")
 
 
 def extend_document(schemas: dict[str, Any], paths: dict[str, Any]) -> None:

@@ -17,23 +17,11 @@ from typing import Any
 from ..exceptions import StaskError
 from ..service import Service
 from ..workers.fields import Field
+from .openapi_parts import char_class, json_body, ref
 
 #: Documented for every string setting; ECMA-262 patterns cannot express it without the ``u`` flag.
 STRING_NOTE = "No control characters and no lone surrogates."
 _CONTROLS = [chr(c) for c in range(0x110000) if c < 0xA0 and unicodedata.category(chr(c)) == "Cc"]
-
-
-def _class_of(characters: list[str]) -> str:
-    """A regex character class of ``characters`` written as ``\\uXXXX`` ranges (portable to ECMA-262)."""
-    codes = sorted(ord(c) for c in characters)
-    ranges: list[tuple[int, int]] = []
-    for code in codes:
-        if ranges and code == ranges[-1][1] + 1:
-            ranges[-1] = (ranges[-1][0], code)
-        else:
-            ranges.append((code, code))
-    parts = [f"\\u{a:04x}" if a == b else f"\\u{a:04x}-\\u{b:04x}" for a, b in ranges]
-    return "[" + "".join(parts) + "]"
 
 
 def field_schema(spec: Field) -> dict[str, Any]:
@@ -61,7 +49,7 @@ def field_schema(spec: Field) -> dict[str, Any]:
         schema = {"type": "string", "maxLength": spec.length_limit}
         if spec.min_length:
             schema["minLength"] = spec.min_length
-        conditions: list[dict[str, Any]] = [{"not": {"pattern": _class_of(refused)}}]
+        conditions: list[dict[str, Any]] = [{"not": {"pattern": char_class(refused)}}]
         if spec.required:
             conditions.append({"pattern": "\\S"})
         if spec.pattern is not None:
@@ -147,6 +135,5 @@ def add_worker_settings(document: dict[str, Any], service: Service, prefix: str)
             operation["parameters"] = [p for p in operation.get("parameters", []) if p.get("name") != "identifier"]
             operation["summary"] = f"{operation['summary']} ({row.identifier})"
             operation["operationId"] = f"{method}_settings_of_{row.identifier}"
-        body = {"$ref": f"#/components/schemas/{name}"}
-        item["put"]["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+        item["put"]["requestBody"] = json_body(ref(name))
         document["paths"][f"{prefix}/api/workers/{row.identifier}/settings"] = item

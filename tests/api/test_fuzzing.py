@@ -51,6 +51,13 @@ def test_schemathesis_finds_nothing(fuzzed_app: Flask, token: str, examples: int
             "GET /stask/api/tasks",
             "GET /stask/api/tasks/{task_id}",
             "GET /stask/api/workers/{identifier}",
+            "GET /stask/api/schedules",
+            "GET /stask/api/schedules/{schedule_id}",
+            "POST /stask/api/schedules",
+            "PUT /stask/api/schedules/{schedule_id}",
+            "POST /stask/api/schedules/{schedule_id}/pause",
+            "POST /stask/api/schedules/{schedule_id}/run",
+            "DELETE /stask/api/schedules/{schedule_id}",
         ):
             assert label in succeeded, (label, report.statuses.get(label))
     else:

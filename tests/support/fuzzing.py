@@ -28,6 +28,7 @@ from schemathesis.engine.events import EngineFinished, FatalError, NonFatalError
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from stask.enums import Status
+from stask.service import current_stask
 from tests.support.api import AUTH_CONFIG, create, run_all, set_row
 
 DOCUMENT = "/stask/api/openapi.json"
@@ -43,11 +44,20 @@ _UPLOAD_REASON = (
     "protocol's state (the upload_id an earlier answer gave, a Content-Range that matches the part's "
     "length and continues the stored file), which a request schema cannot state; every other check runs"
 )
+_SCHEDULE_REASON = (
+    "a schedule is refused for what no request schema can state: a worker that is not registered, an "
+    "action that worker lacks, data its action fields refuse, a cron expression that is no valid cron "
+    "(or never matches a date), a zone the tz database lacks, cron and interval both or neither, jitter "
+    "not shorter than the interval, an end_date before now or start_date, a change to a schedule declared "
+    "in code (409); every other check runs, and a seeded schedule gives the other operations a real one"
+)
 #: Checks switched off for one operation, with the reason (``tests/api/test_fuzzing.py`` checks
 #: that each operation named here is still in the document, so the list cannot outlive its cause).
 NOT_CHECKED: dict[str, dict[str, str]] = {
     "POST /stask/task/{task_id}/upload": {"positive_data_acceptance": _UPLOAD_REASON},
     "POST /stask/worker/{identifier}/upload": {"positive_data_acceptance": _UPLOAD_REASON},
+    "POST /stask/api/schedules": {"positive_data_acceptance": _SCHEDULE_REASON},
+    "PUT /stask/api/schedules/{schedule_id}": {"positive_data_acceptance": _SCHEDULE_REASON},
     "PUT /stask/api/workers/{identifier}/settings": {
         "positive_data_acceptance": "the templated path's body is any object; which keys and values a "
         "worker takes is stated on its concrete path (/stask/api/workers/<identifier>/settings, "
@@ -103,7 +113,8 @@ def config(*, seed: int, examples: int, token: str, label: str | None = None) ->
 
 
 def seed(app: Flask) -> None:
-    """Tasks in every state with small ids (which generated requests try first) and a result file."""
+    """Tasks in every state with small ids (which generated requests try first), a result file, and
+    schedule 1 (so that reading, changing, pausing and running a schedule reach real work)."""
     _restart_ids(app)
     written = create(app, "echo", "write_file", data={"text": "a,b\n"})
     run_all(app)
@@ -113,6 +124,10 @@ def seed(app: Flask) -> None:
     set_row(app, cancelled, status=int(Status.CANCELLED))
     set_row(app, running, status=int(Status.RUNNING), attempts=1)
     assert written == 1
+    with app.app_context():
+        schedule = current_stask().schedules.create({"identifier": "echo", "action": "say", "interval": 3600})
+        assert schedule.id == 1
+        current_stask().db.session.remove()
 
 
 def _restart_ids(app: Flask) -> None:
@@ -121,9 +136,11 @@ def _restart_ids(app: Flask) -> None:
         db = app.extensions["stask"].db
         dialect = db.engine.dialect.name
         if dialect == "postgresql":
-            db.session.execute(sa.text("SELECT setval(pg_get_serial_sequence('s_tasks', 'id'), 1, false)"))
+            for table in ("s_tasks", "s_schedules"):
+                db.session.execute(sa.text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), 1, false)"))
         elif dialect in ("mysql", "mariadb"):
-            db.session.execute(sa.text("ALTER TABLE s_tasks AUTO_INCREMENT = 1"))
+            for table in ("s_tasks", "s_schedules"):
+                db.session.execute(sa.text(f"ALTER TABLE {table} AUTO_INCREMENT = 1"))
         db.session.commit()
         db.session.remove()
 
