@@ -149,3 +149,37 @@ def test_start_at_years_are_those_written(client: FlaskClient) -> None:
 def test_a_required_body_cannot_be_left_out(client: FlaskClient, path: str) -> None:
     method = "put" if path.endswith("/settings") else "post"
     assert error_code(getattr(client, method)(path, headers=ADMIN), 400) == "invalid_input"
+
+
+def test_the_schedule_list_follows_the_list_rules(api_app: Flask, client: FlaskClient) -> None:
+    """Empty means "not given"; anything else must match exactly (no trimming), as on the task list."""
+    everything = client.get("/stask/api/schedules?identifier=&page=&per_page=", headers=READONLY)
+    assert everything.status_code == 200 and everything.get_json()["per_page"] == 50
+    for query in ("identifier=echo%0A", "identifier=%20echo", "page=%201", "per_page=201", "page=\u0661"):
+        assert error_code(client.get(f"/stask/api/schedules?{query}", headers=READONLY), 400) == "invalid_input"
+
+
+@pytest.mark.parametrize("schedule_id", ["0", str(2**63), "\u0663"])
+def test_a_path_id_the_document_refuses_names_no_schedule(client: FlaskClient, schedule_id: str) -> None:
+    assert client.get(f"/stask/api/schedules/{schedule_id}", headers=READONLY).status_code == 404
+    assert client.delete(f"/stask/api/schedules/{schedule_id}", headers=ADMIN).status_code == 404  # not 405
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": ""},
+        {"name": None},
+        {"name": "tab\there"},
+        {"name": "x" * 120 + " "},
+        {"timezone": ""},
+        {"timezone": "../etc/passwd"},
+        {"misfire": None},
+        {"priority": "HIGH"},
+        {"jitter": False},
+        {"start_date": "2030-01-31 12:00:00"},
+    ],
+)
+def test_schedule_fields_are_as_strict_as_the_document(client: FlaskClient, body: dict[str, Any]) -> None:
+    full = {"identifier": "echo", "action": "say", "interval": 3600, **body}
+    assert error_code(client.post("/stask/api/schedules", json=full, headers=ADMIN), 400) == "invalid_input"
