@@ -103,7 +103,7 @@ WORKER = _object(
 )
 ALERT = _object(
     {
-        "key": {"type": "string", "description": "type, or type:subject (a queue or a worker)"},
+        "key": {"type": "string", "description": "type, or type:subject (a queue, a worker or a schedule id)"},
         "type": {
             "type": "string",
             "enum": [
@@ -112,6 +112,8 @@ ALERT = _object(
                 "queue_wait",
                 "stuck_tasks",
                 "no_worker",
+                "schedule_missed",
+                "schedule_failing",
                 "database_unreachable",
                 "redis_unreachable",
             ],
