@@ -252,10 +252,9 @@ class Settings:
     # -----------------------------------------------------------------------------------
     def __post_init__(self) -> None:
         """Bounds a type cannot say, refused at start-up like a wrong type."""
-        if self.alert_schedule_grace_seconds < 1:
-            raise InvalidSetting(
-                f"STASK_ALERT_SCHEDULE_GRACE_SECONDS must be at least 1 (seconds), got {self.alert_schedule_grace_seconds}"
-            )
+        grace = self.alert_schedule_grace_seconds
+        if grace < 1:
+            raise InvalidSetting(f"STASK_ALERT_SCHEDULE_GRACE_SECONDS must be at least 1 (seconds), got {grace}")
         if self.alert_schedule_failures < 0:
             raise InvalidSetting(
                 f"STASK_ALERT_SCHEDULE_FAILURES must be 0 (off) or more, got {self.alert_schedule_failures}"

@@ -33,11 +33,6 @@ _TASKS = cast(sa.Table, Task.__table__)
 OVERLAP_REASON = "% skipped: task % is still %"
 
 
-def is_overlap_skip(reason: str | None) -> bool:
-    """Whether a recorded skip is the overlap policy's (the SQL in :func:`unwell` says the same)."""
-    return bool(reason) and " skipped: task " in str(reason) and " is still " in str(reason)
-
-
 def overdue(session: Session, before: datetime, limit: int) -> list[Any]:
     """Enabled schedules whose next slot is older than ``before`` (nobody fired it), most late first."""
     query = (

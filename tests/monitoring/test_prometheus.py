@@ -14,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from stask.models import StoredSchedule, utcnow
 from stask.monitoring.prometheus import render
 from tests.support.monitoring import add_rows
+from tests.support.schedule_rows import runs, schedule
 from tests.support.servers import RedisServer
 
 
@@ -93,8 +94,6 @@ def test_exposition_without_redis(stoppable_redis: RedisServer, make_app: Callab
 
 
 def test_per_schedule_series(app: Flask, stask: Any, count_queries: Any) -> None:
-    from tests.monitoring.test_schedule_alerts import runs, schedule
-
     next_run = datetime(2030, 1, 2, 3, 4, 5)
     odd = schedule(stask, name='say "hi"\\now\nplease', next_run_at=next_run)
     runs(stask, odd, [80, 100])
@@ -107,9 +106,10 @@ def test_per_schedule_series(app: Flask, stask: Any, count_queries: Any) -> None
     values = samples(text)
     labels = (("action", "say"), ("identifier", "echo"), ("name", 'say "hi"\\now\nplease'), ("schedule", str(odd)))
     assert values[("stask_schedule_enabled", labels)] == 1
-    assert values[("stask_schedule_next_run_timestamp_seconds", labels)] == next_run.replace(
-        tzinfo=timezone.utc
-    ).timestamp()
+    assert (
+        values[("stask_schedule_next_run_timestamp_seconds", labels)]
+        == next_run.replace(tzinfo=timezone.utc).timestamp()
+    )
     last_run = stask.db.session.get(StoredSchedule, odd).last_run_at
     assert values[("stask_schedule_last_run_timestamp_seconds", labels)] == pytest.approx(
         last_run.replace(tzinfo=timezone.utc).timestamp()

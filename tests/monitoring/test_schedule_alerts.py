@@ -17,58 +17,7 @@ from stask.monitoring.schedule_alerts import schedule_rules
 from stask.settings import Settings
 from tests.support.monitoring import add_rows
 from tests.support.queries import Statements
-
-
-def schedule(stask: Any, **changes: Any) -> int:
-    """A schedule row written straight to the table (the firing path is not under test here)."""
-    now = utcnow()
-    values = {
-        "name": "nightly",
-        "identifier": "echo",
-        "action": "say",
-        "data": {},
-        "priority": "normal",
-        "interval": 3600,
-        "timezone": "UTC",
-        "enabled": True,
-        "misfire": "run_once",
-        "overlap": "skip",
-        "jitter": 0,
-        "anchor": now - timedelta(hours=1),
-        "next_run_at": now + timedelta(minutes=30),
-        "source": "panel",
-        "created_at": now,
-        "updated_at": now,
-        **changes,
-    }
-    result = stask.db.session.execute(sa.insert(StoredSchedule).values(**values))
-    stask.db.session.commit()
-    return int(result.inserted_primary_key[0])
-
-
-def set_row(stask: Any, schedule_id: int, **values: Any) -> None:
-    stask.db.session.execute(sa.update(StoredSchedule).where(StoredSchedule.id == schedule_id).values(**values))
-    stask.db.session.commit()
-
-
-def runs(stask: Any, schedule_id: int, statuses: list[int]) -> None:
-    """Tasks of the schedule, oldest first; the schedule's last_task_id points at the newest."""
-    now = utcnow()
-    for k, status in enumerate(statuses):
-        add_rows(
-            stask,
-            [
-                {
-                    "status": status,
-                    "schedule_id": schedule_id,
-                    "scheduled_for": now - timedelta(hours=len(statuses) - k),
-                    "error": "RuntimeError: boom\nValueError: the disk is full" if status == 100 else None,
-                    "finished_at": now - timedelta(hours=len(statuses) - k),
-                }
-            ],
-        )
-    last = stask.db.session.execute(sa.text("SELECT max(id) FROM s_tasks")).scalar()
-    set_row(stask, schedule_id, last_task_id=last, last_run_at=now - timedelta(hours=1))
+from tests.support.schedule_rows import runs, schedule, set_row
 
 
 def alerts_of(app: Flask, kind: str) -> dict[str, dict[str, Any]]:
@@ -86,7 +35,9 @@ def test_an_overdue_schedule_raises_missed_a_fresh_or_paused_one_does_not(app: F
     alert = missed[f"schedule_missed:{late}"]
     assert alert["severity"] == "warning" and alert["threshold"] == 300
     assert 1190 <= alert["value"] <= 1260
-    assert "'late \"one\"'" in alert["message"] and "20 min later" in alert["message"] and "echo.say" in alert["message"]
+    assert (
+        "'late \"one\"'" in alert["message"] and "20 min later" in alert["message"] and "echo.say" in alert["message"]
+    )
     set_row(stask, late, next_run_at=now + timedelta(minutes=40))  # fired at last: it clears
     assert alerts_of(app, "schedule_missed") == {}
 
