@@ -210,6 +210,18 @@ class Settings:
         60,
         group="monitoring",
     )
+    alert_schedule_grace_seconds: int = _key(
+        "STASK_ALERT_SCHEDULE_GRACE_SECONDS",
+        "an enabled schedule whose next slot is this many seconds old without a task raises an alert (at least 1)",
+        300,
+        group="monitoring",
+    )
+    alert_schedule_failures: int = _key(
+        "STASK_ALERT_SCHEDULE_FAILURES",
+        "a schedule whose last this many runs all failed raises an alert (0: off)",
+        3,
+        group="monitoring",
+    )
     alert_cooldown: int = _key(
         "STASK_ALERT_COOLDOWN", "seconds before the same alert is sent again on a channel", 1800, group="monitoring"
     )
@@ -238,6 +250,16 @@ class Settings:
     alert_p95_ms_overrides: dict[str, int] = field(default_factory=dict, metadata={"pattern": P95_PREFIX + "*"})
 
     # -----------------------------------------------------------------------------------
+    def __post_init__(self) -> None:
+        """Bounds a type cannot say, refused at start-up like a wrong type."""
+        grace = self.alert_schedule_grace_seconds
+        if grace < 1:
+            raise InvalidSetting(f"STASK_ALERT_SCHEDULE_GRACE_SECONDS must be at least 1 (seconds), got {grace}")
+        if self.alert_schedule_failures < 0:
+            raise InvalidSetting(
+                f"STASK_ALERT_SCHEDULE_FAILURES must be 0 (off) or more, got {self.alert_schedule_failures}"
+            )
+
     @classmethod
     def from_config(cls, config: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Settings:
         """Resolve every key: ``config`` first, then ``environ`` (default ``os.environ``), then the default."""

@@ -25,6 +25,11 @@ turns its rule off):
     ``STASK_HEARTBEAT_TTL`` seconds ago whose heartbeat key is gone.
 ``STASK_ALERT_BACKLOG_GRACE_SECONDS`` (60)
     ``no_worker``: due tasks waiting at least this long while no worker process serves the queues.
+``STASK_ALERT_SCHEDULE_GRACE_SECONDS`` (300, at least 1)
+    ``schedule_missed:<id>``: an enabled schedule's slot is this old without a task, or its last
+    slot went without one for a reason other than the overlap policy (:mod:`.schedule_alerts`).
+``STASK_ALERT_SCHEDULE_FAILURES`` (3)
+    ``schedule_failing:<id>``: an enabled schedule's last this many runs all failed.
 ``database_unreachable`` and ``redis_unreachable`` have no threshold.
 
 Delivery (:func:`deliver_alerts`, at most once per alert and channel per cool-down):
@@ -45,7 +50,7 @@ import logging
 import smtplib
 import time
 import urllib.request
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
@@ -60,27 +65,17 @@ from ..enums import Status
 from ..models import Task, utcnow
 from ..service import Service, store
 from ..settings import Settings
+from .alert_types import CRITICAL, WARNING, Alert
 from .health import check_database, check_redis, live_workers, probe_redis, service_of
 from .metrics import Stats, collect, iso
+from .schedule_alerts import schedule_rules
 
 log = logging.getLogger("stask")
 
-CRITICAL, WARNING = "critical", "warning"
 #: Running tasks examined per evaluation (the oldest first).
 STUCK_SCAN_LIMIT = 1000
 #: Cool-down claims taken while Redis was unreachable (per process; key -> expiry).
 _local_sent: dict[str, float] = {}
-
-
-@dataclass
-class Alert:
-    key: str
-    type: str
-    severity: str
-    message: str
-    value: float | int | None
-    threshold: float | int | None
-    since: str | None = None
 
 
 # -- rules ------------------------------------------------------------------------------------
@@ -248,7 +243,8 @@ def evaluate(app: Flask, now: datetime | None = None) -> list[dict[str, Any]]:
         backlog = store.backlog(session, now)
         session.commit()
         alerts += _queue_rules(settings, backlog, now)
-        evaluated |= {"failure_rate", "p95_run_time", "queue_wait"}
+        alerts += schedule_rules(settings, session, now)
+        evaluated |= {"failure_rate", "p95_run_time", "queue_wait", "schedule_missed", "schedule_failing"}
         if redis_check["ok"]:
             alerts += _no_worker_rule(app, backlog, now)
             alerts += _stuck_rule(service, session, now)

@@ -5,12 +5,20 @@ the database and Redis answer. The run- and wait-time histograms describe the ta
 that ended in the last ``STASK_METRICS_WINDOW_MINUTES`` (default 60) — a sliding
 window computed from the rows, so they are gauges in spirit (they can go down). The
 worker-resolution cache counters are the shared totals of every process.
+
+Per schedule (labels ``schedule`` (the id), ``name``, ``identifier``, ``action``; one
+statement for all of them): ``stask_schedule_enabled``, ``stask_schedule_next_run_timestamp_seconds``
+(absent while paused or finished), ``stask_schedule_last_run_timestamp_seconds`` (absent before
+the first run) and ``stask_schedule_last_run_status`` (the last task's status code, 10 … 100, with
+its name in a ``status`` label; absent before the first run or once that task is deleted). At most
+:data:`SCHEDULE_SERIES_LIMIT` schedules are exposed (the lowest ids), four series each;
+``stask_schedules{state="enabled"|"paused"}`` counts them all.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import redis
@@ -18,13 +26,15 @@ from flask import Flask
 
 from ..enums import Status
 from ..models import utcnow
-from ..service import store
+from ..service import schedule_health, store
 from .health import check_database, check_redis, live_workers, probe_redis, service_of
 from .metrics import Distribution, Stats, collect
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 #: Upper bounds (seconds) of the run- and wait-time histogram buckets.
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800)
+#: Schedules given per-schedule series (lowest ids first): 10,000 × 4 series bounds the response.
+SCHEDULE_SERIES_LIMIT = 10_000
 
 
 def _escape(value: str) -> str:
@@ -150,6 +160,65 @@ def _database_families(app: Flask, out: Exposition) -> None:
     out.family("stask_tasks_ended", "gauge", f"Tasks that ended {window}, by worker and outcome.", ended)
     out.family("stask_task_run_seconds", "histogram", f"Run time of tasks that ended {window}.", run)
     out.family("stask_task_wait_seconds", "histogram", f"Queue wait of tasks that ended {window}.", wait)
+    _schedule_families(session, out)
+
+
+def _timestamp(value: datetime) -> float:
+    """Seconds since the epoch of a naive UTC datetime (how stask stores times)."""
+    return value.replace(tzinfo=timezone.utc).timestamp()
+
+
+Samples = list[tuple[str, dict[str, str], float]]
+
+
+def _schedule_families(session: Any, out: Exposition) -> None:
+    rows = schedule_health.figures(session, SCHEDULE_SERIES_LIMIT + 1)
+    session.commit()
+    enabled: Samples = []
+    next_run: Samples = []
+    last_run: Samples = []
+    last_status: Samples = []
+    for row in rows[:SCHEDULE_SERIES_LIMIT]:
+        labels = {"schedule": str(row.id), "name": row.name, "identifier": row.identifier, "action": row.action}
+        enabled.append(("", labels, int(bool(row.enabled))))
+        if row.next_run_at is not None:
+            next_run.append(("", labels, _timestamp(row.next_run_at)))
+        if row.last_run_at is not None:
+            last_run.append(("", labels, _timestamp(row.last_run_at)))
+        if row.last_status is not None:
+            code = int(row.last_status)
+            name = Status(code).text if code in Status._value2member_map_ else "unknown"
+            last_status.append(("", {**labels, "status": name}, code))
+    if len(rows) > SCHEDULE_SERIES_LIMIT:
+        counts = schedule_health.count_by_state(session)
+        session.commit()
+    else:
+        counts = {flag: sum(1 for row in rows if bool(row.enabled) == flag) for flag in (True, False)}
+    out.family(
+        "stask_schedules",
+        "gauge",
+        f"Schedules by state (per-schedule series cover the first {SCHEDULE_SERIES_LIMIT} by id).",
+        [("", {"state": "enabled"}, counts.get(True, 0)), ("", {"state": "paused"}, counts.get(False, 0))],
+    )
+    out.family("stask_schedule_enabled", "gauge", "Whether a schedule is enabled (1) or paused (0).", enabled)
+    out.family(
+        "stask_schedule_next_run_timestamp_seconds",
+        "gauge",
+        "The schedule's next slot, Unix time (UTC, before jitter).",
+        next_run,
+    )
+    out.family(
+        "stask_schedule_last_run_timestamp_seconds",
+        "gauge",
+        "When the schedule last created a task, Unix time.",
+        last_run,
+    )
+    out.family(
+        "stask_schedule_last_run_status",
+        "gauge",
+        "Status code of the schedule's last task (10 queued, 50 running, 80 finished, 90 cancelled, 100 failed).",
+        last_status,
+    )
 
 
 def metric_names(text: str) -> set[str]:

@@ -10,21 +10,19 @@ from typing import Any
 
 from ..monitoring.metrics import MAX_HOURS
 from ..workers.base import IDENTIFIER_PATTERN
+from .openapi_parts import DATE as TIME
+from .openapi_parts import SUCCESS
+from .openapi_parts import json_response as _json
 
 INT = {"type": "integer"}
 NUM = {"type": "number"}
 NULL_INT = {"type": "integer", "nullable": True}
 NULL_NUM = {"type": "number", "nullable": True}
 NULL_STR = {"type": "string", "nullable": True}
-TIME = {"type": "string", "format": "date-time"}
 
 
 def _object(properties: dict[str, Any], required: list[str] | None = None, **extra: Any) -> dict[str, Any]:
     return {"type": "object", "properties": properties, "required": required or list(properties), **extra}
-
-
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
 def _error(description: str) -> dict[str, Any]:
@@ -103,7 +101,7 @@ WORKER = _object(
 )
 ALERT = _object(
     {
-        "key": {"type": "string", "description": "type, or type:subject (a queue or a worker)"},
+        "key": {"type": "string", "description": "type, or type:subject (a queue, a worker or a schedule id)"},
         "type": {
             "type": "string",
             "enum": [
@@ -112,6 +110,8 @@ ALERT = _object(
                 "queue_wait",
                 "stuck_tasks",
                 "no_worker",
+                "schedule_missed",
+                "schedule_failing",
                 "database_unreachable",
                 "redis_unreachable",
             ],
@@ -160,7 +160,6 @@ HOURS = {
     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_HOURS, "default": 24},
     "description": "Window length in hours, ending now (leave it out for 24; an empty value is refused)",
 }
-SUCCESS = {"type": "boolean", "enum": [True]}
 #: What the guard can answer on every authenticated operation (see ``stask.web.openapi``).
 AUTH_ERRORS = {
     "401": _error("No valid credentials"),

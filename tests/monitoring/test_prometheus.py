@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import pytest
+import sqlalchemy as sa
 from flask import Flask
 from prometheus_client.parser import text_string_to_metric_families
 
-from stask.models import utcnow
+from stask.models import StoredSchedule, utcnow
 from stask.monitoring.prometheus import render
 from tests.support.monitoring import add_rows
+from tests.support.schedule_rows import runs, schedule
 from tests.support.servers import RedisServer
 
 
@@ -88,3 +91,35 @@ def test_exposition_without_redis(stoppable_redis: RedisServer, make_app: Callab
     assert values[("stask_up", (("component", "redis"),))] == 0
     assert values[("stask_up", (("component", "database"),))] == 1
     assert not any(name == "stask_queue_depth" for name, _labels in values)
+
+
+def test_per_schedule_series(app: Flask, stask: Any, count_queries: Any) -> None:
+    next_run = datetime(2030, 1, 2, 3, 4, 5)
+    odd = schedule(stask, name='say "hi"\\now\nplease', next_run_at=next_run)
+    runs(stask, odd, [80, 100])
+    paused = schedule(stask, name="paused", enabled=False, next_run_at=None)
+    count_queries.statements.clear()
+    text = render(app)
+    schedule_selects = [s for s in count_queries.statements if "s_schedules" in s]
+    assert len(schedule_selects) == 1  # one statement for every schedule
+    assert 'name="say \\"hi\\"\\\\now\\nplease"' in text  # escaped per the exposition format
+    values = samples(text)
+    labels = (("action", "say"), ("identifier", "echo"), ("name", 'say "hi"\\now\nplease'), ("schedule", str(odd)))
+    assert values[("stask_schedule_enabled", labels)] == 1
+    assert (
+        values[("stask_schedule_next_run_timestamp_seconds", labels)]
+        == next_run.replace(tzinfo=timezone.utc).timestamp()
+    )
+    last_run = stask.db.session.get(StoredSchedule, odd).last_run_at
+    assert values[("stask_schedule_last_run_timestamp_seconds", labels)] == pytest.approx(
+        last_run.replace(tzinfo=timezone.utc).timestamp()
+    )
+    assert values[("stask_schedule_last_run_status", (*labels[:3], *labels[3:], ("status", "failed")))] == 100
+    quiet = (("action", "say"), ("identifier", "echo"), ("name", "paused"), ("schedule", str(paused)))
+    assert values[("stask_schedule_enabled", quiet)] == 0
+    assert ("stask_schedule_next_run_timestamp_seconds", quiet) not in values
+    assert ("stask_schedule_last_run_status", (*quiet, ("status", "failed"))) not in values
+    rows = list(stask.db.session.scalars(sa.select(StoredSchedule.enabled)))  # with the test workers' own
+    assert values[("stask_schedules", (("state", "enabled"),))] == rows.count(True)
+    assert values[("stask_schedules", (("state", "paused"),))] == rows.count(False)
+    assert values[("stask_schedules", (("state", "paused"),))] >= 1
