@@ -54,6 +54,12 @@ ACTIONS = (
     "worker.discover",
     "worker.upload",
     "cache.clear",
+    "schedule.create",
+    "schedule.update",
+    "schedule.delete",
+    "schedule.pause",
+    "schedule.resume",
+    "schedule.run",
 )
 ROLES = ("admin", "readonly")
 #: How an actor was authenticated.
