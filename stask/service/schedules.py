@@ -413,6 +413,28 @@ class ScheduleService:
         }
 
     # -- panel reads (the Schedules page and the worker cards) -------------------------------
+    def page_with_runs(
+        self, identifier: str | None, page: int, per_page: int, per_schedule: int = RECENT_RUNS
+    ) -> tuple[SchedulePage, dict[int, list[Any]]]:
+        """A page of schedules and the newest runs of each: three statements, whatever the page holds.
+
+        The rows are detached before the read transaction ends, so reading their attributes
+        afterwards costs no statement (a commit would expire them: one reload per row).
+        """
+        if identifier is not None and not is_identifier(identifier):
+            raise InvalidField("identifier", f"identifier {identifier[:70]!r} is not a worker identifier")
+        session = self.db.session
+        rows, total = store.page(session, identifier, per_page, (page - 1) * per_page)
+        ids = [row.id for row in rows]
+        found = store.recent_runs(session, ids, per_schedule)
+        for row in rows:
+            session.expunge(row)
+        session.commit()
+        runs: dict[int, list[Any]] = {schedule_id: [] for schedule_id in ids}
+        for run in found:
+            runs[run.schedule_id].append(run)
+        return SchedulePage(rows, total, page, per_page), runs
+
     def recent_runs(self, schedule_ids: list[int], per_schedule: int = RECENT_RUNS) -> dict[int, list[Any]]:
         """The newest tasks of each schedule, newest first (rows with ``id``, ``status``,
         ``created_at``, ``scheduled_for``, ``finished_at``): one statement for a whole page."""

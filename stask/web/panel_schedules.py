@@ -142,8 +142,11 @@ def schedules() -> str:
     identifier = request.args.get("identifier", "").strip() or None
     number = request.args.get("page", "1")
     page_number = int(number) if number.isdigit() and 0 < int(number) <= 1_000_000 else 1
-    page = service.schedules.page(identifier, page_number, PER_PAGE)
-    runs = service.schedules.recent_runs([row.id for row in page.items])
+    try:
+        page, runs = service.schedules.page_with_runs(identifier, page_number, PER_PAGE)
+    except InvalidField:
+        identifier = None
+        page, runs = service.schedules.page_with_runs(None, page_number, PER_PAGE)
     return render_template(
         "stask/schedules.html",
         page=page,
