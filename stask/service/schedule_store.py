@@ -68,9 +68,7 @@ def recent_runs(session: Session, schedule_ids: list[int], per_schedule: int) ->
     ``ix_s_tasks_schedule_id``)."""
     if not schedule_ids:
         return []
-    rank = (
-        sa.func.row_number().over(partition_by=Task.schedule_id, order_by=Task.id.desc()).label("rank")
-    )
+    rank = sa.func.row_number().over(partition_by=Task.schedule_id, order_by=Task.id.desc()).label("rank")
     inner = (
         sa.select(Task.id, Task.schedule_id, Task.status, Task.created_at, Task.scheduled_for, Task.finished_at, rank)
         .where(Task.schedule_id.in_(schedule_ids))

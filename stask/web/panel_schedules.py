@@ -63,7 +63,7 @@ def language() -> str:
 
 def cron_words(expression: str, lang: str | None = None) -> str:
     """A cron expression in words, in the panel's language (English if the describer fails)."""
-    from cron_descriptor import ExpressionDescriptor, Options
+    from cron_descriptor import ExpressionDescriptor, Options  # type: ignore[import-untyped]
 
     lang = lang or language()
     code = DESCRIPTOR_LOCALES.get(lang, "en_US")
@@ -94,7 +94,7 @@ def _localise_names(words: str, lang: str) -> str:
 
 
 def interval_words(seconds: int) -> str:
-    """"Every 1 hour 30 minutes", exact (no rounding), in the panel's language."""
+    """ "Every 1 hour 30 minutes", exact (no rounding), in the panel's language."""
     lang = language()
     parts = []
     rest = seconds
@@ -106,7 +106,7 @@ def interval_words(seconds: int) -> str:
 
 
 def relative(when: datetime | None, now: datetime) -> str:
-    """"in 5 minutes" / "3 hours ago", localised."""
+    """ "in 5 minutes" / "3 hours ago", localised."""
     if when is None:
         return ""
     return str(format_timedelta(when - now, add_direction=True, threshold=0.9, locale=language()))
@@ -216,8 +216,17 @@ def schedule_delete(schedule_id: int) -> BaseResponse:
 def _values_of(row: StoredSchedule | None) -> dict[str, Any]:
     """What the inputs show for a stored schedule (or a new one)."""
     if row is None:
-        return {"kind": "cron", "cron": "0 * * * *", "timezone": "UTC", "priority": "normal", "data": "{}",
-                "misfire": "run_once", "overlap": "skip", "jitter": "0", "enabled": True}
+        return {
+            "kind": "cron",
+            "cron": "0 * * * *",
+            "timezone": "UTC",
+            "priority": "normal",
+            "data": "{}",
+            "misfire": "run_once",
+            "overlap": "skip",
+            "jitter": "0",
+            "enabled": True,
+        }
     return {
         "name": row.name,
         "identifier": row.identifier,
@@ -260,7 +269,7 @@ def _parse(values: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
         if not isinstance(fields["data"], dict):
             raise ValueError
     except ValueError:
-        errors["data"] = _("Enter a JSON object, such as {\"days\": 7}.")
+        errors["data"] = _('Enter a JSON object, such as {"days": 7}.')
     if values["kind"] == "interval":
         fields["cron"], fields["interval"] = None, _whole(values["interval"], "interval", errors)
     else:
@@ -414,7 +423,12 @@ def _preview_context(service: Service, values: dict[str, Any], row: StoredSchedu
         end = _date_or_none(values.get("end_date"))
         keep_anchor = row is not None and row.interval and not start
         slots = service.schedules.preview(
-            cron, interval, zone_name, start, end, anchor=row.anchor if keep_anchor and row else None,
+            cron,
+            interval,
+            zone_name,
+            start,
+            end,
+            anchor=row.anchor if keep_anchor and row else None,
             count=PREVIEW_SLOTS,
         )
     except InvalidField as exc:
@@ -462,9 +476,10 @@ def schedule_preview() -> Response:
             row = service.schedules.get(int(raw_id))
         except ScheduleNotFound:
             row = None
-    values = {name: request.args.get(name, "") for name in ("kind", "cron", "interval", "timezone", "start_date", "end_date")}
+    values = {
+        name: request.args.get(name, "") for name in ("kind", "cron", "interval", "timezone", "start_date", "end_date")
+    }
     body = render_template("stask/fragments/schedule_preview.html", preview=_preview_context(service, values, row))
     response = Response(body)
     response.vary.add("HX-Request")
     return response
-
