@@ -313,3 +313,23 @@ def test_list_and_cards_cost_a_fixed_number_of_statements(panel_app: Flask) -> N
         client.post(f"/stask/schedules/{schedule_id}/run", data={"csrf_token": token})
     assert count_statements(panel_app, client, "/stask/schedules") == few
     assert count_statements(panel_app, client, "/stask/workers") == few_cards
+
+
+def test_recent_runs_and_worker_schedules_on_every_database(app: Flask, stask: Any) -> None:
+    """The window queries behind the page and the cards (ROW_NUMBER per schedule / per worker)."""
+    schedules = stask.service.schedules
+    ids = [
+        schedules.create({"identifier": "echo", "action": "say", "interval": 60 + n, "name": f"e{n}"}).id
+        for n in range(3)
+    ]
+    made = {schedule_id: [schedules.run_now(schedule_id).id for _ in range(3)] for schedule_id in ids[:2]}
+    page, runs = schedules.page_with_runs("echo", 1, 50, per_schedule=2)
+    assert [row.id for row in page.items] == ids and page.total == 3
+    assert {key: [run.id for run in value] for key, value in runs.items()} == {
+        ids[0]: made[ids[0]][:0:-1],
+        ids[1]: made[ids[1]][:0:-1],
+        ids[2]: [],
+    }
+    cards = schedules.by_worker(per_worker=2)
+    shown, total = cards["echo"]
+    assert total == 3 and [row.name for row in shown] == ["e0", "e1"]
