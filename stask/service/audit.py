@@ -60,6 +60,12 @@ ACTIONS = (
     "schedule.resume",
     "schedule.run",
     "cache.clear",
+    "schedule.create",
+    "schedule.update",
+    "schedule.delete",
+    "schedule.pause",
+    "schedule.resume",
+    "schedule.run",
 )
 ROLES = ("admin", "readonly")
 #: How an actor was authenticated.

@@ -59,3 +59,44 @@ def page(session: Session, identifier: str | None, limit: int, offset: int) -> t
 def of_worker(session: Session, identifier: str, source: str) -> list[StoredSchedule]:
     query = sa.select(StoredSchedule).where(StoredSchedule.identifier == identifier, StoredSchedule.source == source)
     return list(session.scalars(query.order_by(StoredSchedule.id)))
+
+
+# -- panel reads -------------------------------------------------------------------------------
+def recent_runs(session: Session, schedule_ids: list[int], per_schedule: int) -> list[Any]:
+    """The newest ``per_schedule`` tasks of each schedule (id, schedule_id, status, times),
+    newest first: one statement, whatever the number of schedules (a window over
+    ``ix_s_tasks_schedule_id``)."""
+    if not schedule_ids:
+        return []
+    rank = sa.func.row_number().over(partition_by=Task.schedule_id, order_by=Task.id.desc()).label("rank")
+    inner = (
+        sa.select(Task.id, Task.schedule_id, Task.status, Task.created_at, Task.scheduled_for, Task.finished_at, rank)
+        .where(Task.schedule_id.in_(schedule_ids))
+        .subquery()
+    )
+    query = sa.select(inner).where(inner.c.rank <= per_schedule).order_by(inner.c.schedule_id, inner.c.id.desc())
+    return list(session.execute(query).all())
+
+
+def first_of_each_worker(session: Session, per_worker: int) -> list[Any]:
+    """Up to ``per_worker`` schedules of every worker (soonest next run first, paused last) and
+    each worker's count: one statement for all the worker cards."""
+    order = (
+        sa.case((SCHEDULES.c.next_run_at.is_(None), 1), else_=0),
+        SCHEDULES.c.next_run_at,
+        SCHEDULES.c.id,
+    )
+    rank = sa.func.row_number().over(partition_by=SCHEDULES.c.identifier, order_by=order).label("rank")
+    total = sa.func.count().over(partition_by=SCHEDULES.c.identifier).label("total")
+    inner = sa.select(
+        SCHEDULES.c.id,
+        SCHEDULES.c.name,
+        SCHEDULES.c.identifier,
+        SCHEDULES.c.action,
+        SCHEDULES.c.enabled,
+        SCHEDULES.c.next_run_at,
+        rank,
+        total,
+    ).subquery()
+    query = sa.select(inner).where(inner.c.rank <= per_worker).order_by(inner.c.identifier, inner.c.rank)
+    return list(session.execute(query).all())

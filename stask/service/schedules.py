@@ -76,6 +76,9 @@ SOURCES = ("code", "panel")
 MAX_NAME = 120
 #: Due schedules read per SELECT while firing.
 FIRE_BATCH = 100
+#: Runs shown as marks per schedule on the panel's page; schedules listed on a worker card.
+RECENT_RUNS = 20
+CARD_SCHEDULES = 5
 
 
 @dataclass
@@ -440,6 +443,77 @@ class ScheduleService:
             "anchor": anchor,
             "next_run_at": following if enabled else None,
         }
+
+    # -- panel reads (the Schedules page and the worker cards) -------------------------------
+    def page_with_runs(
+        self, identifier: str | None, page: int, per_page: int, per_schedule: int = RECENT_RUNS
+    ) -> tuple[SchedulePage, dict[int, list[Any]]]:
+        """A page of schedules and the newest runs of each: three statements, whatever the page holds.
+
+        The rows are detached before the read transaction ends, so reading their attributes
+        afterwards costs no statement (a commit would expire them: one reload per row).
+        """
+        if identifier is not None and not is_identifier(identifier):
+            raise InvalidField("identifier", f"identifier {identifier[:70]!r} is not a worker identifier")
+        session = self.db.session
+        rows, total = store.page(session, identifier, per_page, (page - 1) * per_page)
+        ids = [row.id for row in rows]
+        found = store.recent_runs(session, ids, per_schedule)
+        for row in rows:
+            session.expunge(row)
+        session.commit()
+        runs: dict[int, list[Any]] = {schedule_id: [] for schedule_id in ids}
+        for run in found:
+            runs[run.schedule_id].append(run)
+        return SchedulePage(rows, total, page, per_page), runs
+
+    def recent_runs(self, schedule_ids: list[int], per_schedule: int = RECENT_RUNS) -> dict[int, list[Any]]:
+        """The newest tasks of each schedule, newest first (rows with ``id``, ``status``,
+        ``created_at``, ``scheduled_for``, ``finished_at``): one statement for a whole page."""
+        rows = store.recent_runs(self.db.session, list(schedule_ids), per_schedule)
+        self.db.session.commit()
+        runs: dict[int, list[Any]] = {schedule_id: [] for schedule_id in schedule_ids}
+        for row in rows:
+            runs[row.schedule_id].append(row)
+        return runs
+
+    def by_worker(self, per_worker: int = CARD_SCHEDULES) -> dict[str, tuple[list[Any], int]]:
+        """``{identifier: (first schedules, how many it has)}`` for the worker cards: one statement."""
+        rows = store.first_of_each_worker(self.db.session, per_worker)
+        self.db.session.commit()
+        found: dict[str, tuple[list[Any], int]] = {}
+        for row in rows:
+            found.setdefault(row.identifier, ([], int(row.total)))[0].append(row)
+        return found
+
+    def preview(
+        self,
+        cron: str | None,
+        interval: int | None,
+        zone_name: str,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        anchor: datetime | None = None,
+        count: int = 5,
+        now: datetime | None = None,
+    ) -> list[datetime]:
+        """The next ``count`` slots (naive UTC) of a timing that is being typed; InvalidField if it
+        cannot describe slots. Nothing is read or stored."""
+        now = _seconds(now or utcnow())
+        if cron is not None:
+            cron = _slot_field(lambda: parse_cron(cron))
+        zone = _slot_field(lambda: parse_zone(zone_name or "UTC"))
+        first = _seconds(start) if start else (anchor or now)
+        timing = _slot_field(lambda: Timing(cron, interval, zone, first, start, end))
+        slots: list[datetime] = []
+        after = now
+        while len(slots) < count:
+            following = next_slot(timing, after)
+            if following is None:
+                break
+            slots.append(following)
+            after = following
+        return slots
 
 
 def _timing(row: Any) -> Timing:

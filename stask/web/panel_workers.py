@@ -89,6 +89,7 @@ def run_section(service: Service, worker: Worker, info: dict[str, Any], action: 
 
 def _cards(service: Service, override: dict[tuple[str, str], dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     counts, last = service.workers.task_summary()
+    schedules = service.schedules.by_worker()  # one statement for every card
     cards = []
     for worker in service.workers.registered():
         info = worker_info(service, worker)
@@ -105,6 +106,7 @@ def _cards(service: Service, override: dict[tuple[str, str], dict[str, Any]] | N
                 "total": sum(counts.get(worker.identifier, {}).values()),
                 "last_run": last.get(worker.identifier),
                 "sections": sections,
+                "schedules": schedules.get(worker.identifier, ([], 0)),
             }
         )
     return cards
