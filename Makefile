@@ -58,11 +58,12 @@ test: install chromium
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not browser"
 
-## Lint, format check and type check (mypy's settings are in pyproject.toml).
+## Lint, format check, type check (mypy's settings are in pyproject.toml) and the mutant list still matching the code.
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check stask tests bench
 	$(BIN)/mypy
+	$(BIN)/python tools/mutants.py --check
 
 format: install
 	$(BIN)/ruff format stask tests bench
