@@ -54,6 +54,10 @@ ACTIONS = (
     "worker.discover",
     "worker.upload",
     "cache.clear",
+    "preset.create",
+    "preset.update",
+    "preset.delete",
+    "preset.run",
 )
 ROLES = ("admin", "readonly")
 #: How an actor was authenticated.
