@@ -85,6 +85,7 @@ def stask_nav_active(endpoint: str) -> bool:
     groups = {
         "stask_panel.tasks": ("stask_panel.tasks", "stask_panel.task"),
         "stask_panel.workers": ("stask_panel.workers", "stask_panel.worker_settings"),
+        "stask_panel.presets": ("stask_panel.presets", "stask_panel.new_preset", "stask_panel.edit_preset"),
     }
     return current in groups.get(endpoint, (endpoint,))
 
@@ -293,4 +294,4 @@ def task_action(task_id: int, op: str) -> BaseResponse:
     return redirect(url_for("stask_panel.task", task_id=task_id), code=303)
 
 
-from . import panel_audit, panel_workers  # noqa: E402,F401  (register their views on panel_bp)
+from . import panel_audit, panel_presets, panel_workers  # noqa: E402,F401  (register their views on panel_bp)
