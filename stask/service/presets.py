@@ -94,16 +94,25 @@ class PresetService:
         query = sa.select(Preset).where(*where).order_by(Preset.identifier, Preset.name, Preset.id)
         rows = list(session.scalars(query.limit(per_page).offset((page - 1) * per_page)))
         total = int(session.scalar(sa.select(sa.func.count(Preset.id)).where(*where)) or 0)
+        self._detach(rows)
         session.commit()
         return PresetPage(rows, total, page, per_page)
 
     def by_worker(self) -> dict[str, list[Preset]]:
         """Every preset grouped by worker, by name (the worker cards): one statement."""
         grouped: dict[str, list[Preset]] = {}
-        for row in self.db.session.scalars(sa.select(Preset).order_by(Preset.identifier, Preset.name, Preset.id)):
+        rows = list(self.db.session.scalars(sa.select(Preset).order_by(Preset.identifier, Preset.name, Preset.id)))
+        for row in rows:
             grouped.setdefault(row.identifier, []).append(row)
+        self._detach(rows)
         self.db.session.commit()
         return grouped
+
+    def _detach(self, rows: list[Preset]) -> None:
+        """Keep what was read: the commit that ends the read would expire the rows, and each one
+        read afterwards would cost a SELECT of its own."""
+        for row in rows:
+            self.db.session.expunge(row)
 
     # -- changing ----------------------------------------------------------------------------
     def create(self, fields: Mapping[str, Any], *, created_by: str | None = None) -> Preset:

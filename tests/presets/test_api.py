@@ -77,7 +77,9 @@ def test_create_list_get_update_delete(api: FlaskClient, presets_app: Flask) -> 
 
 def test_run_merges_the_overrides_over_the_preset_data(api: FlaskClient, presets_app: Flask) -> None:
     preset_id = create(api, priority="high")["id"]
-    response = api.post(f"/stask/api/presets/{preset_id}/run", json={"data": {"rows": 9, "format": "json"}}, headers=ADMIN)
+    response = api.post(
+        f"/stask/api/presets/{preset_id}/run", json={"data": {"rows": 9, "format": "json"}}, headers=ADMIN
+    )
     assert response.status_code == 201, response.get_json()
     body = response.get_json()
     task = body["task"]
