@@ -65,7 +65,7 @@ def get_preset(preset_id: int) -> Response:
 @require_write
 def update_preset(preset_id: int) -> Response:
     """Change the fields given (the others are kept)."""
-    body = json_body(allowed=FIELDS)
+    body = json_body(allowed=FIELDS, required=True)
     preset = current_stask().presets.update(preset_id, body)
     record("preset.update", f"preset:{preset_id}", {**_details(preset), "fields": sorted(body)})
     return ok(preset=preset.to_dict())
