@@ -312,15 +312,22 @@ def sessions_revoke_command(role: str | None) -> None:
     click.echo(f"{ended} sign-in(s) ended")
 
 
+def _json_option(value: str | None, option: str = "--data") -> Any:
+    """An option's JSON text parsed (None when not given); a one-line refusal when it is not JSON."""
+    if value is None:
+        return None
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise click.ClickException(f"{option} is not valid JSON: {exc}") from None
+
+
 # -- schedules -----------------------------------------------------------------------------------
 def _schedule_fields(**options: Any) -> dict[str, Any]:
     """The options given on the command line as schedule fields (``--data`` parsed as JSON)."""
     fields = {key: value for key, value in options.items() if value is not None}
     if "data" in fields:
-        try:
-            fields["data"] = json.loads(fields["data"])
-        except json.JSONDecodeError as exc:
-            raise click.ClickException(f"--data is not valid JSON: {exc}") from None
+        fields["data"] = _json_option(fields["data"])
     return fields
 
 
@@ -467,4 +474,110 @@ def schedule_run_command(schedule_id: int) -> None:
     """Create the schedule's task now and print its id."""
     task = current_stask().schedules.run_now(schedule_id)
     _audit("schedule.run", f"schedule:{schedule_id}", {"task": task.id})
+    click.echo(task.id)
+
+
+# -- presets -------------------------------------------------------------------------------------
+def _preset_line(row: Any) -> str:
+    cells = [f"{row.id:>5}", f"{row.name[:32]:<32}", f"{row.identifier}.{row.action}"[:32].ljust(32), row.priority]
+    return " ".join(cells).rstrip()
+
+
+def _preset_details(row: Any) -> dict[str, Any]:
+    return {"name": row.name, "identifier": row.identifier, "action": row.action}
+
+
+@stask_cli.command("presets")
+@click.option("--identifier", default=None, help="Only this worker's presets.")
+@click.option("--json", "as_json", is_flag=True)
+@clean_errors
+def presets_command(identifier: str | None, as_json: bool) -> None:
+    """List presets (saved runs of a worker action)."""
+    service = current_stask().presets
+    rows, page = [], 1
+    while True:  # every page: a CLI listing is not paged
+        part = service.page(identifier, page, 200)
+        rows.extend(part.items)
+        if page * part.per_page >= part.total:
+            break
+        page += 1
+    if as_json:
+        click.echo(json.dumps([row.to_dict() for row in rows], indent=2))
+        return
+    click.echo(f"{'id':>5} {'name':<32} {'worker.action':<32} priority")
+    for row in rows:
+        click.echo(_preset_line(row))
+
+
+@stask_cli.group("preset")
+@clean_errors
+def preset_group() -> None:
+    """Add, change, remove or run a preset."""
+
+
+@preset_group.command("add")
+@click.argument("identifier")
+@click.argument("action")
+@click.option("--name", required=True, help="Unique for this worker.")
+@click.option("--data", default=None, help="Options of each run, a JSON object.")
+@click.option("--priority", type=click.Choice([p.value for p in Priority]), default=None)
+@clean_errors
+def preset_add_command(identifier: str, action: str, name: str, data: str | None, priority: str | None) -> None:
+    """Store a preset of IDENTIFIER's ACTION and print its id."""
+    fields: dict[str, Any] = {"name": name, "identifier": identifier, "action": action}
+    if data is not None:
+        fields["data"] = _json_option(data)
+    if priority is not None:
+        fields["priority"] = priority
+    row = current_stask().presets.create(fields, created_by="cli")
+    _audit("preset.create", f"preset:{row.id}", _preset_details(row))
+    click.echo(row.id)
+
+
+@preset_group.command("update")
+@click.argument("preset_id", type=int)
+@click.option("--name", default=None)
+@click.option("--identifier", default=None)
+@click.option("--action", default=None)
+@click.option("--data", default=None, help="Replaces the preset's data, a JSON object.")
+@click.option("--priority", type=click.Choice([p.value for p in Priority]), default=None)
+@clean_errors
+def preset_update_command(preset_id: int, data: str | None, **options: Any) -> None:
+    """Change the options given; the others are kept."""
+    fields = {key: value for key, value in options.items() if value is not None}
+    if data is not None:
+        fields["data"] = _json_option(data)
+    if not fields:
+        raise click.ClickException("nothing to change: give at least one option")
+    row = current_stask().presets.update(preset_id, fields)
+    _audit("preset.update", f"preset:{row.id}", {**_preset_details(row), "fields": sorted(fields)})
+    click.echo(_preset_line(row))
+
+
+@preset_group.command("remove")
+@click.argument("preset_id", type=int)
+@clean_errors
+def preset_remove_command(preset_id: int) -> None:
+    """Delete a preset (the tasks it made are kept)."""
+    current_stask().presets.delete(preset_id)
+    _audit("preset.delete", f"preset:{preset_id}")
+    click.echo(f"preset {preset_id} removed")
+
+
+@preset_group.command("run")
+@click.argument("preset_id", type=int)
+@click.option("--data", default=None, help="Merged over the preset's data (one level deep), a JSON object.")
+@clean_errors
+def preset_run_command(preset_id: int, data: str | None) -> None:
+    """Create the preset's task now and print its id."""
+    overrides = _json_option(data)
+    if overrides is not None and not isinstance(overrides, dict):
+        raise click.ClickException("--data must be a JSON object")
+    task = current_stask().presets.run(preset_id, overrides)
+    _audit("preset.run", f"preset:{preset_id}", {"task": task.id, "overrides": sorted(overrides or {})})
+    _audit(
+        "task.create",
+        f"task:{task.id}",
+        {"identifier": task.identifier, "action": task.action, "priority": task.priority},
+    )
     click.echo(task.id)

@@ -136,3 +136,10 @@ class ScheduleNotFound(StaskError):
 
     code = "schedule_not_found"
     http_status = 404
+
+
+class PresetNotFound(StaskError):
+    """No preset has this id."""
+
+    code = "preset_not_found"
+    http_status = 404

@@ -1,5 +1,6 @@
 """The durable records: ``s_tasks`` (one row per task), ``s_workers`` (one per plugin),
-``s_audit`` (one per state change made by a person or a token) and ``s_schedules``.
+``s_audit`` (one per state change made by a person or a token), ``s_schedules`` and
+``s_presets``.
 
 Models use their own declarative base so they work with stask's own Flask-SQLAlchemy
 instance or a host application's. Query helpers return ``Select`` objects
@@ -329,3 +330,41 @@ class StoredSchedule(Base):
 
     def __repr__(self) -> str:
         return f"<Schedule {self.id} {self.name!r} {self.cron or f'every {self.interval} s'}>"
+
+
+class Preset(Base):
+    """A named, saved run of a worker action: its data and priority (``s_presets``).
+
+    Running one creates an ordinary task (see :mod:`stask.service.presets`); the preset keeps
+    no link to the tasks it made. Names are unique per worker.
+    """
+
+    __tablename__ = "s_presets"
+
+    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(120))
+    identifier: Mapped[str] = mapped_column(sa.String(64))
+    action: Mapped[str] = mapped_column(sa.String(64))
+    data: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    priority: Mapped[str] = mapped_column(sa.String(8), default=Priority.NORMAL.value)
+    created_by: Mapped[str | None] = mapped_column(sa.String(191))
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+    __table_args__ = (sa.UniqueConstraint("identifier", "name", name="uq_s_presets_identifier_name"),)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "identifier": self.identifier,
+            "action": self.action,
+            "data": self.data or {},
+            "priority": self.priority,
+            "created_by": self.created_by,
+            "created_at": self.created_at.isoformat() + "Z",
+            "updated_at": self.updated_at.isoformat() + "Z",
+        }
+
+    def __repr__(self) -> str:
+        return f"<Preset {self.id} {self.name!r} {self.identifier}.{self.action}>"

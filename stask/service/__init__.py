@@ -11,6 +11,7 @@ engine context:
 * ``overview``: the dashboard's counters, backlog and worker processes (:mod:`.overview`)
 * ``audit``: the audit log of changes made by people and tokens (:mod:`.audit`)
 * ``schedules``: cron and interval schedules, firing one task per slot (:mod:`.schedules`)
+* ``presets``: named, saved runs of a worker action, run in one click (:mod:`.presets`)
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ..runtime import Runtime
 from ..settings import Settings
 from .audit import AuditLog
 from .overview import Overview
+from .presets import PresetService
 from .recovery import Recovery
 from .schedules import ScheduleService
 from .tasks import TaskService
@@ -41,6 +43,7 @@ class Service:
         self.tasks = TaskService(db, runtime, self.workers)
         self.schedules = ScheduleService(db, runtime, self.workers, self.tasks)
         self.workers.sync_schedules = self.schedules.sync_code
+        self.presets = PresetService(db, self.workers, self.tasks)
         self.engine = EngineContext(
             db=db,
             live=runtime.live,

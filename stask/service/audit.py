@@ -66,6 +66,10 @@ ACTIONS = (
     "schedule.pause",
     "schedule.resume",
     "schedule.run",
+    "preset.create",
+    "preset.update",
+    "preset.delete",
+    "preset.run",
 )
 ROLES = ("admin", "readonly")
 #: How an actor was authenticated.

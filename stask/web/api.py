@@ -410,5 +410,5 @@ def list_audit() -> Response:
     return ok(**current_stask().audit.page(parse_audit_query(request.args)).to_dict())
 
 
-# The OpenAPI document and the schedules' routes register their views on this blueprint.
-from . import api_schedules, openapi  # noqa: E402,F401
+# The OpenAPI document and the schedules' and presets' routes register their views on this blueprint.
+from . import api_presets, api_schedules, openapi  # noqa: E402,F401

@@ -15,7 +15,7 @@ from ..models import Worker
 from ..service import Service, current_stask
 from ..service.workers import InvalidSettings
 from ..workers.fields import Field, effective
-from . import panel_forms
+from . import panel_forms, panel_presets
 from .audit_trail import created_details, discovery_details, record, settings_details
 from .panel import panel_bp
 from .panel_support import is_htmx, write_required
@@ -90,6 +90,7 @@ def run_section(service: Service, worker: Worker, info: dict[str, Any], action: 
 def _cards(service: Service, override: dict[tuple[str, str], dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     counts, last = service.workers.task_summary()
     schedules = service.schedules.by_worker()  # one statement for every card
+    presets = service.presets.by_worker()  # one statement for every card
     cards = []
     for worker in service.workers.registered():
         info = worker_info(service, worker)
@@ -107,6 +108,7 @@ def _cards(service: Service, override: dict[tuple[str, str], dict[str, Any]] | N
                 "last_run": last.get(worker.identifier),
                 "sections": sections,
                 "schedules": schedules.get(worker.identifier, ([], 0)),
+                "presets": presets.get(worker.identifier, []),
             }
         )
     return cards
@@ -132,6 +134,8 @@ def run(identifier: str, action: str) -> BaseResponse | str | tuple[str, int]:
     files = service.workers.uploaded_files(identifier)
     data, errors = panel_forms.parse_run_form(fields, request.form, files)
     priority, start_at = panel_forms.parse_schedule(request.form, errors)
+    if request.form.get("intent") == "preset":  # the second button: store this run, do not start it
+        return _save_run_as_preset(service, worker, info, action, data, priority, errors)
     task = None
     if not errors:
         try:
@@ -156,6 +160,49 @@ def run(identifier: str, action: str) -> BaseResponse | str | tuple[str, int]:
         flash(_("Task #%(id)d started.", id=task.id), "success")
         return redirect(url_for("stask_panel.task", task_id=task.id), code=303)
     cards = _cards(service, {(identifier, action): section})
+    return render_template("stask/workers.html", cards=cards, statuses=list(Status)), 400
+
+
+def _save_run_as_preset(
+    service: Service,
+    worker: Worker,
+    info: dict[str, Any],
+    action: str,
+    data: dict[str, Any],
+    priority: str,
+    errors: dict[str, str],
+) -> BaseResponse | str | tuple[str, int]:
+    """The run form's "Save as preset": the same fields, stored as a preset named ``preset_name``."""
+    errors.pop("start_at", None)  # a preset has no start time
+    name = request.form.get("preset_name", "")
+    if not name.strip():
+        errors["preset_name"] = _("Give the preset a name.")
+    saved = None
+    if not errors:
+        fields = {"name": name, "identifier": worker.identifier, "action": action, "data": data, "priority": priority}
+        saved, refused = panel_presets.save_preset(fields)
+        for key, text in refused.items():
+            field = key.removeprefix("data.")
+            errors["preset_name" if key == "name" else field if field in info["fields"][action] else "_form"] = text
+    fields_of_action = info["fields"][action]
+    section = run_section(
+        service,
+        worker,
+        info,
+        action,
+        values=panel_forms.form_values(fields_of_action, request.form),
+        errors=errors,
+        priority=priority if errors else Priority.NORMAL.value,
+        start_at=request.form.get("start_at", ""),
+        preset_name=name if errors else "",
+        saved=saved,
+    )
+    if is_htmx():
+        return render_template("stask/fragments/run_form.html", s=section)
+    if saved is not None:
+        flash(_("Preset “%(name)s” saved.", name=saved.name), "success")
+        return redirect(url_for("stask_panel.workers") + f"#worker-{worker.identifier}", code=303)
+    cards = _cards(service, {(worker.identifier, action): section})
     return render_template("stask/workers.html", cards=cards, statuses=list(Status)), 400
 
 

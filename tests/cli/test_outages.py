@@ -28,6 +28,8 @@ DATABASE_COMMANDS = [
     ("process",),
     ("schedules",),
     ("schedule", "pause", "1"),
+    ("presets",),
+    ("preset", "run", "1"),
 ]
 
 
