@@ -21,6 +21,7 @@ from .enums import QUEUE_ORDER, Priority
 from .exceptions import StaskError
 from .service import current_stask
 from .service.audit import Actor
+from .service.listing import MAX_PER_PAGE
 from .service.schedules import changed_fields, field_values
 from .service.sessions import Sessions
 
@@ -312,6 +313,18 @@ def sessions_revoke_command(role: str | None) -> None:
     click.echo(f"{ended} sign-in(s) ended")
 
 
+def _every_page(page: Callable[[str | None, int, int], Any], identifier: str | None) -> list[Any]:
+    """Every row of a paged list (a CLI listing is not paged)."""
+    rows: list[Any] = []
+    number = 1
+    while True:
+        part = page(identifier, number, MAX_PER_PAGE)
+        rows.extend(part.items)
+        if number * part.per_page >= part.total:
+            return rows
+        number += 1
+
+
 def _json_option(value: str | None, option: str = "--data") -> Any:
     """An option's JSON text parsed (None when not given); a one-line refusal when it is not JSON."""
     if value is None:
@@ -380,14 +393,7 @@ def _schedule_line(row: Any) -> str:
 @clean_errors
 def schedules_command(identifier: str | None, as_json: bool) -> None:
     """List schedules with their next run (UTC)."""
-    service = current_stask().schedules
-    rows, page = [], 1
-    while True:  # every page: a CLI listing is not paged
-        part = service.page(identifier, page, 200)
-        rows.extend(part.items)
-        if page * part.per_page >= part.total:
-            break
-        page += 1
+    rows = _every_page(current_stask().schedules.page, identifier)
     if as_json:
         click.echo(json.dumps([row.to_dict() for row in rows], indent=2))
         return
@@ -493,14 +499,7 @@ def _preset_details(row: Any) -> dict[str, Any]:
 @clean_errors
 def presets_command(identifier: str | None, as_json: bool) -> None:
     """List presets (saved runs of a worker action)."""
-    service = current_stask().presets
-    rows, page = [], 1
-    while True:  # every page: a CLI listing is not paged
-        part = service.page(identifier, page, 200)
-        rows.extend(part.items)
-        if page * part.per_page >= part.total:
-            break
-        page += 1
+    rows = _every_page(current_stask().presets.page, identifier)
     if as_json:
         click.echo(json.dumps([row.to_dict() for row in rows], indent=2))
         return

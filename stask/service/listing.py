@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from ..enums import Priority, Status
 from ..exceptions import InvalidInput
@@ -121,6 +121,28 @@ _STATUS_LIST_RE = re.compile(STATUS_LIST_PATTERN)
 SEARCH_PATTERN = "^[^\\u0000]*$"
 
 
+Row = TypeVar("Row")
+
+
+@dataclass
+class RowPage(Generic[Row]):
+    """One page of rows (schedules, presets) in the lists' shape: ``items``, ``total``, ``pages``."""
+
+    items: list[Row]
+    total: int
+    page: int
+    per_page: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "items": [item.to_dict() for item in self.items],  # type: ignore[attr-defined]
+            "total": self.total,
+            "page": self.page,
+            "per_page": self.per_page,
+            "pages": max(1, math.ceil(self.total / self.per_page)),
+        }
+
+
 def _one(args: Mapping[str, Any], key: str) -> str:
     """The parameter's value as sent; an empty value means "not given" (HTML forms send every field)."""
     value = args.get(key)
@@ -217,4 +239,26 @@ def parse_task_query(args: Mapping[str, Any]) -> TaskQuery:
         page=_int_arg(args, "page", 1, MAX_PAGE),
         per_page=_int_arg(args, "per_page", DEFAULT_PER_PAGE, MAX_PER_PAGE),
         raw=raw,
+    )
+
+
+@dataclass(frozen=True)
+class WorkerPageQuery:
+    """A page of one worker's (or every worker's) rows: ``GET /api/schedules``, ``/api/presets``."""
+
+    identifier: str | None = None
+    page: int = 1
+    per_page: int = DEFAULT_PER_PAGE
+
+
+def parse_worker_page_query(args: Mapping[str, Any]) -> WorkerPageQuery:
+    """The task list's rules (:mod:`stask.service.listing`): an empty value means "not given",
+    anything else must match exactly (no trimming); raises :class:`InvalidInput`."""
+    identifier = _one(args, "identifier") or None
+    if identifier is not None and not IDENTIFIER_RE.fullmatch(identifier):
+        raise InvalidInput(f"identifier {identifier[:70]!r} is not a worker identifier")
+    return WorkerPageQuery(
+        identifier=identifier,
+        page=_int_arg(args, "page", 1, MAX_PAGE),
+        per_page=_int_arg(args, "per_page", DEFAULT_PER_PAGE, MAX_PER_PAGE),
     )

@@ -19,9 +19,7 @@ worker cards) is one SELECT for all workers.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -31,8 +29,9 @@ from sqlalchemy.exc import IntegrityError
 from ..enums import Priority
 from ..exceptions import InvalidField, InvalidInput, InvalidState, PresetNotFound
 from ..models import Preset, Task, utcnow
-from ..validation import parse_data
+from ..validation import MAX_ID, parse_data
 from ..workers.base import BaseWorker
+from .listing import DEFAULT_PER_PAGE, PRIORITIES, RowPage
 from .schedules import check_action_data
 from .tasks import TaskService
 from .workers import WorkerService, is_identifier, unknown_worker
@@ -41,28 +40,11 @@ from .workers import WorkerService, is_identifier, unknown_worker
 FIELDS = frozenset({"name", "identifier", "action", "data", "priority"})
 #: What a run may say: data merged over the preset's.
 RUN_FIELDS = frozenset({"data"})
-PRIORITIES = tuple(p.value for p in Priority)
 MAX_NAME = 120
-MAX_ID = 2**63 - 1
-DEFAULT_PER_PAGE = 50
-MAX_PER_PAGE = 200
 
 
-@dataclass
-class PresetPage:
-    items: list[Preset]
-    total: int
-    page: int
-    per_page: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "items": [item.to_dict() for item in self.items],
-            "total": self.total,
-            "page": self.page,
-            "per_page": self.per_page,
-            "pages": max(1, math.ceil(self.total / self.per_page)),
-        }
+#: One page of preset rows.
+PresetPage = RowPage[Preset]
 
 
 def merge_data(stored: Mapping[str, Any] | None, overrides: Mapping[str, Any] | None) -> dict[str, Any]:

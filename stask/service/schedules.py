@@ -14,7 +14,6 @@ matches; the others roll their task back. Jobs are handed to RQ after the commit
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -43,7 +42,7 @@ from ..validation import parse_data, parse_datetime
 from ..workers.base import BaseWorker
 from ..workers.fields import Field, FieldError, normalise
 from . import schedule_store as store
-from .listing import DEFAULT_PER_PAGE, MAX_PAGE, MAX_PER_PAGE, _int_arg, _one
+from .listing import DEFAULT_PER_PAGE, RowPage
 from .tasks import TaskService
 from .workers import WorkerService, is_identifier
 
@@ -90,28 +89,6 @@ class FireReport:
     lost: int = 0
 
 
-@dataclass(frozen=True)
-class ScheduleQuery:
-    """A validated schedule-list request (``GET /api/schedules``)."""
-
-    identifier: str | None = None
-    page: int = 1
-    per_page: int = DEFAULT_PER_PAGE
-
-
-def parse_schedule_query(args: Mapping[str, Any]) -> ScheduleQuery:
-    """The task list's rules (:mod:`stask.service.listing`): an empty value means "not given",
-    anything else must match exactly (no trimming); raises :class:`InvalidInput`."""
-    identifier = _one(args, "identifier") or None
-    if identifier is not None and not is_identifier(identifier):
-        raise InvalidInput(f"identifier {identifier[:70]!r} is not a worker identifier")
-    return ScheduleQuery(
-        identifier=identifier,
-        page=_int_arg(args, "page", 1, MAX_PAGE),
-        per_page=_int_arg(args, "per_page", DEFAULT_PER_PAGE, MAX_PER_PAGE),
-    )
-
-
 def field_values(row: StoredSchedule) -> dict[str, Any]:
     """The writable fields' values of a schedule, copied (to compare after a change)."""
     return {name: _stored(getattr(row, name)) for name in sorted(FIELDS)}
@@ -123,21 +100,8 @@ def changed_fields(before: Mapping[str, Any], row: StoredSchedule) -> list[str]:
     return [name for name in sorted(FIELDS) if before.get(name) != after[name]]
 
 
-@dataclass
-class SchedulePage:
-    items: list[StoredSchedule]
-    total: int
-    page: int
-    per_page: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "items": [item.to_dict() for item in self.items],
-            "total": self.total,
-            "page": self.page,
-            "per_page": self.per_page,
-            "pages": max(1, math.ceil(self.total / self.per_page)),
-        }
+#: One page of storedschedule rows.
+SchedulePage = RowPage[StoredSchedule]
 
 
 class ScheduleService:

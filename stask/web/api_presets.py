@@ -11,26 +11,16 @@ from typing import Any
 
 from flask import Response, request
 
-from ..exceptions import InvalidField, InvalidInput
+from ..exceptions import InvalidField
 from ..service import current_stask
-from ..service.presets import FIELDS, MAX_PER_PAGE, RUN_FIELDS
-from ..validation import parse_digits
+from ..service.listing import parse_worker_page_query
+from ..service.presets import FIELDS, RUN_FIELDS
 from .api import api_bp, json_body, ok
 from .audit_trail import created_details, record
 from .auth import require_write
 
 #: Who created a preset through the API (``created_by``).
 CREATED_BY = "api"
-
-
-def _page_arg(name: str, default: int, upper: int) -> int:
-    """A page number as the document states it: ASCII digits, in range (an empty value is refused)."""
-    if name not in request.args:
-        return default
-    number = parse_digits(request.args[name])
-    if number is None or not 1 <= number <= upper:
-        raise InvalidInput(f"{name} must be a whole number from 1 to {upper}")
-    return number
 
 
 def _details(preset: Any) -> dict[str, Any]:
@@ -41,10 +31,8 @@ def _details(preset: Any) -> dict[str, Any]:
 @api_bp.get("/api/presets")
 def list_presets() -> Response:
     """Presets by worker and name, a page at a time; ``identifier`` keeps one worker's."""
-    identifier = request.args.get("identifier")  # checked as given: " echo" is no identifier
-    page = current_stask().presets.page(
-        identifier, _page_arg("page", 1, 1_000_000), _page_arg("per_page", 50, MAX_PER_PAGE)
-    )
+    query = parse_worker_page_query(request.args)
+    page = current_stask().presets.page(query.identifier, query.page, query.per_page)
     return ok(**page.to_dict())
 
 

@@ -13,8 +13,8 @@ from flask import Response, request
 
 from ..exceptions import InvalidField
 from ..service import current_stask
-from ..service.listing import PRIORITIES
-from ..service.schedules import FIELDS, changed_fields, field_values, parse_schedule_query
+from ..service.listing import PRIORITIES, parse_worker_page_query
+from ..service.schedules import FIELDS, changed_fields, field_values
 from ..validation import parse_api_datetime
 from .api import api_bp, json_body, ok
 from .audit_trail import record
@@ -50,7 +50,7 @@ def _as_documented(body: dict[str, Any]) -> dict[str, Any]:
 @api_bp.get("/api/schedules")
 def list_schedules() -> Response:
     """Schedules by id, a page at a time; ``identifier`` keeps one worker's (the list rules of tasks)."""
-    query = parse_schedule_query(request.args)
+    query = parse_worker_page_query(request.args)
     page = current_stask().schedules.page(query.identifier, query.page, query.per_page)
     return ok(**page.to_dict())
 

@@ -10,8 +10,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..service.presets import MAX_NAME, MAX_PER_PAGE, PRIORITIES
-from .openapi_parts import ACTION_SCHEMA, DATE, ID_SCHEMA, IDENTIFIER_SCHEMA, SUCCESS, errors
+from ..service.listing import MAX_PER_PAGE, PRIORITIES
+from ..service.presets import MAX_NAME
+from .openapi_parts import (
+    ACTION_SCHEMA,
+    DATE,
+    ID_SCHEMA,
+    IDENTIFIER_SCHEMA,
+    PAGE_PARAMETERS,
+    SUCCESS,
+    errors,
+    json_body,
+    list_filter,
+)
 from .openapi_parts import json_response as _json
 from .openapi_parts import ref as _ref
 
@@ -125,14 +136,6 @@ def _schemas(writable: dict[str, Any], id_schema: dict[str, Any]) -> dict[str, A
     }
 
 
-def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
-
-
-def _body(name: str, required: bool = True) -> dict[str, Any]:
-    return {"required": required, "content": {"application/json": {"schema": _ref(name)}}}
-
-
 def _paths(errors: Any, id_schema: dict[str, Any], identifier: dict[str, Any]) -> dict[str, Any]:
     preset_id = {"name": "preset_id", "in": "path", "required": True, "schema": id_schema, "example": 1}
 
@@ -150,16 +153,15 @@ def _paths(errors: Any, id_schema: dict[str, Any], identifier: dict[str, Any]) -
                 "summary": "List presets (by worker and name)",
                 "tags": ["presets"],
                 "parameters": [
-                    _query("identifier", identifier, "Only this worker's presets"),
-                    _query("page", {"type": "integer", "minimum": 1, "maximum": 1_000_000}, "Page number"),
-                    _query("per_page", {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE}, "Rows per page"),
+                    list_filter("identifier", identifier, "Only this worker's presets"),
+                    *PAGE_PARAMETERS,
                 ],
                 "responses": {"200": _json(_ref("PresetList"), "Success"), **errors("400", "401")},
             },
             "post": {
                 "summary": "Save a preset",
                 "tags": ["presets"],
-                "requestBody": _body("PresetCreateRequest"),
+                "requestBody": json_body(_ref("PresetCreateRequest")),
                 "responses": {
                     "201": _json(_ref("PresetCreated"), "The preset is stored"),
                     **errors("400", "401", "403", "409", "413", "415"),
@@ -170,7 +172,7 @@ def _paths(errors: Any, id_schema: dict[str, Any], identifier: dict[str, Any]) -
             "get": one("One preset", "PresetResponse", "401", "404"),
             "put": {
                 **one("Change a preset", "PresetResponse", "400", "401", "403", "404", "409", "413", "415"),
-                "requestBody": _body("PresetUpdateRequest"),
+                "requestBody": json_body(_ref("PresetUpdateRequest")),
             },
             "delete": one("Delete a preset", "PresetDeleted", "401", "403", "404"),
         },
@@ -188,7 +190,7 @@ def _paths(errors: Any, id_schema: dict[str, Any], identifier: dict[str, Any]) -
                     "415",
                     status="201",
                 ),
-                "requestBody": _body("PresetRunRequest", required=False),
+                "requestBody": json_body(_ref("PresetRunRequest"), required=False),
             }
         },
     }
