@@ -136,3 +136,10 @@ class ScheduleNotFound(StaskError):
 
     code = "schedule_not_found"
     http_status = 404
+
+
+class GroupNotFound(StaskError):
+    """No group of tasks has this id."""
+
+    code = "group_not_found"
+    http_status = 404
