@@ -26,7 +26,7 @@ from ..models import TaskGroup, utcnow
 from ..runtime import Runtime
 from . import dependencies, workflow_store
 from .tasks import SPEC_FIELDS, TaskService
-from .workers import WorkerService, status_key
+from .workers import WorkerService
 
 log = logging.getLogger("stask")
 #: Members one group may hold, and steps one chain.
@@ -249,9 +249,9 @@ class WorkflowService:
         for group in groups:
             by_status = counts.get(group.id, {})
             progress = self._progress(group, by_status)
-            named = {status_key(code): 0 for code in Status}
+            named = {code.text: 0 for code in Status}
             for code, count in by_status.items():
-                named[status_key(code)] = count
+                named[Status(code).text] = count
             views.append(GroupView(group, named, progress, started.get(group.id)))
         session.commit()
         return views
