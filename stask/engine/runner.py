@@ -181,9 +181,9 @@ _CLAIM = (
     sa.update(_TASKS)
     .where(
         _TASKS.c.id == sa.bindparam("task_id"),
+        _TASKS.c.waiting_parents == 0,  # a dependent never runs before its parents ended
         _TASKS.c.status.in_([int(s) for s in CLAIMABLE]),
         _TASKS.c.attempts == sa.bindparam("attempt"),
-        _TASKS.c.waiting_parents == 0,  # a dependent is never run before its parents ended
     )
     .values(
         status=int(Status.RUNNING),
@@ -209,10 +209,10 @@ def _finish_statement(columns: tuple[str, ...], follow_up: bool = False) -> sa.U
         statement = _FINISH[columns, follow_up] = (
             sa.update(_TASKS)
             .where(
+                _TASKS.c.follow_up.is_(sa.true()) if follow_up else _TASKS.c.follow_up.is_(sa.false()),
                 _TASKS.c.id == sa.bindparam("task_id"),
                 _TASKS.c.status == int(Status.RUNNING),
                 _TASKS.c.attempts == sa.bindparam("attempt"),
-                _TASKS.c.follow_up.is_(sa.true()) if follow_up else _TASKS.c.follow_up.is_(sa.false()),
             )
             .values({name: sa.bindparam(f"v_{name}") for name in columns})
         )

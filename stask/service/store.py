@@ -178,11 +178,7 @@ def waiting_rows(session: Session, ids: Sequence[int], chunk: int = 1000) -> lis
     rows: list[Task] = []
     for start in range(0, len(ids), chunk):
         part = list(ids[start : start + chunk])
-        query = (
-            sa.select(Task)
-            .where(Task.id.in_(part), Task.status.in_(_CLAIMABLE), Task.waiting_parents == 0)
-            .order_by(Task.id)
-        )
+        query = sa.select(Task).where(Task.id.in_(part), Task.status.in_(_CLAIMABLE)).order_by(Task.id)
         rows.extend(session.scalars(query))
     return rows
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import redis
@@ -43,3 +44,28 @@ def order(connection: redis.Redis) -> list[str]:
 def seen(connection: redis.Redis, label: str) -> list[dict[str, Any]]:
     raw = connection.hget(SEEN, label)
     return [] if raw is None else list(json.loads(raw))
+
+
+ENQUEUED = "test:flow:enqueued"
+
+
+def _count_enqueues() -> None:
+    """In worker processes started with ``FLOW_COUNT_ENQUEUES=1``: count every job handed to RQ
+    (per job id, in Redis) so a test can tell that a dependent was released exactly once."""
+    from stask.engine.queues import Transport
+
+    original = Transport.enqueue
+
+    def counting(self: Transport, payloads: list[dict[str, Any]], *args: Any, **kwargs: Any) -> None:
+        original(self, payloads, *args, **kwargs)
+        if payloads:
+            pipe = self.connection.pipeline(transaction=False)
+            for payload in payloads:
+                pipe.hincrby(ENQUEUED, f"{payload['id']}-{payload['attempts'] + 1}", 1)
+            pipe.execute()
+
+    Transport.enqueue = counting  # type: ignore[method-assign]
+
+
+if os.environ.get("FLOW_COUNT_ENQUEUES") == "1":
+    _count_enqueues()

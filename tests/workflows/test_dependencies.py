@@ -153,3 +153,12 @@ def test_plain_tasks_keep_three_statements_and_dependents_cost_what_the_docs_say
     # the child: claim and finish.
     assert count_queries.count == 1 + 2 + 5 + 2, count_queries.statements
     assert fresh(stask, child.id).status == Status.FINISHED
+
+
+def test_a_stray_job_of_a_waiting_dependent_claims_nothing(app: Flask, stask: Any) -> None:
+    a = step(stask, "A")
+    b = step(stask, "B", depends_on=[a.id])
+    stask.runtime.transport.enqueue(stask.service.tasks.payloads_for_rows([fresh(stask, b.id)]), b.created_at)
+    stask.runtime.transport.discard([job_id(a.id, 1)])
+    run_worker(app)
+    assert fresh(stask, b.id).status == Status.QUEUED and order(redis_of(app)) == []
