@@ -54,6 +54,9 @@ ACTIONS = (
     "worker.discover",
     "worker.upload",
     "cache.clear",
+    "group.create",
+    "group.cancel",
+    "group.retry_failed",
 )
 ROLES = ("admin", "readonly")
 #: How an actor was authenticated.

@@ -264,10 +264,10 @@ def list_tasks() -> Response:
 @api_bp.post("/api/tasks")
 @require_write
 def create_task() -> Response:
-    body = json_body(allowed=RUN_FIELDS | {"identifier", "action"}, required=True)
+    body = json_body(allowed=RUN_FIELDS | {"identifier", "action", "depends_on", "on_parent_failure"}, required=True)
     if "identifier" not in body or "action" not in body:
         raise InvalidInput("identifier and action are required")
-    body = _run_fields(body)
+    body = dependency_fields(_run_fields(body))
     task = current_stask().tasks.create(**body)
     record("task.create", f"task:{task.id}", created_details(task))
     return ok(201, id=task.id, task=task.to_dict())
@@ -275,7 +275,9 @@ def create_task() -> Response:
 
 @api_bp.get("/api/tasks/<taskid:task_id>")
 def get_task(task_id: int) -> Response:
-    return ok(task=_task(task_id).to_dict())
+    """The task, and (computed when read) why it is not running yet: ``waiting_reason``."""
+    task = _task(task_id).to_dict()
+    return ok(task={**task, "waiting_reason": current_stask().workflows.waiting_reason(task_id)})
 
 
 @api_bp.post("/api/tasks/<taskid:task_id>/retry")
@@ -409,5 +411,6 @@ def list_audit() -> Response:
     return ok(**current_stask().audit.page(parse_audit_query(request.args)).to_dict())
 
 
-# The OpenAPI document and the schedules' routes register their views on this blueprint.
-from . import api_schedules, openapi  # noqa: E402,F401
+# The OpenAPI document, the schedules' and the workflows' routes register their views on this blueprint.
+from . import api_schedules, api_workflows, openapi  # noqa: E402,F401
+from .api_workflows import dependency_fields  # noqa: E402
