@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from ..enums import Status
-from ..exceptions import InvalidInput
+from ..exceptions import InvalidInput, TaskNotFound
 from ..validation import MAX_ID, parse_digits
 from . import workflow_store
 from .store import Session
@@ -61,8 +61,8 @@ def cancelled_by(parent_id: int, status: int) -> str:
 def link(session: Session, prepared: list[dict[str, Any]], now: datetime) -> None:
     """Check the parents of every prepared row and set its counter (or cancel it) in place.
 
-    Raises :class:`InvalidInput` naming the missing ids (nothing is written: the caller's
-    transaction is rolled back).
+    Raises :class:`TaskNotFound` (404, like an unknown worker) naming the missing ids; nothing
+    is written: the caller's transaction is rolled back.
     """
     wanted = sorted({pid for p in prepared for pid in p.get("depends_on", ())})
     if not wanted:
@@ -71,7 +71,7 @@ def link(session: Session, prepared: list[dict[str, Any]], now: datetime) -> Non
     missing = [pid for pid in wanted if pid not in statuses]
     if missing:
         session.rollback()
-        raise InvalidInput(f"depends_on names tasks that do not exist: {', '.join(map(str, missing))}")
+        raise TaskNotFound(f"depends_on names tasks that do not exist: {', '.join(map(str, missing))}")
     for values in prepared:
         parents = values.get("depends_on")
         if not parents:

@@ -45,14 +45,14 @@ DEPENDENCY_PROPERTIES: dict[str, Any] = {
             "type": "array",
             "maxItems": MAX_PARENTS,
             "items": ID,
-            "description": "Ids of existing tasks this one waits for (a missing id: 400 naming it); "
+            "description": "Ids of existing tasks this one waits for (a missing id: 404 naming it); "
             "repeated ids count once",
         }
     ),
     "on_parent_failure": _nullable(
         {
             "type": "string",
-            "enum": list(ON_PARENT_FAILURE),
+            "enum": [*ON_PARENT_FAILURE, None],  # OpenAPI 3.0: a nullable enum lists null
             "default": "cancel",
             "description": "A parent failed or was cancelled: cancel this task (with the reason), or run it anyway",
         }
@@ -78,7 +78,7 @@ WAITING_REASON = _nullable(
 )
 TASK_PROPERTIES: dict[str, Any] = {
     "group_id": _nullable({"type": "integer", "format": "int64", "description": "The group it belongs to"}),
-    "on_parent_failure": _nullable({"type": "string", "enum": list(ON_PARENT_FAILURE)}),
+    "on_parent_failure": _nullable({"type": "string", "enum": [*ON_PARENT_FAILURE, None]}),
     "waiting_parents": {"type": "integer", "minimum": 0, "description": "Parents that have not ended yet"},
     "waiting_reason": WAITING_REASON,
 }

@@ -29,8 +29,9 @@ def test_a_task_with_parents_waits_and_says_why(client: FlaskClient) -> None:
     assert shown["waiting_reason"]["code"] == "parents" and shown["waiting_reason"]["parents"] == [parent]
 
 
-def test_missing_parents_are_a_400_naming_them_and_nothing_is_stored(client: FlaskClient) -> None:
-    message = error(client.post("/stask/api/tasks", json={**ECHO, "depends_on": [77, 78]}, headers=ADMIN), 400)
+def test_missing_parents_are_a_404_naming_them_and_nothing_is_stored(client: FlaskClient) -> None:
+    # 404 like an unknown worker: the body is well formed (a 400 would refuse schema-valid input).
+    message = error(client.post("/stask/api/tasks", json={**ECHO, "depends_on": [77, 78]}, headers=ADMIN), 404)
     assert "77, 78" in message
     for bad in ({"depends_on": "1"}, {"depends_on": [True]}, {"depends_on": [0]}, {"on_parent_failure": "x"}):
         error(client.post("/stask/api/tasks", json={**ECHO, **bad}, headers=ADMIN), 400)

@@ -11,7 +11,7 @@ from flask import Flask
 
 from stask import Status, Task
 from stask.engine.queues import job_id
-from stask.exceptions import InvalidInput
+from stask.exceptions import InvalidInput, TaskNotFound
 from stask.models import TaskDependency
 from tests.support.apps import redis_of, run_worker
 from tests.support.tasks import fresh
@@ -91,7 +91,7 @@ def test_parents_that_ended_before_count_at_creation(app: Flask, stask: Any) -> 
 
 def test_missing_parents_are_refused_by_id_and_nothing_is_stored(stask: Any) -> None:
     a = step(stask, "A")
-    with pytest.raises(InvalidInput, match=r"do not exist: 999998, 999999"):
+    with pytest.raises(TaskNotFound, match=r"do not exist: 999998, 999999"):
         step(stask, "B", depends_on=[a.id, 999999, 999998])
     with pytest.raises(InvalidInput):
         step(stask, "B", depends_on=[a.id], on_parent_failure="ignore")
