@@ -21,8 +21,8 @@ import redis
 from flask_sqlalchemy import SQLAlchemy
 
 from .. import signals
-from ..engine.queues import job_id
 from ..engine.context import EndHook
+from ..engine.queues import job_id
 from ..engine.runner import TaskInfo
 from ..enums import CLAIMABLE, Priority, Status
 from ..exceptions import InvalidInput, InvalidState, StaskError, TaskNotFound, UnknownAction
@@ -177,9 +177,7 @@ class TaskService:
         """One task's row values from ``create()`` arguments, plus extra ``columns`` (a schedule's)."""
         return {**self._prepare(**spec, now=now), **columns}
 
-    def store_prepared(
-        self, prepared: list[dict[str, Any]], now: datetime
-    ) -> tuple[list[int], list[dict[str, Any]]]:
+    def store_prepared(self, prepared: list[dict[str, Any]], now: datetime) -> tuple[list[int], list[dict[str, Any]]]:
         """Link to parents (if any), INSERT, and store the edges, in the caller's transaction.
 
         Without dependencies this is :meth:`insert_prepared` alone: one INSERT (the budget).

@@ -91,7 +91,10 @@ def count_down(session: Session, child_id: int, ended: int, hint: int) -> bool |
     earlier = sa.update(TASKS).where(
         TASKS.c.id == child_id, TASKS.c.status == int(Status.QUEUED), TASKS.c.waiting_parents > ended
     )
-    forms = [(last.values(waiting_parents=0), True), (earlier.values(waiting_parents=TASKS.c.waiting_parents - ended), False)]
+    forms = [
+        (last.values(waiting_parents=0), True),
+        (earlier.values(waiting_parents=TASKS.c.waiting_parents - ended), False),
+    ]
     if hint != ended:
         forms.reverse()
     for _ in range(RELEASE_TRIES):

@@ -110,9 +110,7 @@ class WorkflowService:
         session = self.db.session
         row = session.execute(sa.select(workflow_store.GROUPS).where(workflow_store.GROUPS.c.id == group_id)).one()
         finished = row.status == "finished"
-        spec, column = (
-            (row.on_complete, "on_complete_task_id") if finished else (row.on_failure, "on_failure_task_id")
-        )
+        spec, column = (row.on_complete, "on_complete_task_id") if finished else (row.on_failure, "on_failure_task_id")
         if not spec or getattr(row, column) is not None:
             return []
         try:
@@ -137,11 +135,7 @@ class WorkflowService:
         """Create a group and its tasks in one transaction; ``on_complete`` runs once when every
         member finished, ``on_failure`` once when all ended and one failed or was cancelled."""
         now = utcnow()
-        specs = list(specs) if not isinstance(specs, (str, bytes, dict)) and isinstance(specs, Iterable) else None  # type: ignore[assignment]
-        if not specs:
-            raise InvalidInput("tasks must be a non-empty list of task specs")
-        if len(specs) > MAX_MEMBERS:
-            raise InvalidInput(f"a group may hold at most {MAX_MEMBERS} tasks")
+        specs = self._spec_list(specs, "group")
         name = self._name(name, specs)
         callbacks = {"on_complete": on_complete, "on_failure": on_failure}
         session = self.db.session
@@ -182,11 +176,7 @@ class WorkflowService:
         """Create tasks that run one after the other, in one transaction: each step depends on the
         one before (``on_parent_failure`` cancel) and sees its result in ``task.parents``."""
         now = utcnow()
-        specs = list(specs) if not isinstance(specs, (str, bytes, dict)) and isinstance(specs, Iterable) else None  # type: ignore[assignment]
-        if not specs:
-            raise InvalidInput("tasks must be a non-empty list of task specs")
-        if len(specs) > MAX_MEMBERS:
-            raise InvalidInput(f"a chain may hold at most {MAX_MEMBERS} tasks")
+        specs = self._spec_list(specs, "chain")
         prepared: list[dict[str, Any]] = []
         with self.runtime.workers.pinned():
             for index, spec in enumerate(specs):
@@ -202,6 +192,15 @@ class WorkflowService:
         session.commit()
         self.tasks.dispatch(ids, prepared, now)
         return ids
+
+    @staticmethod
+    def _spec_list(specs: Any, kind: str) -> list[dict[str, Any]]:
+        listed = list(specs) if isinstance(specs, Iterable) and not isinstance(specs, (str, bytes, dict)) else []
+        if not listed:
+            raise InvalidInput("tasks must be a non-empty list of task specs")
+        if len(listed) > MAX_MEMBERS:
+            raise InvalidInput(f"a {kind} may hold at most {MAX_MEMBERS} tasks")
+        return listed
 
     @staticmethod
     def _check_spec(spec: Any, label: str) -> None:
@@ -238,13 +237,17 @@ class WorkflowService:
         """Counts for many groups in one grouped statement; progress from Redis only for running members."""
         session = self.db.session
         counts = workflow_store.group_counts(session, [g.id for g in groups])
-        started = dict(
-            session.execute(
-                sa.select(workflow_store.TASKS.c.group_id, sa.func.min(workflow_store.TASKS.c.started_at))
-                .where(workflow_store.TASKS.c.group_id.in_([g.id for g in groups]))
-                .group_by(workflow_store.TASKS.c.group_id)
-            ).all()
-        ) if groups else {}
+        started = (
+            dict(
+                session.execute(
+                    sa.select(workflow_store.TASKS.c.group_id, sa.func.min(workflow_store.TASKS.c.started_at))
+                    .where(workflow_store.TASKS.c.group_id.in_([g.id for g in groups]))
+                    .group_by(workflow_store.TASKS.c.group_id)
+                ).all()
+            )
+            if groups
+            else {}
+        )
         views = []
         for group in groups:
             by_status = counts.get(group.id, {})
@@ -284,7 +287,8 @@ class WorkflowService:
         group = self.get_group(group_id)
         ids = workflow_store.member_ids(self.db.session, group.id, [*map(int, CLAIMABLE), int(Status.RUNNING)])
         self.db.session.commit()
-        cancelled, stopping = [], []
+        cancelled: list[int] = []
+        stopping: list[int] = []
         for task_id in ids:
             try:
                 task = self.tasks.cancel(task_id)

@@ -29,6 +29,7 @@ from ..exceptions import (
 from ..models import Task
 from ..service import current_stask
 from ..service.audit import capped, parse_audit_query
+from ..service.dependencies import MAX_PARENTS, ON_PARENT_FAILURE
 from ..service.listing import PRIORITIES, parse_task_query
 from ..service.tasks import BULK_OPERATIONS
 from ..service.workers import unknown_worker
@@ -154,6 +155,21 @@ def _run_fields(body: dict[str, Any]) -> dict[str, Any]:
     ):
         raise InvalidInput(f"max_attempts must be an integer from 1 to {MAX_ATTEMPTS_LIMIT}, or null")
     parse_api_datetime(body.get("start_at"), "start_at")  # the service reads the string as written again
+    return body
+
+
+def dependency_fields(body: dict[str, Any]) -> dict[str, Any]:
+    """``depends_on`` and ``on_parent_failure`` as strictly as the OpenAPI document states them."""
+    parents = body.get("depends_on")
+    if parents is not None:
+        if not isinstance(parents, list) or len(parents) > MAX_PARENTS:
+            raise InvalidInput(f"depends_on must be a list of at most {MAX_PARENTS} task ids")
+        for item in parents:
+            if isinstance(item, bool) or not isinstance(item, int) or not 1 <= item <= MAX_ID:
+                raise InvalidInput(f"depends_on must hold task ids from 1 to {MAX_ID}")
+    policy = body.get("on_parent_failure")
+    if policy is not None and policy not in ON_PARENT_FAILURE:
+        raise InvalidInput(f"on_parent_failure must be one of {', '.join(ON_PARENT_FAILURE)}")
     return body
 
 
@@ -413,4 +429,3 @@ def list_audit() -> Response:
 
 # The OpenAPI document, the schedules' and the workflows' routes register their views on this blueprint.
 from . import api_schedules, api_workflows, openapi  # noqa: E402,F401
-from .api_workflows import dependency_fields  # noqa: E402

@@ -13,9 +13,8 @@ from flask import Response, request
 
 from ..exceptions import InvalidInput
 from ..service import current_stask
-from ..service.dependencies import MAX_PARENTS, ON_PARENT_FAILURE
 from ..service.workflows import MAX_MEMBERS, MAX_NAME, MAX_PER_PAGE
-from ..validation import MAX_ID, parse_digits
+from ..validation import parse_digits
 from .api import RUN_FIELDS, _run_fields, api_bp, json_body, ok
 from .audit_trail import record
 from .auth import require_write
@@ -25,21 +24,6 @@ CREATED_BY = "api"
 #: What one task spec of a group or a chain may say.
 SPEC_FIELDS = RUN_FIELDS | {"identifier", "action"}
 GROUP_FIELDS = frozenset({"name", "tasks", "on_complete", "on_failure"})
-
-
-def dependency_fields(body: dict[str, Any]) -> dict[str, Any]:
-    """``depends_on`` and ``on_parent_failure`` as strictly as the OpenAPI document states them."""
-    parents = body.get("depends_on")
-    if parents is not None:
-        if not isinstance(parents, list) or len(parents) > MAX_PARENTS:
-            raise InvalidInput(f"depends_on must be a list of at most {MAX_PARENTS} task ids")
-        for item in parents:
-            if isinstance(item, bool) or not isinstance(item, int) or not 1 <= item <= MAX_ID:
-                raise InvalidInput(f"depends_on must hold task ids from 1 to {MAX_ID}")
-    policy = body.get("on_parent_failure")
-    if policy is not None and policy not in ON_PARENT_FAILURE:
-        raise InvalidInput(f"on_parent_failure must be one of {', '.join(ON_PARENT_FAILURE)}")
-    return body
 
 
 def _spec(value: Any, label: str) -> dict[str, Any]:
@@ -93,9 +77,7 @@ def create_group() -> Response:
     if name is not None and (not isinstance(name, str) or not 1 <= len(name) <= MAX_NAME or not name.strip()):
         raise InvalidInput(f"name must be a string of 1 to {MAX_NAME} characters, not only spaces")
     specs = _specs(body)
-    callbacks = {
-        key: None if body.get(key) is None else _spec(body[key], key) for key in ("on_complete", "on_failure")
-    }
+    callbacks = {key: None if body.get(key) is None else _spec(body[key], key) for key in ("on_complete", "on_failure")}
     group = current_stask().workflows.group(specs, name=name, created_by=CREATED_BY, **callbacks)
     record("group.create", f"group:{group.id}", {"name": group.name, "tasks": group.total})
     return ok(201, id=group.id, group=current_stask().workflows.view(group.id).to_dict())

@@ -255,9 +255,7 @@ PATHS: dict[str, Any] = {
         )
     },
     "/api/groups/{group_id}/retry-failed": {
-        "post": _group_action(
-            "Queue the failed and cancelled members again (409: none)", "GroupRetried", "404", "409"
-        )
+        "post": _group_action("Queue the failed and cancelled members again (409: none)", "GroupRetried", "404", "409")
     },
     "/api/chains": {
         "post": {

@@ -23,7 +23,10 @@ def test_group_commands_and_depends_on(sqlite_app: Flask) -> None:
     assert (shown["waiting_parents"], shown["on_parent_failure"]) == (1, "run")
     refused = runner.invoke(args=["stask", "create", "echo", "noop", "--depends-on", "999999"])
     assert refused.exit_code == 1 and "999999" in refused.output
-    specs = {"tasks": [{"identifier": "echo", "action": "noop"}] * 2, "on_complete": {"identifier": "echo", "action": "say"}}
+    specs = {
+        "tasks": [{"identifier": "echo", "action": "noop"}] * 2,
+        "on_complete": {"identifier": "echo", "action": "say"},
+    }
     group_id = cli("group", "create", "--name", "pair", "--tasks-json", "-", stdin=json.dumps(specs)).strip()
     assert cli("group", "show", group_id).strip() == f"group {group_id} 'pair': running 0% (queued 2)"
     assert json.loads(cli("group", "show", group_id, "--json"))["total"] == 2

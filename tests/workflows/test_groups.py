@@ -110,7 +110,9 @@ def test_a_group_of_1000_under_4_worker_processes_fires_on_complete_once(sqlite_
     workers = [spawn_worker(sqlite_app, kind) for _ in range(4)]
     try:
         wait_for(
-            lambda: callbacks(stask, "done") and fresh(stask, stask.get_group(group.id).group.on_complete_task_id).is_final,
+            lambda: (
+                callbacks(stask, "done") and fresh(stask, stask.get_group(group.id).group.on_complete_task_id).is_final
+            ),
             timeout=120,
             interval=0.5,
             what="the group to end and its callback to run",

@@ -56,4 +56,6 @@ def test_racing_parents_release_their_dependent_exactly_once(app: Flask, stask: 
     ran = order(connection)
     assert sorted(label for label in ran if label.startswith("c")) == sorted(f"c{pair}" for pair in range(PAIRS))
     counted = {k.decode(): int(v) for k, v in connection.hgetall(ENQUEUED).items()}
-    assert {f"{c.id}-1": 1 for c in children} == {k: v for k, v in counted.items() if int(k.split("-")[0]) in {c.id for c in children}}
+    assert {f"{c.id}-1": 1 for c in children} == {
+        k: v for k, v in counted.items() if int(k.split("-")[0]) in {c.id for c in children}
+    }
