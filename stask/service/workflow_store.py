@@ -76,8 +76,12 @@ def waiting_children(session: Session, parent_ids: Sequence[int]) -> list[Any]:
     )
 
 
-def count_down(session: Session, child_id: int, ended: int, hint: int) -> bool | None:
+def count_down(session: Session, child_id: int, ended: int, hint: int, now: datetime) -> bool | None:
     """Take ``ended`` parents off a child's counter; True when this call brought it to 0.
+
+    Releasing also makes the child due from ``now`` (its ``start_at``, unless that is later):
+    its wait time, the backlog's age and reconcile's grace count from the release, so reconcile
+    never re-enqueues a child between the commit that released it and its enqueue.
 
     Either form is one guarded UPDATE: ``waiting_parents = ended`` (the last parents: this
     transaction releases the child, and only one can) or ``waiting_parents > ended``. When
@@ -91,8 +95,9 @@ def count_down(session: Session, child_id: int, ended: int, hint: int) -> bool |
     earlier = sa.update(TASKS).where(
         TASKS.c.id == child_id, TASKS.c.status == int(Status.QUEUED), TASKS.c.waiting_parents > ended
     )
+    due = sa.case((sa.or_(TASKS.c.start_at.is_(None), TASKS.c.start_at < now), now), else_=TASKS.c.start_at)
     forms = [
-        (last.values(waiting_parents=0), True),
+        (last.values(waiting_parents=0, start_at=due), True),
         (earlier.values(waiting_parents=TASKS.c.waiting_parents - ended), False),
     ]
     if hint != ended:

@@ -96,7 +96,7 @@ class WorkflowService:
                     if workflow_store.cancel_for_parent(session, child_id, message, now):
                         pending.append((child_id, int(Status.CANCELLED)))
                     continue
-                if workflow_store.count_down(session, child_id, len(parents), hint):
+                if workflow_store.count_down(session, child_id, len(parents), hint, now):
                     released.append(child_id)
         payloads = self.tasks.payloads_for_rows(workflow_store.task_rows(session, released))
         return payloads + callbacks

@@ -20,13 +20,13 @@ def test_only_the_last_parents_count_down_releases(stask: Any) -> None:
     child = stask.create("flow", "step", depends_on=[a.id, b.id])
     session = stask.db.session
     # A stale hint (another process moved the counter) tries the releasing form first: its guard refuses.
-    assert workflow_store.count_down(session, child.id, 1, hint=1) is False
+    assert workflow_store.count_down(session, child.id, 1, hint=1, now=utcnow()) is False
     session.commit()
     assert fresh(stask, child.id).waiting_parents == 1
-    assert workflow_store.count_down(session, child.id, 1, hint=2) is True
+    assert workflow_store.count_down(session, child.id, 1, hint=2, now=utcnow()) is True
     session.commit()
     assert fresh(stask, child.id).waiting_parents == 0
-    assert workflow_store.count_down(session, child.id, 1, hint=1) is None  # nothing left to count
+    assert workflow_store.count_down(session, child.id, 1, hint=1, now=utcnow()) is None  # nothing left to count
     session.commit()
 
 
