@@ -483,6 +483,7 @@ def schedule_run_command(schedule_id: int) -> None:
 
 # -- workflows: groups (docs/workflows.md) ----------------------------------------------------------
 @stask_cli.group("group")
+@clean_errors
 def group_group() -> None:
     """Groups of tasks: create one from a JSON file, show one, cancel one."""
 

@@ -28,6 +28,7 @@ DATABASE_COMMANDS = [
     ("process",),
     ("schedules",),
     ("schedule", "pause", "1"),
+    ("group", "show", "1"),
 ]
 
 
