@@ -158,9 +158,23 @@ def process_command(limit: int | None) -> None:
 @click.option("--priority", default="normal", type=click.Choice([p.value for p in Priority]), show_default=True)
 @click.option("--start-at", default=None, help="ISO 8601 date-time (UTC unless an offset is given).")
 @click.option("--max-attempts", type=int, default=None)
+@click.option("--depends-on", default=None, help="Wait for these task ids to end first (comma-separated).")
+@click.option(
+    "--on-parent-failure",
+    type=click.Choice(["cancel", "run"]),
+    default=None,
+    help="When a parent fails or is cancelled: cancel this task (default) or run it anyway.",
+)
 @clean_errors
 def create_command(
-    identifier: str, action: str, data: str, priority: str, start_at: str | None, max_attempts: int | None
+    identifier: str,
+    action: str,
+    data: str,
+    priority: str,
+    start_at: str | None,
+    max_attempts: int | None,
+    depends_on: str | None,
+    on_parent_failure: str | None,
 ) -> None:
     """Create a task and print its id."""
     try:
@@ -168,7 +182,14 @@ def create_command(
     except json.JSONDecodeError as exc:
         raise click.ClickException(f"--data is not valid JSON: {exc}") from None
     task = current_stask().tasks.create(
-        identifier, action, data=options, priority=priority, start_at=start_at, max_attempts=max_attempts
+        identifier,
+        action,
+        data=options,
+        priority=priority,
+        start_at=start_at,
+        max_attempts=max_attempts,
+        depends_on=depends_on,  # type: ignore[arg-type]  # "3,4": the service splits it
+        on_parent_failure=on_parent_failure,
     )
     _audit(
         "task.create",
@@ -580,3 +601,66 @@ def preset_run_command(preset_id: int, data: str | None) -> None:
         {"identifier": task.identifier, "action": task.action, "priority": task.priority},
     )
     click.echo(task.id)
+
+
+# -- workflows: groups (docs/workflows.md) ----------------------------------------------------------
+@stask_cli.group("group")
+@clean_errors
+def group_group() -> None:
+    """Groups of tasks: create one from a JSON file, show one, cancel one."""
+
+
+@group_group.command("create")
+@click.option("--name", default=None, help="The group's name (default: '<identifier> x<count>').")
+@click.option(
+    "--tasks-json",
+    "tasks_file",
+    type=click.File("r"),
+    required=True,
+    help='A JSON list of task specs ({"identifier", "action", "data", ...}), or an object with "tasks", '
+    '"on_complete" and "on_failure"; "-" reads standard input.',
+)
+@clean_errors
+def group_create_command(name: str | None, tasks_file: Any) -> None:
+    """Create a group and its tasks in one transaction; print its id."""
+    try:
+        loaded = json.load(tasks_file)
+    except json.JSONDecodeError as exc:
+        raise click.ClickException(f"--tasks-json is not valid JSON: {exc}") from None
+    body = loaded if isinstance(loaded, dict) else {"tasks": loaded}
+    unknown = set(body) - {"tasks", "on_complete", "on_failure", "name"}
+    if unknown:
+        raise click.ClickException(f"--tasks-json has unknown fields: {', '.join(sorted(unknown))}")
+    group = current_stask().workflows.group(
+        body.get("tasks"),  # type: ignore[arg-type]  # checked by the service
+        name=name if name is not None else body.get("name"),
+        on_complete=body.get("on_complete"),
+        on_failure=body.get("on_failure"),
+        created_by="cli",
+    )
+    _audit("group.create", f"group:{group.id}", {"name": group.name, "tasks": group.total})
+    click.echo(group.id)
+
+
+@group_group.command("show")
+@click.argument("group_id", type=int)
+@click.option("--json", "as_json", is_flag=True)
+@clean_errors
+def group_show_command(group_id: int, as_json: bool) -> None:
+    """A group's status, progress and counts by status."""
+    view = current_stask().workflows.view(group_id).to_dict()
+    if as_json:
+        click.echo(json.dumps(view, indent=2))
+        return
+    counts = ", ".join(f"{status} {count}" for status, count in view["counts"].items() if count)
+    click.echo(f"group {view['id']} {view['name']!r}: {view['status']} {view['progress']}% ({counts or 'no tasks'})")
+
+
+@group_group.command("cancel")
+@click.argument("group_id", type=int)
+@clean_errors
+def group_cancel_command(group_id: int) -> None:
+    """Cancel the group's tasks that have not ended (running ones are asked to stop)."""
+    cancelled, stopping = current_stask().workflows.cancel_group(group_id)
+    _audit("group.cancel", f"group:{group_id}", {"cancelled": len(cancelled), "stopping": len(stopping)})
+    click.echo(f"group {group_id}: {len(cancelled)} cancelled, {len(stopping)} asked to stop")

@@ -143,3 +143,10 @@ class PresetNotFound(StaskError):
 
     code = "preset_not_found"
     http_status = 404
+
+
+class GroupNotFound(StaskError):
+    """No group of tasks has this id."""
+
+    code = "group_not_found"
+    http_status = 404

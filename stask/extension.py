@@ -37,6 +37,7 @@ from .service import Service, current_stask
 from .service.recovery import Recovery
 from .service.tasks import TaskService
 from .service.workers import WorkerService
+from .service.workflows import WorkflowService
 from .settings import Settings, declared, normalise_database_url
 
 #: The Flask-SQLAlchemy instance stask uses when the host app has none of its own.
@@ -55,6 +56,10 @@ def _delegate(part: Callable[[Service], Part], method: Callable[Concatenate[Part
         return method(part(current_stask()), *args, **kwargs)
 
     return call
+
+
+def _workflows(service: Service) -> WorkflowService:
+    return service.workflows
 
 
 def _tasks(service: Service) -> TaskService:
@@ -154,6 +159,12 @@ class STask:
     process_pending_tasks = _delegate(_recovery, Recovery.process_pending_tasks)
     reconcile = _delegate(_recovery, Recovery.reconcile)
     recover = _delegate(_recovery, Recovery.recover)
+    group = _delegate(_workflows, WorkflowService.group)
+    chain = _delegate(_workflows, WorkflowService.chain)
+    get_group = _delegate(_workflows, WorkflowService.view)
+    cancel_group = _delegate(_workflows, WorkflowService.cancel_group)
+    retry_failed_in_group = _delegate(_workflows, WorkflowService.retry_failed)
+    waiting_reason = _delegate(_workflows, WorkflowService.waiting_reason)
 
     def activate_worker(self, identifier: str) -> Worker:
         return current_stask().workers.set_active(identifier, True)

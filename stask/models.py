@@ -60,6 +60,15 @@ class Task(Base):
     #: The schedule that created this task, and the slot it was created for (see ``StoredSchedule``).
     schedule_id: Mapped[int | None] = mapped_column(sa.BigInteger)
     scheduled_for: Mapped[datetime | None] = mapped_column(Timestamp)
+    #: Workflows (see ``docs/workflows.md``): the group it belongs to; what to do when a parent
+    #: fails or is cancelled ("cancel" or "run"; null for a task without parents); how many of its
+    #: parents have not ended yet (a queued task with a count above 0 is not handed to RQ); and
+    #: whether its end must be followed up (it has dependents or a group): the finish statement of a
+    #: task without it stays one UPDATE.
+    group_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    on_parent_failure: Mapped[str | None] = mapped_column(sa.String(8))
+    waiting_parents: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    follow_up: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
 
     __table_args__ = (
         sa.Index("ix_s_tasks_status_start_at", "status", "start_at"),
@@ -68,6 +77,7 @@ class Task(Base):
         sa.Index("ix_s_tasks_finished_at", "finished_at"),
         sa.Index("ix_s_tasks_priority_status", "priority", "status"),
         sa.Index("ix_s_tasks_schedule_id", "schedule_id"),
+        sa.Index("ix_s_tasks_group_id", "group_id"),
     )
 
     # -- query helpers (the scopes of the original) -------------------------------------
@@ -166,6 +176,9 @@ class Task(Base):
             "peak_memory_kb": self.peak_memory_kb,
             "schedule_id": self.schedule_id,
             "scheduled_for": iso(self.scheduled_for),
+            "group_id": self.group_id,
+            "on_parent_failure": self.on_parent_failure,
+            "waiting_parents": self.waiting_parents or 0,
         }
 
     def __repr__(self) -> str:
@@ -368,3 +381,67 @@ class Preset(Base):
 
     def __repr__(self) -> str:
         return f"<Preset {self.id} {self.name!r} {self.identifier}.{self.action}>"
+
+
+class TaskDependency(Base):
+    """One edge of a workflow: ``child_id`` waits for ``parent_id`` (``s_task_dependencies``).
+
+    Parents always exist before their children (they are named by id at creation), so no cycle
+    can be written. Edges stay when a task is deleted: they only tell who waited for whom.
+    """
+
+    __tablename__ = "s_task_dependencies"
+
+    parent_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    child_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+
+    __table_args__ = (sa.Index("ix_s_task_dependencies_child", "child_id", "parent_id"),)
+
+
+class TaskGroup(Base):
+    """A batch of tasks with one status and one progress bar (``s_groups``).
+
+    ``unfinished``, ``failed`` and ``cancelled`` count its members; the path that records a
+    member's end moves them with one UPDATE, and the guarded UPDATE that finds ``unfinished``
+    at 0 ends the group and creates its ``on_complete`` or ``on_failure`` task, once.
+    """
+
+    __tablename__ = "s_groups"
+
+    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(120))
+    status: Mapped[str] = mapped_column(sa.String(16), default="running")
+    total: Mapped[int] = mapped_column(sa.Integer, default=0)
+    unfinished: Mapped[int] = mapped_column(sa.Integer, default=0)
+    failed: Mapped[int] = mapped_column(sa.Integer, default=0)
+    cancelled: Mapped[int] = mapped_column(sa.Integer, default=0)
+    on_complete: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    on_failure: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    on_complete_task_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    on_failure_task_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    created_by: Mapped[str | None] = mapped_column(sa.String(191))
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+    __table_args__ = (sa.Index("ix_s_groups_created_at", "created_at"),)
+
+    def to_dict(self) -> dict[str, Any]:
+        def iso(value: datetime | None) -> str | None:
+            return value.isoformat() + "Z" if value else None
+
+        return {
+            "id": self.id,
+            "name": self.name,
+            "status": self.status,
+            "total": self.total,
+            "on_complete": self.on_complete,
+            "on_failure": self.on_failure,
+            "on_complete_task_id": self.on_complete_task_id,
+            "on_failure_task_id": self.on_failure_task_id,
+            "created_by": self.created_by,
+            "created_at": iso(self.created_at),
+            "ended_at": iso(self.ended_at),
+        }
+
+    def __repr__(self) -> str:
+        return f"<TaskGroup {self.id} {self.name!r} {self.status}>"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
@@ -28,6 +28,18 @@ class WorkerResolver(Protocol):
     def resolve(self, identifier: str) -> WorkerDefinition | None: ...
 
     def active_identifiers(self) -> list[str]: ...
+
+
+class EndHook(Protocol):
+    """Follows up the end of a task with dependents or a group (the service's workflows part).
+
+    ``ended`` runs in the transaction that recorded the end, before its commit, and returns
+    the job payloads to hand to RQ once committed (released dependents, a group's callback).
+    """
+
+    def ended(self, ended: list[tuple[int, int]], now: datetime) -> list[dict[str, Any]]: ...
+
+    def dispatch(self, payloads: list[dict[str, Any]], now: datetime) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -59,6 +71,8 @@ class EngineContext:
     delegation: Delegation | None = None
     #: This process's view of a Redis or database outage (its grace is ``STASK_OUTAGE_GRACE``).
     outages: OutageGuard = field(default_factory=OutageGuard)
+    #: Set by the service: releases dependents and ends groups when a followed-up task ends.
+    end_hook: EndHook | None = None
 
     def __post_init__(self) -> None:
         if self.outages.reset is None:

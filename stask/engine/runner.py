@@ -60,6 +60,9 @@ class TaskInfo:
     start_at: datetime | None = None
     user_id: int | None = None
     backoff: tuple[float, float] = (5.0, 600.0)
+    #: Its parents, for a task created with ``depends_on``: id, identifier, action, status,
+    #: result (the result file's absolute path, or None) and message of each.
+    parents: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> TaskInfo:
@@ -178,6 +181,7 @@ _CLAIM = (
     sa.update(_TASKS)
     .where(
         _TASKS.c.id == sa.bindparam("task_id"),
+        _TASKS.c.waiting_parents == 0,  # a dependent never runs before its parents ended
         _TASKS.c.status.in_([int(s) for s in CLAIMABLE]),
         _TASKS.c.attempts == sa.bindparam("attempt"),
     )
@@ -190,16 +194,22 @@ _CLAIM = (
         wait_ms=sa.bindparam("wait_ms"),
     )
 )
-_FINISH: dict[tuple[str, ...], sa.Update] = {}
+_FINISH: dict[tuple[tuple[str, ...], bool], sa.Update] = {}
 
 
-def _finish_statement(columns: tuple[str, ...]) -> sa.Update:
-    """The finish UPDATE for one set of columns (three shapes: finished, retry, failed/cancelled)."""
-    statement = _FINISH.get(columns)
+def _finish_statement(columns: tuple[str, ...], follow_up: bool = False) -> sa.Update:
+    """The finish UPDATE for one set of columns (three shapes: finished, retry, failed/cancelled).
+
+    Each shape has two forms: for rows without follow-up (no dependents, no group: one
+    statement, the task path's budget) and for rows with it, whose end must be followed up in
+    the same transaction. A task's follow-up flag is set before any dependent is committed.
+    """
+    statement = _FINISH.get((columns, follow_up))
     if statement is None:
-        statement = _FINISH[columns] = (
+        statement = _FINISH[columns, follow_up] = (
             sa.update(_TASKS)
             .where(
+                _TASKS.c.follow_up.is_(sa.true()) if follow_up else _TASKS.c.follow_up.is_(sa.false()),
                 _TASKS.c.id == sa.bindparam("task_id"),
                 _TASKS.c.status == int(Status.RUNNING),
                 _TASKS.c.attempts == sa.bindparam("attempt"),
@@ -486,8 +496,8 @@ def record_outcome(
         )
     params = {f"v_{name}": value for name, value in values.items()}
     params.update(task_id=info.id, attempt=info.attempts)
-    changed = _execute_one(ctx, _finish_statement(tuple(values)), params) == 1
-    if not changed:
+    released = _record(ctx, tuple(values), params, values["status"], now)
+    if released is None:
         return False
     event = {**info.payload(), "status": values["status"], "error": outcome.error, "run_ms": run_ms}
     if retry_at is not None:
@@ -502,4 +512,35 @@ def record_outcome(
         signals.emit(signals.task_cancelled, event)
     else:
         signals.emit(signals.task_failed, event)
+    if released and ctx.end_hook is not None:
+        ctx.end_hook.dispatch(released, now)
     return True
+
+
+def _record(
+    ctx: EngineContext, columns: tuple[str, ...], params: dict[str, Any], status: int, now: datetime
+) -> list[dict[str, Any]] | None:
+    """Run the finish statement and commit; None if the row was not this attempt's to finish.
+
+    A row without follow-up is finished by one statement. Otherwise the second form finishes it
+    and, in the same transaction, the end hook releases its dependents and moves its group, so
+    a crash can never record the end without its consequences (or the reverse). Returns the
+    payloads to enqueue after the commit.
+    """
+    session = ctx.session
+    connection = session.connection()
+    if connection.execute(_finish_statement(columns), params).rowcount == 1:
+        session.commit()
+        return []
+    if connection.execute(_finish_statement(columns, follow_up=True), params).rowcount != 1:
+        session.commit()
+        return None
+    released: list[dict[str, Any]] = []
+    if Status(status).is_final and ctx.end_hook is not None:
+        try:
+            released = ctx.end_hook.ended([(int(params["task_id"]), status)], now)
+        except BaseException:
+            session.rollback()
+            raise
+    session.commit()
+    return released

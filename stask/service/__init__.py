@@ -12,6 +12,7 @@ engine context:
 * ``audit``: the audit log of changes made by people and tokens (:mod:`.audit`)
 * ``schedules``: cron and interval schedules, firing one task per slot (:mod:`.schedules`)
 * ``presets``: named, saved runs of a worker action, run in one click (:mod:`.presets`)
+* ``workflows``: dependencies' follow-up, groups, chains, ``waiting_reason`` (:mod:`.workflows`)
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from .recovery import Recovery
 from .schedules import ScheduleService
 from .tasks import TaskService
 from .workers import WorkerService
+from .workflows import WorkflowService
 
 #: Where ``init_app`` keeps an app's :class:`Service` (``app.extensions[...]``).
 EXTENSION_KEY = "stask.service"
@@ -52,6 +54,8 @@ class Service:
             workers=self.workers,
             outages=OutageGuard(grace=float(runtime.settings.outage_grace)),
         )
+        self.workflows = WorkflowService(db, runtime, self.tasks, self.workers)
+        self.engine.end_hook = self.tasks.end_hook = self.workflows
         self.recovery = Recovery(db, runtime, self.tasks, self.engine)
         self.overview = Overview(db, runtime, self.tasks)
         self.audit = AuditLog(db, runtime)

@@ -70,6 +70,9 @@ ACTIONS = (
     "preset.update",
     "preset.delete",
     "preset.run",
+    "group.create",
+    "group.cancel",
+    "group.retry_failed",
 )
 ROLES = ("admin", "readonly")
 #: How an actor was authenticated.

@@ -163,6 +163,11 @@ def _int_arg(args: Mapping[str, Any], key: str, default: int, upper: int) -> int
     return number
 
 
+def page_args(args: Mapping[str, Any]) -> tuple[int, int]:
+    """``page`` and ``per_page`` as every list takes them (empty: the default; see PAGE_PARAMETERS)."""
+    return _int_arg(args, "page", 1, MAX_PAGE), _int_arg(args, "per_page", DEFAULT_PER_PAGE, MAX_PER_PAGE)
+
+
 def _id_arg(args: Mapping[str, Any], key: str) -> int | None:
     """An id filter: empty means "not given", else 1 to MAX_ID in ASCII digits."""
     raw = _one(args, key)
@@ -257,8 +262,5 @@ def parse_worker_page_query(args: Mapping[str, Any]) -> WorkerPageQuery:
     identifier = _one(args, "identifier") or None
     if identifier is not None and not IDENTIFIER_RE.fullmatch(identifier):
         raise InvalidInput(f"identifier {identifier[:70]!r} is not a worker identifier")
-    return WorkerPageQuery(
-        identifier=identifier,
-        page=_int_arg(args, "page", 1, MAX_PAGE),
-        per_page=_int_arg(args, "per_page", DEFAULT_PER_PAGE, MAX_PER_PAGE),
-    )
+    page, per_page = page_args(args)
+    return WorkerPageQuery(identifier=identifier, page=page, per_page=per_page)

@@ -37,7 +37,7 @@ class Recovery:
         """
         self.reconcile()
         tasks = store.due_tasks(self.db.session, utcnow(), limit)
-        payloads = [self.tasks.payload_for_row(t) for t in tasks]
+        payloads = self.tasks.payloads_for_rows(tasks)
         self.db.session.commit()
         finished = 0
         transport = self.runtime.transport
@@ -59,7 +59,12 @@ class Recovery:
         return finished
 
     def reconcile(self, grace: float = 5.0) -> dict[str, int]:
-        """Re-enqueue queued tasks without a live job; retry or fail running tasks whose process died."""
+        """Re-enqueue queued tasks without a live job; retry or fail running tasks whose process died.
+
+        A task still waiting on parents is not lost: it has no job by design (the store's
+        queries leave it out). One whose parents all ended while a process died between the
+        commit and the enqueue has a counter of 0 and no job: it is re-enqueued like any other.
+        """
         session = self.db.session
         now = utcnow()
         runtime = self.runtime
@@ -70,7 +75,7 @@ class Recovery:
         live_ids = runtime.transport.live_job_ids(overdue_after=grace, silent_after=silent) if queued else set()
         lost_ids = [task_id for task_id, attempts in queued if job_id(task_id, attempts + 1) not in live_ids]
         del queued
-        payloads = [self.tasks.payload_for_row(t) for t in store.waiting_rows(session, lost_ids)]
+        payloads = self.tasks.payloads_for_rows(store.waiting_rows(session, lost_ids))
         running = store.running_since(session, now - timedelta(seconds=ttl))
         alive = runtime.live.alive([t.id for t in running])
         dead = [t for t in running if not alive[t.id]]

@@ -137,7 +137,7 @@ def backlog(session: Session, now: datetime) -> dict[str, tuple[int, datetime | 
     """Per priority: how many queued tasks are due, and since when the oldest waits (one grouped statement)."""
     rows = session.execute(
         sa.select(Task.priority, sa.func.count(), sa.func.min(_DUE_SINCE))
-        .where(Task.status.in_(_CLAIMABLE))
+        .where(Task.status.in_(_CLAIMABLE), Task.waiting_parents == 0)
         .where(sa.or_(Task.start_at.is_(None), Task.start_at <= now))
         .group_by(Task.priority)
     ).all()
@@ -149,7 +149,7 @@ def due_tasks(session: Session, now: datetime, limit: int | None) -> list[Task]:
     rank = sa.case({p.value: p.rank for p in Priority}, value=Task.priority, else_=9)
     query = (
         sa.select(Task)
-        .where(Task.status.in_(_CLAIMABLE))
+        .where(Task.status.in_(_CLAIMABLE), Task.waiting_parents == 0)
         .where(sa.or_(Task.start_at.is_(None), Task.start_at <= now))
         .order_by(rank, Task.id)
     )
@@ -159,14 +159,14 @@ def due_tasks(session: Session, now: datetime, limit: int | None) -> list[Task]:
 
 
 def waiting_attempts(session: Session, due_before: datetime, limit: int = 50_000) -> list[tuple[int, int]]:
-    """(id, attempts) of queued tasks due before ``due_before``.
+    """(id, attempts) of queued tasks due before ``due_before`` (not those waiting on parents).
 
     Two columns, not whole rows: with a backlog this scan covers every queued task, and
     50,000 ORM objects every reconcile interval cost a worker megabytes it keeps.
     """
     rows = session.execute(
         sa.select(Task.id, Task.attempts)
-        .where(Task.status.in_(_CLAIMABLE), _DUE_SINCE <= due_before)
+        .where(Task.status.in_(_CLAIMABLE), Task.waiting_parents == 0, _DUE_SINCE <= due_before)
         .order_by(Task.id)
         .limit(limit)
     ).all()

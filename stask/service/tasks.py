@@ -21,6 +21,7 @@ import redis
 from flask_sqlalchemy import SQLAlchemy
 
 from .. import signals
+from ..engine.context import EndHook
 from ..engine.queues import job_id
 from ..engine.runner import TaskInfo
 from ..enums import CLAIMABLE, Priority, Status
@@ -36,7 +37,7 @@ from ..validation import (
     parse_optional_int,
     parse_positive_int,
 )
-from . import store
+from . import dependencies, store, workflow_store
 from .listing import TaskPage, TaskQuery
 from .workers import WorkerService, status_key
 
@@ -45,7 +46,21 @@ ProgressCallback = Callable[[int, int], None]
 #: Task ids are signed 64-bit integers (``BIGINT``).
 MAX_TASK_ID = 2**63 - 1
 #: What one spec of :meth:`TaskService.create_many` may say.
-SPEC_FIELDS = frozenset({"identifier", "action", "data", "priority", "user_id", "start_at", "max_attempts"})
+SPEC_FIELDS = frozenset(
+    {
+        "identifier",
+        "action",
+        "data",
+        "priority",
+        "user_id",
+        "start_at",
+        "max_attempts",
+        "depends_on",
+        "on_parent_failure",
+    }
+)
+#: Prepared values that are not columns: carried to the worker in the job payload, or to linking.
+NOT_COLUMNS = ("timeout", "backoff", "depends_on")
 #: Operations :meth:`TaskService.bulk` applies to each id.
 BULK_OPERATIONS = ("retry", "cancel", "delete")
 
@@ -55,6 +70,8 @@ class TaskService:
         self.db = db
         self.runtime = runtime
         self.workers = workers
+        #: Set by the service (its workflows part): follows up ends of tasks with dependents or a group.
+        self.end_hook: EndHook | None = None
 
     # -- creating ---------------------------------------------------------------------------
     def _prepare(
@@ -66,6 +83,8 @@ class TaskService:
         user_id: Any = None,
         start_at: Any = None,
         max_attempts: Any = None,
+        depends_on: Any = None,
+        on_parent_failure: Any = None,
         now: datetime | None = None,
     ) -> dict[str, Any]:
         """Validate one task's input; returns the row values (nothing is written)."""
@@ -78,6 +97,8 @@ class TaskService:
             )
         settings = self.runtime.settings
         attempts = parse_positive_int(max_attempts, "max_attempts", upper=MAX_ATTEMPTS_LIMIT)
+        parents = dependencies.parse_depends_on(depends_on)
+        policy = dependencies.parse_policy(on_parent_failure)
         return {
             "identifier": identifier,
             "action": action,
@@ -90,9 +111,13 @@ class TaskService:
             "progress": 0,
             "attempts": 0,
             "created_at": now or utcnow(),
+            "on_parent_failure": policy if parents else None,
+            "waiting_parents": 0,
+            "follow_up": False,
             # not columns: carried to the worker in the job payload
             "timeout": cls.timeout or settings.timeout,
             "backoff": tuple(cls.backoff or (settings.backoff_base, settings.backoff_cap)),
+            "depends_on": parents,
         }
 
     def create(
@@ -104,9 +129,16 @@ class TaskService:
         user_id: int | None = None,
         start_at: datetime | str | None = None,
         max_attempts: int | None = None,
+        depends_on: list[int] | None = None,
+        on_parent_failure: str | None = None,
     ) -> Task:
-        """Store a task (status 10) and hand it to RQ. Raises a :class:`StaskError` on bad input."""
-        spec = dict(
+        """Store a task (status 10) and hand it to RQ. Raises a :class:`StaskError` on bad input.
+
+        With ``depends_on`` (ids of existing tasks) it waits, queued but not handed to RQ, until
+        every parent has ended; ``on_parent_failure`` ("cancel", the default, or "run") says
+        what a failed or cancelled parent does to it (``docs/workflows.md``).
+        """
+        spec: dict[str, Any] = dict(
             identifier=identifier,
             action=action,
             data=data,
@@ -115,6 +147,10 @@ class TaskService:
             start_at=start_at,
             max_attempts=max_attempts,
         )
+        if depends_on is not None:
+            spec["depends_on"] = depends_on
+        if on_parent_failure is not None:
+            spec["on_parent_failure"] = on_parent_failure
         return self.create_many([spec])[0]
 
     def create_many(self, specs: Iterable[dict[str, Any]]) -> list[Task]:
@@ -131,7 +167,7 @@ class TaskService:
                 prepared.append(self._prepare(**spec, now=now))
         if not prepared:
             return []
-        ids, columns = self.insert_prepared(prepared)
+        ids, columns = self.store_prepared(prepared, now)
         self.db.session.commit()
         tasks = [Task(id=task_id, **values) for task_id, values in zip(ids, columns, strict=True)]
         self.dispatch(ids, prepared, now)
@@ -141,17 +177,42 @@ class TaskService:
         """One task's row values from ``create()`` arguments, plus extra ``columns`` (a schedule's)."""
         return {**self._prepare(**spec, now=now), **columns}
 
+    def store_prepared(self, prepared: list[dict[str, Any]], now: datetime) -> tuple[list[int], list[dict[str, Any]]]:
+        """Link to parents (if any), INSERT, and store the edges, in the caller's transaction.
+
+        Without dependencies this is :meth:`insert_prepared` alone: one INSERT (the budget).
+        """
+        session = self.db.session
+        dependencies.link(session, prepared, now)
+        ids, columns = self.insert_prepared(prepared)
+        workflow_store.insert_edges(session, dependencies.edges(ids, prepared))
+        return ids, columns
+
     def insert_prepared(self, prepared: list[dict[str, Any]]) -> tuple[list[int], list[dict[str, Any]]]:
         """INSERT prepared rows in the caller's transaction (not committed): (ids, column values)."""
-        columns = [{k: v for k, v in p.items() if k not in ("timeout", "backoff")} for p in prepared]
+        columns = [{k: v for k, v in p.items() if k not in NOT_COLUMNS} for p in prepared]
         return store.insert_tasks(self.db.session, columns), columns
 
     def dispatch(self, ids: list[int], prepared: list[dict[str, Any]], now: datetime) -> None:
-        """After the commit: hand the jobs to RQ (one pipeline) and announce the new tasks."""
+        """After the commit: hand the runnable jobs to RQ (one pipeline) and announce the new tasks.
+
+        A task waiting on parents is not handed over: the end of its last parent does that.
+        """
         payloads = [
             TaskInfo.from_payload({**p, "id": task_id}).payload() for task_id, p in zip(ids, prepared, strict=True)
         ]
-        self.enqueue(payloads, now)
+        runnable = [
+            payload
+            for payload, p in zip(payloads, prepared, strict=True)
+            if p["status"] == Status.QUEUED and not p.get("waiting_parents")
+        ]
+        with_parents = [payload["id"] for payload, p in zip(payloads, prepared, strict=True) if p.get("depends_on")]
+        if with_parents and runnable:
+            parents = self.parents_of([pid for pid in with_parents if any(r["id"] == pid for r in runnable)])
+            for payload in runnable:
+                if payload["id"] in parents:
+                    payload["parents"] = parents[payload["id"]]
+        self.enqueue(runnable, now)
         for payload in payloads:
             signals.emit(signals.task_created, payload)
 
@@ -179,6 +240,38 @@ class TaskService:
             "user_id": task.user_id,
             "backoff": backoff,
         }
+
+    def payloads_for_rows(self, tasks: list[Task]) -> list[dict[str, Any]]:
+        """:meth:`payload_for_row` for many, with the parents of those that have any (one statement)."""
+        payloads = [self.payload_for_row(task) for task in tasks]
+        parents = self.parents_of([task.id for task in tasks if task.on_parent_failure is not None])
+        for payload in payloads:
+            if payload["id"] in parents:
+                payload["parents"] = parents[payload["id"]]
+        return payloads
+
+    def parents_of(self, child_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+        """What each child's action sees of its parents (``task.parents``): one statement.
+
+        ``result`` is the absolute path of the parent's result file, or None.
+        """
+        if not child_ids:
+            return {}
+        storage = self.runtime.storage
+        found: dict[int, list[dict[str, Any]]] = {}
+        for child, rows in workflow_store.parents_of(self.db.session, child_ids).items():
+            found[child] = [
+                {
+                    "id": int(row.id),
+                    "identifier": row.identifier,
+                    "action": row.action,
+                    "status": int(row.status),
+                    "result": str(storage.result_dir(int(row.id)) / row.result) if row.result else None,
+                    "message": row.message,
+                }
+                for row in rows
+            ]
+        return found
 
     # -- reading ----------------------------------------------------------------------------
     def get(self, task_id: Any) -> Task:
@@ -248,18 +341,39 @@ class TaskService:
         task = self.get(task_id)
         if task.status not in (Status.FAILED, Status.CANCELLED):
             raise InvalidState(f"task {task.id} is {task.status_text}: only failed or cancelled tasks can be retried")
-        payload = self.payload_for_row(task)
+        payload = self.payloads_for_rows([task])[0]
         allowance = task.attempts + self.workers.max_attempts(task.identifier)
         now = utcnow()
-        changed = store.requeue_ended(self.db.session, task.id, task.status, allowance)
-        self.db.session.commit()
+        session = self.db.session
+        status, group_id, has_parents = task.status, task.group_id, task.on_parent_failure is not None
+        changed = store.requeue_ended(session, task.id, status, allowance)
+        waiting = 0
+        if changed:
+            waiting = self.requeued(task.id, status, group_id, has_parents)
+        session.commit()
         if not changed:
             raise InvalidState(f"task {task.id} changed meanwhile; reload and try again")
         self.runtime.live.clear(task.id)
         payload.update(max_attempts=allowance, start_at=None)
-        self.enqueue([payload], now)
-        self.db.session.refresh(task)
+        if not waiting:
+            self.enqueue([payload], now)
+        session.refresh(task)
         return task
+
+    def requeued(self, task_id: int, status: int, group_id: int | None, has_parents: bool) -> int:
+        """A failed or cancelled task is queued again (in the caller's transaction): its group runs
+        again, and it waits for those of its parents that have not ended (ended ones count as
+        done: retrying is an explicit decision to run it). Returns how many it waits for."""
+        session = self.db.session
+        if group_id is not None:
+            failed = int(status == Status.FAILED)
+            workflow_store.reopen_group(session, group_id, failed, 1 - failed)
+        if not has_parents:
+            return 0
+        waiting = len(workflow_store.unfinished_parent_ids(session, task_id))
+        if waiting:
+            workflow_store.set_waiting(session, task_id, waiting)
+        return waiting
 
     def retry_failed(self, limit: int) -> tuple[list[int], list[int], bool]:
         """Retry up to ``limit`` failed tasks, oldest first: (retried, skipped, more remain)."""
@@ -278,8 +392,13 @@ class TaskService:
         """Cancel a queued task at once; ask a running one to stop (it ends as cancelled)."""
         task = self.get(task_id)
         if task.status in CLAIMABLE:
-            changed = store.cancel_waiting(self.db.session, task.id, utcnow())
+            now = utcnow()
+            follow_up = task.follow_up
+            changed = store.cancel_waiting(self.db.session, task.id, now)
+            released = self._follow_up(task.id, Status.CANCELLED, now) if changed and follow_up else []
             self.db.session.commit()
+            if released and self.end_hook is not None:
+                self.end_hook.dispatch(released, now)
             if changed:
                 self.runtime.transport.discard([job_id(task.id, task.attempts + 1)])
                 signals.emit(signals.task_cancelled, task.to_dict())
@@ -296,10 +415,21 @@ class TaskService:
         task = self.get(task_id)
         if task.status == Status.RUNNING:
             raise InvalidState(f"task {task.id} is running: stop it first")
+        now = utcnow()
+        # A task deleted before it ended counts as cancelled for its dependents and its group.
+        released = self._follow_up(task.id, Status.CANCELLED, now) if task.follow_up and not task.is_final else []
         self.db.session.delete(task)
         self.db.session.commit()
+        if released and self.end_hook is not None:
+            self.end_hook.dispatch(released, now)
         self.runtime.transport.discard([job_id(task.id, task.attempts + 1)])
         self.remove_files([task.id])
+
+    def _follow_up(self, task_id: int, status: int, now: datetime) -> list[dict[str, Any]]:
+        """Release dependents and move the group of a task that ended here (not committed)."""
+        if self.end_hook is None:
+            return []
+        return self.end_hook.ended([(task_id, int(status))], now)
 
     def bulk(self, operation: str, ids: Iterable[int]) -> tuple[list[int], list[tuple[int, StaskError]]]:
         """Apply retry, cancel or delete to each id: (done, refused with the reason), never all-or-nothing."""

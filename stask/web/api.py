@@ -29,6 +29,7 @@ from ..exceptions import (
 from ..models import Task
 from ..service import current_stask
 from ..service.audit import capped, parse_audit_query
+from ..service.dependencies import MAX_PARENTS, ON_PARENT_FAILURE
 from ..service.listing import PRIORITIES, parse_task_query
 from ..service.tasks import BULK_OPERATIONS
 from ..service.workers import unknown_worker
@@ -158,6 +159,21 @@ def _run_fields(body: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+def dependency_fields(body: dict[str, Any]) -> dict[str, Any]:
+    """``depends_on`` and ``on_parent_failure`` as strictly as the OpenAPI document states them."""
+    parents = body.get("depends_on")
+    if parents is not None:
+        if not isinstance(parents, list) or len(parents) > MAX_PARENTS:
+            raise InvalidInput(f"depends_on must be a list of at most {MAX_PARENTS} task ids")
+        for item in parents:
+            if isinstance(item, bool) or not isinstance(item, int) or not 1 <= item <= MAX_ID:
+                raise InvalidInput(f"depends_on must hold task ids from 1 to {MAX_ID}")
+    policy = body.get("on_parent_failure")
+    if policy is not None and policy not in ON_PARENT_FAILURE:
+        raise InvalidInput(f"on_parent_failure must be one of {', '.join(ON_PARENT_FAILURE)}")
+    return body
+
+
 def _task(task_id: int) -> Task:
     return current_stask().tasks.get(task_id)
 
@@ -265,10 +281,10 @@ def list_tasks() -> Response:
 @api_bp.post("/api/tasks")
 @require_write
 def create_task() -> Response:
-    body = json_body(allowed=RUN_FIELDS | {"identifier", "action"}, required=True)
+    body = json_body(allowed=RUN_FIELDS | {"identifier", "action", "depends_on", "on_parent_failure"}, required=True)
     if "identifier" not in body or "action" not in body:
         raise InvalidInput("identifier and action are required")
-    body = _run_fields(body)
+    body = dependency_fields(_run_fields(body))
     task = current_stask().tasks.create(**body)
     record("task.create", f"task:{task.id}", created_details(task))
     return ok(201, id=task.id, task=task.to_dict())
@@ -276,7 +292,9 @@ def create_task() -> Response:
 
 @api_bp.get("/api/tasks/<id:task_id>")
 def get_task(task_id: int) -> Response:
-    return ok(task=_task(task_id).to_dict())
+    """The task, and (computed when read) why it is not running yet: ``waiting_reason``."""
+    task = _task(task_id).to_dict()
+    return ok(task={**task, "waiting_reason": current_stask().workflows.waiting_reason(task_id)})
 
 
 @api_bp.post("/api/tasks/<id:task_id>/retry")
@@ -410,5 +428,5 @@ def list_audit() -> Response:
     return ok(**current_stask().audit.page(parse_audit_query(request.args)).to_dict())
 
 
-# The OpenAPI document and the schedules' and presets' routes register their views on this blueprint.
-from . import api_presets, api_schedules, openapi  # noqa: E402,F401
+# The OpenAPI document and the schedules', presets' and workflows' routes register their views on this blueprint.
+from . import api_presets, api_schedules, api_workflows, openapi  # noqa: E402,F401

@@ -30,6 +30,7 @@ DATABASE_COMMANDS = [
     ("schedule", "pause", "1"),
     ("presets",),
     ("preset", "run", "1"),
+    ("group", "show", "1"),
 ]
 
 
