@@ -221,6 +221,9 @@ def test_run_now_creates_a_task_and_links_it(panel_app: Flask) -> None:
     listed = client.get(f"/stask/tasks?schedule_id={schedule_id}").text
     assert f"/stask/tasks/{task.id}" in listed
     assert ("schedule.run", f"schedule:{schedule_id}") in audit_actions(panel_app)
+    task_page = client.get(f"/stask/tasks/{task.id}").text  # the task names its schedule, one click away
+    assert f'<a href="/stask/schedules/{schedule_id}/edit">#{schedule_id}</a>' in task_page
+    assert f'href="/stask/tasks?schedule_id={schedule_id}"' in task_page
 
 
 def test_delete_removes_a_panel_schedule(panel_app: Flask) -> None:
