@@ -80,7 +80,7 @@ def test_run_csv_export_from_card_progress_reaches_100_without_reload(admin_page
     section = page.locator("#run-csv_export-export")
     section.locator("summary").click()
     section.locator("input[name=throttle_ms]").fill("150")
-    section.locator("button[type=submit]").click()
+    section.get_by_role("button", name="Start").click()  # not "Save as preset", the form's other submit
 
     bar = page.locator("#run-csv_export-export .progress-cell")
     expect(bar).to_be_visible()

@@ -76,8 +76,7 @@ def test_every_panel_and_monitoring_view_is_protected(api_app: Flask, client: Fl
         blueprint = rule.endpoint.rpartition(".")[0]
         if blueprint not in auth.STASK_BLUEPRINTS or rule.endpoint in public or rule.rule == "/stask/health":
             continue
-        numeric = ("task_id", "id", "schedule_id", "preset_id")
-        values = {name: ("1" if name in numeric else "echo") for name in rule.arguments}
+        values = {name: ("1" if name == "id" or name.endswith("_id") else "echo") for name in rule.arguments}
         if "op" in rule.arguments:
             values["op"] = "retry"
         if "action" in rule.arguments:
