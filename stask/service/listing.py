@@ -40,7 +40,17 @@ _STATUS_NAMES = {s.text: s for s in Status} | {"pending": Status.QUEUED}
 DATE_ONLY_RE = re.compile(r"\A\d{4}-\d{2}-\d{2}\Z")
 PRIORITIES = tuple(p.value for p in Priority)
 ORDERS = ("asc", "desc")
-FILTER_KEYS = ("status", "identifier", "action", "priority", "created_from", "created_to", "q", "schedule_id", "group_id")
+FILTER_KEYS = (
+    "status",
+    "identifier",
+    "action",
+    "priority",
+    "created_from",
+    "created_to",
+    "q",
+    "schedule_id",
+    "group_id",
+)
 
 
 @dataclass(frozen=True)

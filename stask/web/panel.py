@@ -236,9 +236,7 @@ def task(task_id: int) -> str:
     graph = None
     if relatives["parents_total"] or relatives["children_total"]:
         node = {"id": row.id, "identifier": row.identifier, "action": row.action, "status": row.status}
-        graph = panel_graph.dependency_svg(
-            node, relatives, lambda n: ngettext("+%(num)d more", "+%(num)d more", n)
-        )
+        graph = panel_graph.dependency_svg(node, relatives, lambda n: ngettext("+%(num)d more", "+%(num)d more", n))
     return render_template(
         "stask/task.html",
         task=row,

@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from ..exceptions import StaskError
 from ..service import current_stask
-from ..service.listing import parse_task_query
+from ..service.listing import TaskPage, parse_task_query
 from .audit_trail import record
 from .panel import panel_bp
 from .panel_support import HTMX_STOP_POLLING, write_required
@@ -31,12 +31,14 @@ def groups() -> str:
 
 @panel_bp.get("/groups/<int:group_id>")
 def group(group_id: int) -> str:
-    service = current_stask()
-    view = service.workflows.view(group_id)
-    members = service.tasks.page(
-        parse_task_query({"group_id": str(group_id), "sort": "id", "order": "asc", "per_page": str(MEMBERS_SHOWN)})
-    )
-    return render_template("stask/group.html", v=view, members=members)
+    view = current_stask().workflows.view(group_id)
+    return render_template("stask/group.html", v=view, members=_members(group_id))
+
+
+def _members(group_id: int) -> TaskPage:
+    """The group's first members, through the task list's own filter."""
+    query = {"group_id": str(group_id), "sort": "id", "order": "asc", "per_page": str(MEMBERS_SHOWN)}
+    return current_stask().tasks.page(parse_task_query(query))
 
 
 @panel_bp.get("/groups/<int:group_id>/bar")
@@ -44,7 +46,12 @@ def group_bar(group_id: int) -> tuple[str, int]:
     """The polled bar and counts; HTTP 286 stops htmx polling once the group ended."""
     view = current_stask().workflows.view(group_id)
     body = render_template("stask/fragments/group_progress.html", v=view)
-    return body, 200 if view.group.status == "running" else HTMX_STOP_POLLING
+    if view.group.status == "running":
+        return body, 200
+    # ended: the buttons, the details and the members change too: send them out of band
+    body += render_template("stask/fragments/group_actions.html", v=view, oob=True)
+    body += render_template("stask/fragments/group_body.html", v=view, members=_members(group_id), oob=True)
+    return body, HTMX_STOP_POLLING
 
 
 @panel_bp.post("/groups/<int:group_id>/cancel")

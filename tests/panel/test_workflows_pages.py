@@ -86,6 +86,7 @@ def test_the_group_page_shows_counts_one_bar_and_members_and_escapes_the_name(pa
     bar = client.get(f"/stask/groups/{group_id}/bar", headers={"HX-Request": "true"})
     assert bar.status_code == 286 and "hx-trigger" not in bar.text  # ended: polling stops
     assert 'data-progress="100"' in bar.text and 'data-status="failed"' in bar.text
+    assert 'id="group-body" hx-swap-oob="true"' in bar.text and 'id="group-actions" hx-swap-oob="true"' in bar.text
     assert re.search(r'data-count="finished">\s*<span[^>]*>[^<]*</span> <strong>2</strong>', bar.text)
     listing = client.get("/stask/groups").text
     assert f'href="/stask/groups/{group_id}"' in listing and XSS not in listing and "100%" in listing
@@ -140,7 +141,9 @@ def test_the_task_list_filters_by_group_in_the_panel_and_the_api(panel_app: Flas
     api = panel_app.test_client()
     body = api.get(f"/stask/api/tasks?group_id={second}", headers=ADMIN).get_json()
     assert [item["id"] for item in body["items"]] == member_ids(panel_app, second)
-    assert loose not in [item["id"] for item in api.get(f"/stask/api/tasks?group_id={first}", headers=ADMIN).get_json()["items"]]
+    assert loose not in [
+        item["id"] for item in api.get(f"/stask/api/tasks?group_id={first}", headers=ADMIN).get_json()["items"]
+    ]
     bad = api.get("/stask/api/tasks?group_id=x", headers=ADMIN)
     assert bad.status_code == 400 and "group_id" in bad.get_json()["error"]["message"]
     document = api.get("/stask/api/openapi.json", headers=ADMIN).get_json()
