@@ -167,6 +167,7 @@ def test_the_task_page_shows_parents_children_graph_and_waiting_reason(panel_app
     assert f'data-task="{middle}"' in svg and "status-queued" in svg
     parents_list = re.search(r'id="task-parents".*?</div>', page, re.S).group(0)  # type: ignore[union-attr]
     assert f'href="/stask/tasks/{parents[0]}"' in parents_list and "(14)" in parents_list
+    assert parents_list.count("<li") == 12 and "+2 more" in parents_list  # the list is capped too
     children_list = re.search(r'id="task-children".*?</div>', page, re.S).group(0)  # type: ignore[union-attr]
     assert f'href="/stask/tasks/{child}"' in children_list
     waiting = re.search(r'id="waiting-reason" data-code="(\w+)".*?</section>', page, re.S)
