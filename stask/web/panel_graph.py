@@ -3,8 +3,8 @@
 The task sits in the middle, its parents above and its children below, each a box with its id
 and its status (coloured by the panel's CSS through ``status-<name>`` classes), lines from each
 parent to the task and from the task to each child. At most :data:`MAX_SIDE` boxes are drawn
-on each side ("+N more" says the rest). The SVG has its natural size and shrinks with the page (its viewBox scales, 390 px too).
-Every text is escaped.
+on each side ("+N more" says the rest). The SVG has its natural size and shrinks with the
+page (its viewBox scales, 390 px too). Every text is escaped.
 """
 
 from __future__ import annotations
@@ -107,7 +107,8 @@ def dependency_svg(task: dict[str, Any], relatives: dict[str, Any], more_text: C
     height = y + PAD
     label = escape(_("Dependencies of task %(id)s", id=int(task["id"])))
     return Markup(
-        f'<svg class="dep-graph" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" aria-label="{label}" '
+        f'<svg class="dep-graph" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+        f'role="img" aria-label="{label}" '
         f'xmlns="http://www.w3.org/2000/svg" preserveAspectRatio="xMidYMin meet">'
         f'<g class="edges">{"".join(lines)}</g>{"".join(parts)}</svg>'
     )

@@ -54,7 +54,9 @@ def test_the_group_bar_reaches_100_without_a_reload_and_a_task_shows_its_graph(
     expect(bar).to_have_attribute("data-status", "running")
     # the first member runs and reports 1 of 4 steps: the bar moves above 0 and below 100
     page.wait_for_function(
-        f"() => {{ const p = +document.querySelector('#group-progress-{group_id}').dataset.progress; return p > 0 && p < 100; }}"
+        "(id) => { const p = +document.getElementById('group-progress-' + id).dataset.progress;"
+        " return p > 0 && p < 100; }",
+        arg=group_id,
     )
     expect(page.locator('[data-count="running"] strong')).to_have_text("1")
     screenshot(page, "group-running")
