@@ -40,7 +40,17 @@ _STATUS_NAMES = {s.text: s for s in Status} | {"pending": Status.QUEUED}
 DATE_ONLY_RE = re.compile(r"\A\d{4}-\d{2}-\d{2}\Z")
 PRIORITIES = tuple(p.value for p in Priority)
 ORDERS = ("asc", "desc")
-FILTER_KEYS = ("status", "identifier", "action", "priority", "created_from", "created_to", "q", "schedule_id")
+FILTER_KEYS = (
+    "status",
+    "identifier",
+    "action",
+    "priority",
+    "created_from",
+    "created_to",
+    "q",
+    "schedule_id",
+    "group_id",
+)
 
 
 @dataclass(frozen=True)
@@ -58,6 +68,8 @@ class TaskQuery:
     q: str | None = None
     #: Only the tasks a schedule created.
     schedule_id: int | None = None
+    #: Only the members of a group.
+    group_id: int | None = None
     sort: str = "id"
     order: str = "desc"
     page: int = 1
@@ -223,6 +235,7 @@ def parse_task_query(args: Mapping[str, Any]) -> TaskQuery:
     if "\x00" in q:  # PostgreSQL refuses NUL in any text parameter
         raise InvalidInput("q must not contain NUL characters")
     schedule_id = _id_arg(args, "schedule_id")
+    group_id = _id_arg(args, "group_id")
     sort = raw["sort"] or "id"
     if sort not in SORTS:
         raise InvalidInput(f"cannot sort by {sort[:40]!r}: use one of {', '.join(SORTS)}")
@@ -239,6 +252,7 @@ def parse_task_query(args: Mapping[str, Any]) -> TaskQuery:
         created_to_exclusive=day_end,
         q=q.strip() or None,
         schedule_id=schedule_id,
+        group_id=group_id,
         sort=sort,
         order=order,
         page=_int_arg(args, "page", 1, MAX_PAGE),

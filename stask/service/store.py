@@ -231,6 +231,8 @@ def _conditions(query: TaskQuery) -> list[Any]:
         where.append(Task.created_at <= query.created_to)
     if query.schedule_id:
         where.append(Task.schedule_id == query.schedule_id)
+    if query.group_id:
+        where.append(Task.group_id == query.group_id)
     if query.q:
         where.append(_search(query.q))
     return where

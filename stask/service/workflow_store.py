@@ -302,3 +302,25 @@ def ahead_in_queue(session: Session, task: Task, now: datetime) -> int:
         before,
     )
     return int(session.scalar(query) or 0)
+
+
+# -- the panel's reads -------------------------------------------------------------------------
+def relatives(session: Session, task_id: int, side: str, limit: int) -> tuple[list[Any], int]:
+    """A task's parents (``side="parents"``) or children, lowest ids first, at most ``limit``, and
+    how many there are in all: one statement (a window count)."""
+    mine, theirs = (EDGES.c.child_id, EDGES.c.parent_id) if side == "parents" else (EDGES.c.parent_id, EDGES.c.child_id)
+    rows = session.execute(
+        sa.select(
+            theirs.label("id"),
+            TASKS.c.identifier,
+            TASKS.c.action,
+            TASKS.c.status,
+            sa.func.count().over().label("total"),
+        )
+        .select_from(EDGES)
+        .outerjoin(TASKS, TASKS.c.id == theirs)
+        .where(mine == task_id)
+        .order_by(theirs)
+        .limit(limit)
+    ).all()
+    return list(rows), int(rows[0].total) if rows else 0

@@ -364,6 +364,29 @@ class WorkflowService:
         finally:
             session.commit()
 
+    # -- the panel's reads ------------------------------------------------------------------------
+    def relatives(self, task_id: int, limit: int) -> dict[str, Any]:
+        """A task's parents and children (id, identifier, action, status; a deleted task's status is
+        None), at most ``limit`` each, and how many there are: two statements."""
+        session = self.db.session
+        try:
+            found: dict[str, Any] = {}
+            for side in ("parents", "children"):
+                rows, total = workflow_store.relatives(session, task_id, side, limit)
+                found[side] = [
+                    {
+                        "id": int(row.id),
+                        "identifier": row.identifier,
+                        "action": row.action,
+                        "status": Status(row.status) if row.status is not None else None,
+                    }
+                    for row in rows
+                ]
+                found[f"{side}_total"] = total
+            return found
+        finally:
+            session.commit()
+
     def _served(self, queue: str) -> bool:
         """Whether a live RQ worker process listens on ``queue`` (its registration expires when it dies)."""
         try:

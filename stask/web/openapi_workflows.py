@@ -12,7 +12,7 @@ from typing import Any
 
 from ..service.dependencies import MAX_PARENTS, ON_PARENT_FAILURE
 from ..service.workflows import GROUP_STATUSES, MAX_MEMBERS, MAX_NAME
-from .openapi_parts import DATE, ID_SCHEMA, PAGE_PARAMETERS, SUCCESS, json_body
+from .openapi_parts import DATE, ID_SCHEMA, PAGE_PARAMETERS, SUCCESS, json_body, list_filter
 from .openapi_parts import errors as _errors
 from .openapi_parts import json_response as _json
 from .openapi_parts import nullable as _nullable
@@ -246,6 +246,10 @@ PATHS: dict[str, Any] = {
 }
 
 
+#: The task list's filter by group.
+TASK_FILTER = list_filter("group_id", ID, "Tasks of this group")
+
+
 def extend_document(schemas: dict[str, Any], paths: dict[str, Any]) -> None:
     """Add the workflows' schemas and paths, and their fields on tasks, to a document being built."""
     spec = copy.deepcopy(schemas["CreateRequest"])
@@ -253,3 +257,5 @@ def extend_document(schemas: dict[str, Any], paths: dict[str, Any]) -> None:
     schemas["CreateRequest"]["properties"].update(DEPENDENCY_PROPERTIES)
     schemas["Task"]["properties"].update(TASK_PROPERTIES)
     paths.update(PATHS)
+    listing = paths["/api/tasks"]["get"]
+    listing["parameters"] = [*listing["parameters"], TASK_FILTER]

@@ -24,7 +24,7 @@ from ..service.audit import capped
 from ..service.listing import parse_task_query
 from ..service.tasks import BULK_OPERATIONS
 from ..validation import parse_digits
-from . import panel_data, panel_format
+from . import panel_data, panel_format, panel_graph
 from .audit_trail import record
 from .auth import current_role, protect
 from .panel_support import (
@@ -84,6 +84,7 @@ def stask_nav_active(endpoint: str) -> bool:
     current = request.endpoint or ""
     groups = {
         "stask_panel.tasks": ("stask_panel.tasks", "stask_panel.task"),
+        "stask_panel.groups": ("stask_panel.groups", "stask_panel.group"),
         "stask_panel.workers": ("stask_panel.workers", "stask_panel.worker_settings"),
         "stask_panel.schedules": ("stask_panel.schedules", "stask_panel.schedule_new", "stask_panel.schedule_edit"),
         "stask_panel.presets": ("stask_panel.presets", "stask_panel.new_preset", "stask_panel.edit_preset"),
@@ -231,9 +232,17 @@ def task(task_id: int) -> str:
     log_lines = progress["log_lines"]
     if row.status == Status.FAILED:
         log_lines = service.runtime.storage.tail_log(task_id, 400)
+    relatives = service.workflows.relatives(task_id, panel_graph.MAX_SIDE)
+    graph = None
+    if relatives["parents_total"] or relatives["children_total"]:
+        node = {"id": row.id, "identifier": row.identifier, "action": row.action, "status": row.status}
+        graph = panel_graph.dependency_svg(node, relatives, lambda n: ngettext("+%(num)d more", "+%(num)d more", n))
     return render_template(
         "stask/task.html",
         task=row,
+        relatives=relatives,
+        graph=graph,
+        waiting=service.workflows.waiting_reason(task_id) if not row.is_final else None,
         p=progress,
         log_lines=log_lines[-LOG_LINES:],
         traceback=panel_data.last_traceback(log_lines) if row.status == Status.FAILED else None,
@@ -295,4 +304,4 @@ def task_action(task_id: int, op: str) -> BaseResponse:
     return redirect(url_for("stask_panel.task", task_id=task_id), code=303)
 
 
-from . import panel_audit, panel_presets, panel_schedules, panel_workers  # noqa: E402,F401  (register their views on panel_bp)
+from . import panel_audit, panel_groups, panel_presets, panel_schedules, panel_workers  # noqa: E402,F401  (register their views on panel_bp)
