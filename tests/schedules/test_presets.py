@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 
 from stask.models import Preset, StoredSchedule, Task
 from tests.presets.plugins import PRESET_CONFIG
-from tests.support.api import ADMIN, error_code
+from tests.support.api import ADMIN, error_code, login
 
 PRESET = {"name": "weekly", "identifier": "report", "action": "build", "data": {"rows": 5, "title": "W"}}
 
@@ -151,3 +151,65 @@ def test_a_preset_edited_into_a_conflict_consumes_the_slot_without_a_task(api: F
     assert row.next_run_at == slot + timedelta(seconds=3600)  # the slot is consumed
     assert row.last_skip_reason is not None and "data.rows" in row.last_skip_reason
     assert [task for task in rows(preset_app, Task) if task.schedule_id == row.id] == []
+
+
+def test_the_cli_takes_a_preset(api: FlaskClient, preset_app: Flask, backend: str) -> None:
+    if backend != "sqlite":
+        pytest.skip("the CLI is the same adapter on every database")
+    preset_id = add_preset(api)
+    runner = preset_app.test_cli_runner()
+
+    def cli(*args: str) -> Any:
+        return runner.invoke(args=["stask", "schedule", *args])
+
+    refused = cli("add", "echo", "say", "--interval", "60", "--preset", str(preset_id))
+    assert refused.exit_code == 1 and "identifier: preset" in refused.output
+    bad = cli("add", "report", "build", "--interval", "60", "--preset", str(preset_id), "--data", '{"rows": 0}')
+    assert bad.exit_code == 1 and "data.rows" in bad.output
+    added = cli("add", "report", "build", "--interval", "60", "--preset", str(preset_id), "--data", '{"rows": 7}')
+    assert added.exit_code == 0, added.output
+    (row,) = panel_schedules(preset_app)
+    assert (row.preset_id, row.data) == (preset_id, {"rows": 7})
+    assert cli("update", str(row.id), "--preset", str(preset_id + 9)).exit_code == 1
+    removed = runner.invoke(args=["stask", "preset", "remove", str(preset_id)])
+    assert removed.exit_code == 1 and f"schedule(s) {row.id}" in removed.output
+
+
+def test_the_panel_form_picks_a_preset(api: FlaskClient, preset_app: Flask, backend: str) -> None:
+    if backend != "sqlite":
+        pytest.skip("the panel is the same adapter on every database")
+    preset_id = add_preset(api, priority="high")
+    client = preset_app.test_client()
+    token = login(client)
+    listed = client.get("/stask/presets").get_data(as_text=True)
+    assert f"/stask/schedules/new?preset_id={preset_id}" in listed
+    form = client.get(f"/stask/schedules/new?preset_id={preset_id}").get_data(as_text=True)
+    assert f'<option value="{preset_id}" selected>weekly (report.build)</option>' in form
+    post = {
+        "csrf_token": token,
+        "name": "",
+        "preset_id": str(preset_id),
+        "identifier": "echo",  # the worker select's value is ignored: the preset's is taken
+        "action": "say",
+        "priority": "normal",
+        "data": '{"rows": 2000}',
+        "kind": "interval",
+        "interval": "600",
+        "timezone": "UTC",
+        "misfire": "run_once",
+        "overlap": "skip",
+        "jitter": "0",
+        "enabled": "1",
+    }
+    refused = client.post("/stask/schedules/new", data=post)
+    assert refused.status_code == 400 and "data.rows" in refused.get_data(as_text=True)
+    saved = client.post("/stask/schedules/new", data={**post, "data": '{"rows": 20}'})
+    assert saved.status_code == 303, saved.get_data(as_text=True)
+    (row,) = panel_schedules(preset_app)
+    assert (row.preset_id, row.identifier, row.action, row.priority) == (preset_id, "report", "build", "high")
+    edit = client.get(f"/stask/schedules/{row.id}/edit").get_data(as_text=True)
+    assert f'<option value="{preset_id}" selected>' in edit
+    kept = client.post(f"/stask/presets/{preset_id}/delete", data={"csrf_token": token})
+    assert kept.status_code == 303
+    assert "is run by schedule(s)" in client.get("/stask/presets").get_data(as_text=True)
+    assert [preset.id for preset in rows(preset_app, Preset)] == [preset_id]
