@@ -380,6 +380,13 @@ def _schedule_options(command: Callable[..., Any]) -> Callable[..., Any]:
             click.option("--jitter", type=int, default=None, help="Delay each run by up to this many seconds."),
             click.option("--start-date", default=None, help="ISO 8601; no run before."),
             click.option("--end-date", default=None, help="ISO 8601; no run after."),
+            click.option(
+                "--preset",
+                "preset_id",
+                type=int,
+                default=None,
+                help="Run this preset (its worker, action, data and priority at each run; --data is merged over).",
+            ),
         ]
     ):
         command = option(command)

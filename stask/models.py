@@ -292,6 +292,8 @@ class StoredSchedule(Base):
     misfire: Mapped[str] = mapped_column(sa.String(16), default="run_once")
     overlap: Mapped[str] = mapped_column(sa.String(16), default="skip")
     jitter: Mapped[int] = mapped_column(sa.Integer, default=0)
+    #: The preset it runs (a live reference: its worker, action, data and priority when a slot fires).
+    preset_id: Mapped[int | None] = mapped_column(sa.BigInteger)
     #: Where interval slots are counted from (the start date, else the creation time).
     anchor: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
     next_run_at: Mapped[datetime | None] = mapped_column(Timestamp)
@@ -308,6 +310,7 @@ class StoredSchedule(Base):
     __table_args__ = (
         sa.Index("ix_s_schedules_due", "enabled", "next_run_at"),
         sa.Index("ix_s_schedules_identifier", "identifier"),
+        sa.Index("ix_s_schedules_preset_id", "preset_id"),
     )
 
     def to_dict(self) -> dict[str, Any]:
@@ -328,6 +331,7 @@ class StoredSchedule(Base):
             "misfire": self.misfire,
             "overlap": self.overlap,
             "jitter": self.jitter,
+            "preset_id": self.preset_id,
             "start_date": iso(self.start_date),
             "end_date": iso(self.end_date),
             "next_run_at": iso(self.next_run_at),

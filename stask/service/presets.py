@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..enums import Priority
 from ..exceptions import InvalidField, InvalidInput, InvalidState, PresetNotFound
-from ..models import Preset, Task, utcnow
+from ..models import Preset, StoredSchedule, Task, utcnow
 from ..validation import MAX_ID, parse_data
 from ..workers.base import BaseWorker
 from .listing import DEFAULT_PER_PAGE, PRIORITIES, RowPage
@@ -120,11 +120,29 @@ class PresetService:
         for key, value in values.items():
             setattr(row, key, value)
         row.updated_at = utcnow()
+        # The schedules running it keep its worker, action and priority (lists, filters by worker).
+        self.db.session.execute(
+            sa.update(StoredSchedule)
+            .where(StoredSchedule.preset_id == row.id)
+            .values(identifier=values["identifier"], action=values["action"], priority=values["priority"])
+            .execution_options(synchronize_session=False)
+        )
         self._commit(values)
         return row
 
     def delete(self, preset_id: Any) -> None:
-        self.db.session.delete(self.get(preset_id))
+        """Delete a preset, unless a schedule runs it (409 ``preset_in_use``, naming the schedules)."""
+        row = self.get(preset_id)
+        query = sa.select(StoredSchedule.id).where(StoredSchedule.preset_id == row.id).order_by(StoredSchedule.id)
+        users = list(self.db.session.scalars(query.limit(21)))
+        if users:
+            named = ", ".join(str(schedule_id) for schedule_id in users[:20]) + (", ..." if len(users) > 20 else "")
+            self.db.session.rollback()
+            raise PresetInUse(
+                f"preset {row.id} is run by schedule(s) {named}: point them elsewhere or delete them first",
+                schedule_ids=users[:20],
+            )
+        self.db.session.delete(row)
         self.db.session.commit()
 
     def run(self, preset_id: Any, data: Any = None) -> Task:
@@ -193,6 +211,16 @@ class PresetNameTaken(InvalidState):
     field = "name"
 
 
+class PresetInUse(InvalidState):
+    """Schedules run this preset: it cannot be deleted (409)."""
+
+    code = "preset_in_use"
+
+    def __init__(self, message: str, schedule_ids: list[int]) -> None:
+        super().__init__(message)
+        self.schedule_ids = schedule_ids
+
+
 def _name_taken(values: Mapping[str, Any]) -> PresetNameTaken:
     return PresetNameTaken(f"name: worker {values['identifier']!r} already has a preset named {values['name']!r}")
 
@@ -213,4 +241,4 @@ def _refuse_unknown(fields: Mapping[str, Any], allowed: frozenset[str]) -> None:
         raise InvalidField(sorted(str(k) for k in unknown)[0], f"unknown or read-only fields: {names}")
 
 
-__all__ = ["FIELDS", "RUN_FIELDS", "PresetNameTaken", "PresetPage", "PresetService", "merge_data"]
+__all__ = ["FIELDS", "RUN_FIELDS", "PresetInUse", "PresetNameTaken", "PresetPage", "PresetService", "merge_data"]

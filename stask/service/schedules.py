@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from flask_sqlalchemy import SQLAlchemy
 
 from ..enums import INCOMPLETE, Priority, Status
 from ..exceptions import InvalidField, InvalidInput, InvalidState, ScheduleNotFound, StaskError
-from ..models import StoredSchedule, Task, utcnow
+from ..models import Preset, StoredSchedule, Task, utcnow
 from ..runtime import Runtime
 from ..scheduling.declared import Schedule
 from ..scheduling.slots import (
@@ -38,7 +39,7 @@ from ..scheduling.slots import (
     parse_zone,
     plan,
 )
-from ..validation import parse_data, parse_datetime
+from ..validation import MAX_ID, parse_data, parse_datetime
 from ..workers.base import BaseWorker
 from ..workers.fields import Field, FieldError, normalise
 from . import schedule_store as store
@@ -65,10 +66,13 @@ FIELDS = frozenset(
         "jitter",
         "start_date",
         "end_date",
+        "preset_id",
     }
 )
 #: What may be changed on a schedule declared in code (the rest is owned by the code).
 CODE_OWNED_EXCEPT = frozenset({"enabled"})
+#: What a schedule pointing at a preset takes from it (given, they must equal the preset's).
+PRESET_OWNED = ("identifier", "action", "priority")
 #: Fields that decide when slots fall: changing one recomputes ``next_run_at``.
 TIMING_FIELDS = frozenset({"cron", "interval", "timezone", "start_date", "end_date"})
 SOURCES = ("code", "panel")
@@ -158,6 +162,8 @@ class ScheduleService:
             merged["interval"] = None  # switching kinds: the one given replaces the other
         if "interval" in fields and fields["interval"] is not None and "cron" not in fields:
             merged["cron"] = None
+        if merged.get("preset_id") is not None:  # the preset's worker, action, priority unless given
+            merged.update({name: None for name in PRESET_OWNED if name not in fields})
         timing_changed = bool(set(fields) & TIMING_FIELDS) or (merged.get("enabled") and not row.enabled)
         anchor = row.anchor if not set(fields) & {"interval", "start_date"} else None
         values = self._validated(merged, now, anchor=anchor)
@@ -192,8 +198,9 @@ class ScheduleService:
         """One task now, with the schedule's worker, action and data; no slot is consumed."""
         row = self.get(schedule_id)
         now = utcnow()
+        spec = self._preset_spec(row, self._presets([row]))
         prepared = [
-            self.tasks.prepare(_spec(row), now, schedule_id=row.id, scheduled_for=now),
+            self.tasks.prepare(spec, now, schedule_id=row.id, scheduled_for=now),
         ]
         ids, columns = self.tasks.insert_prepared(prepared)
         row.last_task_id, row.last_run_at = ids[0], now
@@ -213,19 +220,27 @@ class ScheduleService:
         try:
             while attempts < limit:
                 rows = store.due(session, now, min(FIRE_BATCH, limit - attempts))
+                presets = self._presets(rows)
                 session.commit()  # each claim below is a transaction of its own
                 if not rows:
                     break
                 attempts += len(rows)
                 with self.runtime.workers.pinned():
                     for row in rows:
-                        self._fire_one(row, now, report, created)
+                        self._fire_one(row, now, report, created, presets)
         finally:
             if created:
                 self.tasks.dispatch([task_id for task_id, _ in created], [p for _, p in created], now)
         return report
 
-    def _fire_one(self, row: Any, now: datetime, report: FireReport, created: list[tuple[int, dict[str, Any]]]) -> None:
+    def _fire_one(
+        self,
+        row: Any,
+        now: datetime,
+        report: FireReport,
+        created: list[tuple[int, dict[str, Any]]],
+        presets: Mapping[int, Any],
+    ) -> None:
         session = self.db.session
         slot: datetime = row.next_run_at
         run: tuple[datetime, ...] = ()
@@ -244,10 +259,10 @@ class ScheduleService:
             run = ()
         if run:
             fire_at = run[0] + timedelta(seconds=jitter_seconds(row.id, run[0], row.jitter))
-            spec = _spec(row, start_at=fire_at if fire_at > now else None)
             try:
+                spec = self._preset_spec(row, presets, start_at=fire_at if fire_at > now else None)
                 prepared = self.tasks.prepare(spec, now, schedule_id=row.id, scheduled_for=run[0])
-            except StaskError as exc:  # the worker was deactivated, the action removed, ...
+            except StaskError as exc:  # the worker was deactivated, the action removed, the preset changed, ...
                 reason = f"slot {run[0]:%Y-%m-%d %H:%M:%S} UTC: no task ({exc})"
         task_id: int | None = None
         if prepared is not None:
@@ -266,6 +281,30 @@ class ScheduleService:
         if reason:
             report.skipped += int(prepared is None)
             log.info("stask schedule %s (%s): %s", row.id, row.name, reason)
+
+    # -- presets -----------------------------------------------------------------------------
+    def _presets(self, rows: list[Any]) -> dict[int, Any]:
+        """The presets the rows point at (id, worker, action, data, priority): one SELECT, none
+        when no row points at a preset."""
+        ids = {row.preset_id for row in rows if row.preset_id is not None}
+        if not ids:
+            return {}
+        query = sa.select(Preset.id, Preset.identifier, Preset.action, Preset.data, Preset.priority)
+        return {found.id: found for found in self.db.session.execute(query.where(Preset.id.in_(ids)))}
+
+    def _preset_spec(self, row: Any, presets: Mapping[int, Any], start_at: datetime | None = None) -> dict[str, Any]:
+        """The task spec of a slot: the preset's as it is now (a live reference), the schedule's
+        data merged over the preset's and checked against the action's fields; else the row's own."""
+        if row.preset_id is None:
+            return _spec(row, start_at)
+        from .presets import merge_data  # presets imports this module
+
+        preset = presets.get(row.preset_id)
+        if preset is None:
+            raise InvalidField("preset_id", f"preset {row.preset_id} no longer exists")
+        data = merge_data(preset.data, row.data)
+        check_action_data(self._worker_class(preset.identifier).action_fields.get(preset.action, {}), data)
+        return _spec(preset, start_at) | {"data": data}
 
     # -- code schedules ----------------------------------------------------------------------
     def sync_code(self, classes: Mapping[str, type[BaseWorker]]) -> dict[str, list[str]]:
@@ -343,6 +382,7 @@ class ScheduleService:
 
         ``worker``: the class to check the action and data against (else the registered one's).
         """
+        preset = self._preset_field(fields)
         identifier = fields.get("identifier")
         if not isinstance(identifier, str) or not is_identifier(identifier):
             raise InvalidField("identifier", f"identifier {str(identifier)[:70]!r} is not a worker identifier")
@@ -354,7 +394,12 @@ class ScheduleService:
                 "action", f"action: worker {identifier!r} has no action {str(action)[:64]!r}; use {choices}"
             )
         data = _field("data", lambda: parse_data(fields.get("data")))
-        check_action_data(cls.action_fields.get(action, {}), data)
+        if preset is not None:
+            from .presets import merge_data  # presets imports this module
+
+            check_action_data(cls.action_fields.get(action, {}), merge_data(preset.data, data))
+        else:
+            check_action_data(cls.action_fields.get(action, {}), data)
         name = fields.get("name") or f"{identifier} {action}"
         if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME or not name.isprintable():
             raise InvalidField("name", f"name must be 1 to {MAX_NAME} printable characters")
@@ -404,9 +449,29 @@ class ScheduleService:
             "jitter": jitter,
             "start_date": start,
             "end_date": end,
+            "preset_id": preset.id if preset is not None else None,
             "anchor": anchor,
             "next_run_at": following if enabled else None,
         }
+
+    def _preset_field(self, fields: dict[str, Any]) -> Preset | None:
+        """The preset ``preset_id`` names, if any; fills ``fields``' worker, action and priority
+        from it when they are not given, and refuses them when they differ from the preset's."""
+        preset_id = fields.get("preset_id")
+        if preset_id is None:
+            return None
+        if isinstance(preset_id, bool) or not isinstance(preset_id, int) or not 1 <= preset_id <= MAX_ID:
+            raise InvalidField("preset_id", f"preset_id must be a whole number from 1 to {MAX_ID}")
+        preset = self.db.session.get(Preset, preset_id)
+        if preset is None:
+            raise InvalidField("preset_id", f"preset_id: no preset {preset_id}")
+        for name in PRESET_OWNED:
+            given, wanted = fields.get(name), getattr(preset, name)
+            if given is None or given == "":
+                fields[name] = wanted
+            elif given != wanted:
+                raise InvalidField(name, f"{name}: preset {preset_id} runs {wanted!r}, not {str(given)[:64]!r}")
+        return preset
 
     # -- panel reads (the Schedules page and the worker cards) -------------------------------
     def page_with_runs(

@@ -174,7 +174,14 @@ def _paths(errors: Any, id_schema: dict[str, Any], identifier: dict[str, Any]) -
                 **one("Change a preset", "PresetResponse", "400", "401", "403", "404", "409", "413", "415"),
                 "requestBody": json_body(_ref("PresetUpdateRequest")),
             },
-            "delete": one("Delete a preset", "PresetDeleted", "401", "403", "404"),
+            "delete": one(
+                "Delete a preset; refused (409 preset_in_use, naming them) while schedules run it",
+                "PresetDeleted",
+                "401",
+                "403",
+                "404",
+                "409",
+            ),
         },
         "/api/presets/{preset_id}/run": {
             "post": {

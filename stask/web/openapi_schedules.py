@@ -18,6 +18,7 @@ from ..scheduling.slots import (
     ZONE_PATTERN,
 )
 from ..service.schedules import MAX_NAME, SOURCES
+from ..validation import MAX_ID
 from .openapi_parts import (
     ACTION_SCHEMA,
     DATE,
@@ -97,6 +98,17 @@ WRITABLE: dict[str, Any] = {
     },
     "start_date": nullable({**DATE_TIME_SCHEMA, "description": "No slot before (UTC if no offset)"}),
     "end_date": nullable({**DATE_TIME_SCHEMA, "description": "No slot after (UTC if no offset); after now"}),
+    "preset_id": nullable(
+        {
+            "type": "integer",
+            "format": "int64",
+            "minimum": 1,
+            "maximum": MAX_ID,
+            "description": "A preset to run (an existing one): each slot takes its worker, action, data and "
+            "priority as they are then, this schedule's data merged over the preset's (one level deep). "
+            "identifier, action and priority may be left out (the preset's); given, they must equal the preset's",
+        }
+    ),
 }
 #: What the read schema keeps of the writable fields' (the rules are for requests).
 _READ_KEYS = ("type", "format", "enum", "minimum", "maximum", "nullable", "description")
@@ -126,7 +138,7 @@ SCHEMAS: dict[str, Any] = {
     "ScheduleCreateRequest": {
         "type": "object",
         "additionalProperties": False,
-        "required": ["identifier", "action"],
+        "anyOf": [{"required": ["identifier", "action"]}, {"required": ["preset_id"]}],
         "properties": WRITABLE,
         "example": {"identifier": "echo", "action": "say", "cron": "*/5 * * * *", "timezone": "Europe/Kyiv"},
     },

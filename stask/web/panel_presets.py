@@ -19,7 +19,7 @@ from ..enums import Priority
 from ..exceptions import InvalidField, StaskError
 from ..models import Preset, Task
 from ..service import current_stask
-from ..service.presets import PresetNameTaken
+from ..service.presets import PresetInUse, PresetNameTaken
 from .audit_trail import created_details, record
 from .panel import panel_bp
 from .panel_support import write_required
@@ -178,7 +178,11 @@ def delete_preset(preset_id: int) -> BaseResponse:
     service = current_stask()
     preset = service.presets.get(preset_id)
     name = preset.name
-    service.presets.delete(preset_id)
+    try:
+        service.presets.delete(preset_id)
+    except PresetInUse as exc:  # schedules run it: say which, keep it
+        flash(str(exc), "error")
+        return redirect(url_for("stask_panel.presets"), code=303)
     record("preset.delete", f"preset:{preset_id}")
     flash(_("Preset “%(name)s” deleted.", name=name), "success")
     return redirect(url_for("stask_panel.presets"), code=303)

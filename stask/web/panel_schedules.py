@@ -39,6 +39,7 @@ DESCRIPTOR_LOCALES = {"en": "en_US", "uk": "uk_UA", "de": "de_DE", "fr": "fr_FR"
 #: The inputs of the form, as the API names them (``kind`` picks cron or interval).
 FORM_FIELDS = (
     "name",
+    "preset_id",
     "identifier",
     "action",
     "data",
@@ -229,6 +230,7 @@ def _values_of(row: StoredSchedule | None) -> dict[str, Any]:
         }
     return {
         "name": row.name,
+        "preset_id": str(row.preset_id or ""),
         "identifier": row.identifier,
         "action": row.action,
         "data": json.dumps(row.data or {}, ensure_ascii=False),
@@ -264,6 +266,12 @@ def _parse(values: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
         "misfire": values["misfire"],
         "overlap": values["overlap"],
     }
+    preset = values["preset_id"].strip()
+    fields["preset_id"] = int(preset) if preset.isdigit() and len(preset) <= 19 else None
+    if preset and fields["preset_id"] is None:
+        errors["preset_id"] = _("Choose a preset from the list.")
+    if fields["preset_id"] is not None:  # the preset's worker, action and priority
+        fields.update(identifier=None, action=None, priority=None)
     try:
         fields["data"] = json.loads(values["data"] or "{}")
         if not isinstance(fields["data"], dict):
@@ -313,6 +321,7 @@ def _form_page(
         errors=errors,
         workers=workers,
         actions=_actions_of(service, identifier),
+        presets=[preset for group in service.presets.by_worker().values() for preset in group],
         zones=zone_names(),
         misfires=MISFIRE_POLICIES,
         overlaps=OVERLAP_POLICIES,
@@ -340,6 +349,15 @@ def schedule_new() -> BaseResponse | tuple[str, int]:
     wanted = request.args.get("identifier", "")
     if wanted:
         values["identifier"] = wanted
+    preset_id = request.args.get("preset_id", "")
+    if preset_id.isdigit() and len(preset_id) <= 19:  # "Schedule this preset" on the presets page
+        try:
+            preset = service.presets.get(int(preset_id))
+        except StaskError:
+            pass
+        else:
+            values.update(preset_id=str(preset.id), identifier=preset.identifier, action=preset.action)
+            values.update(priority=preset.priority, name=preset.name)
     return _form_page(service, None, values, {})
 
 
