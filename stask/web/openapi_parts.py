@@ -64,6 +64,24 @@ def ok(name: str, description: str = "Success", status: str = "200") -> dict[str
 SUCCESS = {"type": "boolean", "enum": [True]}
 #: A date-time as the server writes it (UTC, ``Z``).
 DATE = {"type": "string", "format": "date-time"}
+#: A row id as the server writes it.
+ROW_ID = {"type": "integer", "format": "int64"}
+
+
+def envelope(**members: dict[str, Any]) -> dict[str, Any]:
+    """A success answer: ``{"success": true, <members>}``, every member required."""
+    return {"type": "object", "required": ["success", *members], "properties": {"success": SUCCESS, **members}}
+
+
+def row_answers(name: str, *, deleted: bool = True) -> dict[str, Any]:
+    """The answers about one row of a kind (``Schedule``, ``Preset``, ``Group``): ``<name>Created``
+    (``id`` and the row), ``<name>Response`` (the row) and, unless told, ``<name>Deleted`` (``id``)."""
+    row = {name.lower(): ref(name)}
+    answers = {f"{name}Created": envelope(id=ROW_ID, **row), f"{name}Response": envelope(**row)}
+    if deleted:
+        answers[f"{name}Deleted"] = envelope(id=ROW_ID)
+    return answers
+
 
 #: The rules the server enforces, stated once; every request schema uses them.
 ID_SCHEMA = {"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_ID}

@@ -22,6 +22,7 @@ from .openapi_parts import (
     errors,
     json_body,
     list_filter,
+    row_answers,
 )
 from .openapi_parts import json_response as _json
 from .openapi_parts import ref as _ref
@@ -106,21 +107,7 @@ def _schemas(writable: dict[str, Any], id_schema: dict[str, Any]) -> dict[str, A
             },
             "example": {"data": {"text": "hello again"}},
         },
-        "PresetCreated": {
-            "type": "object",
-            "required": ["success", "id", "preset"],
-            "properties": {"success": SUCCESS, "id": id_schema, "preset": _ref("Preset")},
-        },
-        "PresetResponse": {
-            "type": "object",
-            "required": ["success", "preset"],
-            "properties": {"success": SUCCESS, "preset": _ref("Preset")},
-        },
-        "PresetDeleted": {
-            "type": "object",
-            "required": ["success", "id"],
-            "properties": {"success": SUCCESS, "id": id_schema},
-        },
+        **row_answers("Preset"),
         "PresetList": {
             "type": "object",
             "required": ["success", "items", "total", "page", "per_page", "pages"],

@@ -37,6 +37,7 @@ from .openapi_parts import (
     nullable,
     ok,
     ref,
+    row_answers,
 )
 
 #: What a name may not contain (``str.isprintable``), in the Basic Multilingual Plane: a JSON
@@ -149,21 +150,7 @@ SCHEMAS: dict[str, Any] = {
         "description": "The fields to change; the others are kept. A schedule from code takes only enabled.",
         "example": {"enabled": False},
     },
-    "ScheduleCreated": {
-        "type": "object",
-        "required": ["success", "id", "schedule"],
-        "properties": {"success": SUCCESS, "id": {"type": "integer", "format": "int64"}, "schedule": ref("Schedule")},
-    },
-    "ScheduleResponse": {
-        "type": "object",
-        "required": ["success", "schedule"],
-        "properties": {"success": SUCCESS, "schedule": ref("Schedule")},
-    },
-    "ScheduleDeleted": {
-        "type": "object",
-        "required": ["success", "id"],
-        "properties": {"success": SUCCESS, "id": {"type": "integer", "format": "int64"}},
-    },
+    **row_answers("Schedule"),
     "ScheduleList": {
         "type": "object",
         "required": ["success", "items", "total", "page", "per_page", "pages"],

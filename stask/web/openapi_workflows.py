@@ -12,7 +12,7 @@ from typing import Any
 
 from ..service.dependencies import MAX_PARENTS, ON_PARENT_FAILURE
 from ..service.workflows import GROUP_STATUSES, MAX_MEMBERS, MAX_NAME
-from .openapi_parts import DATE, ID_SCHEMA, PAGE_PARAMETERS, SUCCESS, json_body, list_filter
+from .openapi_parts import DATE, ID_SCHEMA, PAGE_PARAMETERS, SUCCESS, json_body, list_filter, row_answers
 from .openapi_parts import errors as _errors
 from .openapi_parts import json_response as _json
 from .openapi_parts import nullable as _nullable
@@ -132,16 +132,7 @@ def _schemas(spec: dict[str, Any]) -> dict[str, Any]:
                 "on_complete": {"identifier": "echo", "action": "say"},
             },
         },
-        "GroupCreated": {
-            "type": "object",
-            "required": ["success", "id", "group"],
-            "properties": {"success": SUCCESS, "id": {"type": "integer", "format": "int64"}, "group": _ref("Group")},
-        },
-        "GroupResponse": {
-            "type": "object",
-            "required": ["success", "group"],
-            "properties": {"success": SUCCESS, "group": _ref("Group")},
-        },
+        **row_answers("Group", deleted=False),
         "GroupCancelled": {
             "type": "object",
             "required": ["success", "group", "cancelled", "stopping"],

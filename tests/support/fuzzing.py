@@ -141,16 +141,18 @@ def seed(app: Flask) -> None:
 
 
 def _restart_ids(app: Flask) -> None:
-    """Ids from 1 on every database (the suite empties tables between tests, sequences go on)."""
+    """Ids from 1 on every database (the suite empties tables between tests, sequences go on), or
+    past the rows still there (a schedule declared in code, stored by discover)."""
     with app.app_context():
         db = app.extensions["stask"].db
         dialect = db.engine.dialect.name
         if dialect == "postgresql":
             for table in ("s_tasks", "s_schedules"):
-                db.session.execute(sa.text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), 1, false)"))
+                next_id = f"(SELECT COALESCE(MAX(id), 0) + 1 FROM {table})"
+                db.session.execute(sa.text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), {next_id}, false)"))
         elif dialect in ("mysql", "mariadb"):
             for table in ("s_tasks", "s_schedules"):
-                db.session.execute(sa.text(f"ALTER TABLE {table} AUTO_INCREMENT = 1"))
+                db.session.execute(sa.text(f"ALTER TABLE {table} AUTO_INCREMENT = 1"))  # InnoDB: max(id) + 1 at least
         db.session.commit()
         db.session.remove()
 
