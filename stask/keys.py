@@ -51,6 +51,11 @@ class Keys:
         return f"{self.prefix}:workers-version"
 
     @property
+    def notifications_version(self) -> str:
+        """Bumped by every change of a notification rule; worker processes reload their rules."""
+        return f"{self.prefix}:notifications-version"
+
+    @property
     def cache_stats(self) -> str:
         return f"{self.prefix}:cache-stats"
 

@@ -1,6 +1,6 @@
 """The durable records: ``s_tasks`` (one row per task), ``s_workers`` (one per plugin),
-``s_audit`` (one per state change made by a person or a token), ``s_schedules`` and
-``s_presets``.
+``s_audit`` (one per state change made by a person or a token), ``s_schedules``,
+``s_presets``, the workflow tables, ``s_notifications`` and ``s_deliveries``.
 
 Models use their own declarative base so they work with stask's own Flask-SQLAlchemy
 instance or a host application's. Query helpers return ``Select`` objects
@@ -69,6 +69,8 @@ class Task(Base):
     on_parent_failure: Mapped[str | None] = mapped_column(sa.String(8))
     waiting_parents: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
     follow_up: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
+    #: Created with ``notify=[...]``: rules of its own (``s_notifications.task_id``) follow its events.
+    notify: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
 
     __table_args__ = (
         sa.Index("ix_s_tasks_status_start_at", "status", "start_at"),
@@ -449,3 +451,79 @@ class TaskGroup(Base):
 
     def __repr__(self) -> str:
         return f"<TaskGroup {self.id} {self.name!r} {self.status}>"
+
+
+class Notification(Base):
+    """A notification rule (``s_notifications``): which task events to tell whom, and how.
+
+    A rule matches a worker identifier and an action (``None``: any) and a list of events; its
+    channel is ``email`` (``recipients``, optional subject and body templates, ``language``) or
+    ``webhook`` (``url``, ``secret``, extra ``headers``, ``format`` json or slack). A rule with
+    ``task_id`` was given to one task at creation (``notify=[...]``) and follows only that task.
+    """
+
+    __tablename__ = "s_notifications"
+
+    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(120), unique=True)
+    identifier: Mapped[str | None] = mapped_column(sa.String(64))
+    action: Mapped[str | None] = mapped_column(sa.String(64))
+    events: Mapped[list[str]] = mapped_column(sa.JSON)
+    channel: Mapped[str] = mapped_column(sa.String(8))
+    recipients: Mapped[list[str] | None] = mapped_column(sa.JSON)
+    url: Mapped[str | None] = mapped_column(sa.String(2000))
+    secret: Mapped[str | None] = mapped_column(sa.String(255))
+    headers: Mapped[dict[str, str] | None] = mapped_column(sa.JSON)
+    format: Mapped[str] = mapped_column(sa.String(8), default="json")
+    subject_template: Mapped[str | None] = mapped_column(sa.Text)
+    body_template: Mapped[str | None] = mapped_column(sa.Text)
+    language: Mapped[str | None] = mapped_column(sa.String(16))
+    enabled: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    task_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    created_by: Mapped[str | None] = mapped_column(sa.String(191))
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+    __table_args__ = (sa.Index("ix_s_notifications_task_id", "task_id"),)
+
+    def __repr__(self) -> str:
+        return f"<Notification {self.id} {self.name!r} {self.channel}>"
+
+
+class Delivery(Base):
+    """One event told by one rule (``s_deliveries``): what it reports and how its sending went.
+
+    ``subject`` names what the event is about (``task:12``, ``task:12:attempt:2``, ``group:3``,
+    ``schedule:5:<slot>``); the unique (rule, event, subject) key makes a second recording of
+    the same event a no-op, however many processes see it. ``payload`` is the snapshot sent;
+    ``job_task_id`` the notifier task that sends it (retries with backoff).
+    """
+
+    __tablename__ = "s_deliveries"
+
+    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True)
+    notification_id: Mapped[int] = mapped_column(sa.BigInteger)
+    event: Mapped[str] = mapped_column(sa.String(32))
+    subject: Mapped[str] = mapped_column(sa.String(100))
+    task_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    group_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    schedule_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    payload: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    status: Mapped[str] = mapped_column(sa.String(12), default="pending")
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    response_code: Mapped[int | None] = mapped_column(sa.Integer)
+    response_excerpt: Mapped[str | None] = mapped_column(sa.String(500))
+    error: Mapped[str | None] = mapped_column(sa.String(1000))
+    job_task_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    delivered_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+    __table_args__ = (
+        sa.UniqueConstraint("notification_id", "event", "subject", name="uq_s_deliveries_event"),
+        sa.Index("ix_s_deliveries_created_at", "created_at"),
+        sa.Index("ix_s_deliveries_task_id", "task_id"),
+    )
+
+    def __repr__(self) -> str:
+        return f"<Delivery {self.id} {self.event} {self.subject} {self.status}>"

@@ -13,6 +13,7 @@ engine context:
 * ``schedules``: cron and interval schedules, firing one task per slot (:mod:`.schedules`)
 * ``presets``: named, saved runs of a worker action, run in one click (:mod:`.presets`)
 * ``workflows``: dependencies' follow-up, groups, chains, ``waiting_reason`` (:mod:`.workflows`)
+* ``deliveries``: task events told by notification rules, sent by the notifier (:mod:`.deliveries`)
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from ..engine.outages import OutageGuard
 from ..runtime import Runtime
 from ..settings import Settings
 from .audit import AuditLog
+from .deliveries import DeliveryService
 from .overview import Overview
 from .presets import PresetService
 from .recovery import Recovery
@@ -59,6 +61,7 @@ class Service:
         self.recovery = Recovery(db, runtime, self.tasks, self.engine)
         self.overview = Overview(db, runtime, self.tasks)
         self.audit = AuditLog(db, runtime)
+        self.deliveries = DeliveryService(db, runtime, self.tasks)
 
     @property
     def settings(self) -> Settings:
