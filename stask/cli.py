@@ -147,8 +147,12 @@ def process_command(limit: int | None) -> None:
     finished = current_stask().recovery.process_pending_tasks(limit=limit, on_progress=_bar("tasks"))
     click.echo(f"{finished} task(s) finished")
     from .monitoring.alerts import deliver_alerts
+    from .monitoring.event_watch import watch_events
 
-    deliver_alerts(current_app._get_current_object())  # type: ignore[attr-defined]
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    deliver_alerts(app)
+    if watch_events(app):  # stuck tasks, missed slots: their notifications are sent now
+        current_stask().recovery.process_pending_tasks(limit=limit)
 
 
 @stask_cli.command("create")

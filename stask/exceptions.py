@@ -150,3 +150,10 @@ class GroupNotFound(StaskError):
 
     code = "group_not_found"
     http_status = 404
+
+
+class DeliveryNotFound(StaskError):
+    """No notification delivery has this id."""
+
+    code = "delivery_not_found"
+    http_status = 404

@@ -42,6 +42,36 @@ class EndHook(Protocol):
     def dispatch(self, payloads: list[dict[str, Any]], now: datetime) -> None: ...
 
 
+class NotifyHook(Protocol):
+    """Records the task events notification rules match (the service's deliveries part).
+
+    ``wants`` answers from memory (the task path's cost when no rule matches is nil);
+    ``record`` runs in the transaction that recorded the event, before its commit, and returns
+    the notifier jobs to hand to RQ once committed (``dispatch``).
+    """
+
+    def wants(self, identifier: str, action: str, event: str, own_rules: bool) -> bool: ...
+
+    def record(self, task_id: int, event: str, subject: str, now: datetime) -> list[dict[str, Any]]: ...
+
+    def listening(self, event: str) -> bool: ...
+
+    def record_event(
+        self,
+        event: str,
+        subject: str,
+        objects: dict[str, Any],
+        now: datetime,
+        *,
+        identifier: str | None,
+        action: str | None,
+        group_id: int | None = None,
+        schedule_id: int | None = None,
+    ) -> list[dict[str, Any]]: ...
+
+    def dispatch(self, payloads: list[dict[str, Any]], now: datetime) -> None: ...
+
+
 @dataclass(frozen=True)
 class Delegation:
     """What a forking worker process decided before forking the work horse for a task.
@@ -73,6 +103,8 @@ class EngineContext:
     outages: OutageGuard = field(default_factory=OutageGuard)
     #: Set by the service: releases dependents and ends groups when a followed-up task ends.
     end_hook: EndHook | None = None
+    #: Set by the service: records the events notification rules match (finished, failed, ...).
+    notify_hook: NotifyHook | None = None
 
     def __post_init__(self) -> None:
         if self.outages.reset is None:

@@ -33,6 +33,7 @@ from rq.worker import WorkerStatus
 
 from ..models import utcnow
 from ..monitoring.alerts import deliver_alerts
+from ..monitoring.event_watch import watch_events
 from ..service import current_stask
 from ..service.schedule_loop import ScheduleLoop
 from ..workers.discovery import import_object
@@ -199,6 +200,7 @@ class StaskWorkerMixin:
                     if any(result.values()):
                         log.info("stask reconcile: %s", result)
                     deliver_alerts(app)
+                    watch_events(app)
             except Exception as exc:  # maintenance must never kill the worker
                 if is_outage(exc):
                     log.warning("stask: reconcile skipped (%s: %s)", type(exc).__name__, exc)

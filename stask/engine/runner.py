@@ -63,6 +63,8 @@ class TaskInfo:
     #: Its parents, for a task created with ``depends_on``: id, identifier, action, status,
     #: result (the result file's absolute path, or None) and message of each.
     parents: list[dict[str, Any]] = field(default_factory=list)
+    #: Created with ``notify=[...]``: rules of its own follow its events.
+    notify: bool = False
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> TaskInfo:
@@ -496,51 +498,82 @@ def record_outcome(
         )
     params = {f"v_{name}": value for name, value in values.items()}
     params.update(task_id=info.id, attempt=info.attempts)
-    released = _record(ctx, tuple(values), params, values["status"], now)
+    event = _event_name(outcome, retry_at is not None)
+    hook = ctx.notify_hook
+    notices: list[dict[str, Any]] = []
+    notify = None
+    if hook is not None and hook.wants(info.identifier, info.action, event, info.notify):
+        subject = f"task:{info.id}:attempt:{info.attempts}" if event == "retrying" else f"task:{info.id}"
+
+        def notify() -> None:
+            notices.extend(hook.record(info.id, event, subject, now))
+
+    released = _record(ctx, tuple(values), params, values["status"], now, notify)
     if released is None:
         return False
-    event = {**info.payload(), "status": values["status"], "error": outcome.error, "run_ms": run_ms}
+    signalled = {**info.payload(), "status": values["status"], "error": outcome.error, "run_ms": run_ms}
     if retry_at is not None:
         try:
             ctx.transport.enqueue([{**info.payload(), "start_at": retry_at}], now)
         except redis.RedisError:
             pass  # the row says queued: the reconcile step enqueues it once Redis is back
-        signals.emit(signals.task_retried, event)
+        signals.emit(signals.task_retried, signalled)
     elif outcome.status == Status.FINISHED:
-        signals.emit(signals.task_finished, event)
+        signals.emit(signals.task_finished, signalled)
     elif outcome.status == Status.CANCELLED:
-        signals.emit(signals.task_cancelled, event)
+        signals.emit(signals.task_cancelled, signalled)
     else:
-        signals.emit(signals.task_failed, event)
+        signals.emit(signals.task_failed, signalled)
     if released and ctx.end_hook is not None:
         ctx.end_hook.dispatch(released, now)
+    if notices and hook is not None:
+        hook.dispatch(notices, now)
     return True
 
 
+def _event_name(outcome: Outcome, retrying: bool) -> str:
+    """The notification event an outcome is: ``failed`` only after the last attempt."""
+    if retrying:
+        return "retrying"
+    if outcome.status == Status.FINISHED:
+        return "finished"
+    if outcome.status == Status.CANCELLED:
+        return "cancelled"
+    return "failed"
+
+
 def _record(
-    ctx: EngineContext, columns: tuple[str, ...], params: dict[str, Any], status: int, now: datetime
+    ctx: EngineContext,
+    columns: tuple[str, ...],
+    params: dict[str, Any],
+    status: int,
+    now: datetime,
+    notify: Callable[[], None] | None = None,
 ) -> list[dict[str, Any]] | None:
     """Run the finish statement and commit; None if the row was not this attempt's to finish.
 
     A row without follow-up is finished by one statement. Otherwise the second form finishes it
     and, in the same transaction, the end hook releases its dependents and moves its group, so
-    a crash can never record the end without its consequences (or the reverse). Returns the
-    payloads to enqueue after the commit.
+    a crash can never record the end without its consequences (or the reverse). ``notify``
+    (only when a notification rule may match) records the event's deliveries in that same
+    transaction. Returns the payloads to enqueue after the commit.
     """
     session = ctx.session
     connection = session.connection()
-    if connection.execute(_finish_statement(columns), params).rowcount == 1:
-        session.commit()
-        return []
-    if connection.execute(_finish_statement(columns, follow_up=True), params).rowcount != 1:
-        session.commit()
-        return None
     released: list[dict[str, Any]] = []
-    if Status(status).is_final and ctx.end_hook is not None:
-        try:
+    follow_up = False
+    if connection.execute(_finish_statement(columns), params).rowcount != 1:
+        if connection.execute(_finish_statement(columns, follow_up=True), params).rowcount != 1:
+            session.commit()
+            return None
+        follow_up = True
+    try:
+        if follow_up and Status(status).is_final and ctx.end_hook is not None:
             released = ctx.end_hook.ended([(int(params["task_id"]), status)], now)
-        except BaseException:
-            session.rollback()
-            raise
+        if notify is not None:
+            notify()
+    except BaseException:
+        session.rollback()
+        raise
     session.commit()
     return released

@@ -167,12 +167,14 @@ def _no_worker_rule(app: Flask, backlog: Backlog, now: datetime) -> list[Alert]:
     ]
 
 
-def _stuck_rule(service: Service, session: Any, now: datetime) -> list[Alert]:
+def stuck_tasks(service: Service, session: Any, now: datetime) -> list[Any]:
+    """Running tasks past their timeout by the grace, or whose heartbeat is gone (oldest first):
+    rows of id, identifier, action, attempts. The ``stuck_tasks`` alert and the ``stuck`` event."""
     settings = service.settings
     ttl = settings.heartbeat_ttl
     grace = settings.alert_stuck_grace_seconds
     running = session.execute(
-        sa.select(Task.id, Task.identifier, Task.started_at)
+        sa.select(Task.id, Task.identifier, Task.action, Task.attempts, Task.started_at)
         .where(Task.status == int(Status.RUNNING), Task.started_at <= now - timedelta(seconds=ttl))
         .order_by(Task.started_at)
         .limit(STUCK_SCAN_LIMIT)
@@ -191,7 +193,12 @@ def _stuck_rule(service: Service, session: Any, now: datetime) -> list[Alert]:
             timeout = default_timeout
         overdue = (now - row.started_at).total_seconds() > timeout + grace
         if overdue or not alive[row.id]:
-            stuck.append(row.id)
+            stuck.append(row)
+    return stuck
+
+
+def _stuck_rule(service: Service, session: Any, now: datetime) -> list[Alert]:
+    stuck = [row.id for row in stuck_tasks(service, session, now)]
     if not stuck:
         return []
     shown = ", ".join(str(i) for i in stuck[:10]) + (" …" if len(stuck) > 10 else "")

@@ -23,6 +23,7 @@ Paused schedules raise nothing. Both rules cost at most three statements (see
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -49,42 +50,64 @@ def _late(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+@dataclass(frozen=True)
+class MissedSlot:
+    """A slot of an enabled schedule that got no task: the alert's and the event's subject."""
+
+    row: Any
+    #: The slot's time (an overdue ``next_run_at``, or the last skipped slot).
+    at: datetime
+    message: str
+    #: Seconds late, for an overdue slot.
+    late: float | None
+
+
+def _missed(settings: Settings, session: Any, now: datetime, unwell: list[Any]) -> list[MissedSlot]:
+    grace = settings.alert_schedule_grace_seconds
+    slots = []
+    for row in health.overdue(session, now - timedelta(seconds=grace), SCAN_LIMIT):
+        late = round((now - row.next_run_at).total_seconds(), 1)
+        message = (
+            f"{_label(row)} missed its slot of {row.next_run_at:%Y-%m-%d %H:%M:%S} UTC: "
+            f"no task {_late(late)} later (grace {grace} s)"
+        )
+        slots.append(MissedSlot(row, row.next_run_at, message, late))
+    overdue = {slot.row.id for slot in slots}
+    for row in unwell:
+        skipped = row.last_skipped_at is not None and (row.last_run_at is None or row.last_skipped_at > row.last_run_at)
+        if row.id in overdue or not skipped:  # the query left out the overlap policy's skips
+            continue
+        message = (
+            f"{_label(row)} had a slot without a task at {row.last_skipped_at:%Y-%m-%d %H:%M:%S} UTC: "
+            f"{row.last_skip_reason}"
+        )
+        slots.append(MissedSlot(row, row.last_skipped_at, message, None))
+    return slots
+
+
+def missed_slots(settings: Settings, session: Any, now: datetime) -> list[MissedSlot]:
+    """The slots ``schedule_missed`` is about now (the ``schedule_missed`` event's source)."""
+    slots = _missed(settings, session, now, health.unwell(session, int(Status.FAILED), SCAN_LIMIT))
+    session.commit()
+    return slots
+
+
 def schedule_rules(settings: Settings, session: Any, now: datetime) -> list[Alert]:
     """The firing ``schedule_missed`` and ``schedule_failing`` alerts."""
     grace = settings.alert_schedule_grace_seconds
     failures = settings.alert_schedule_failures
-    alerts: list[Alert] = []
-    missed: set[int] = set()
-    for row in health.overdue(session, now - timedelta(seconds=grace), SCAN_LIMIT):
-        late = round((now - row.next_run_at).total_seconds(), 1)
-        missed.add(row.id)
-        alerts.append(
-            Alert(
-                f"schedule_missed:{row.id}",
-                "schedule_missed",
-                WARNING,
-                f"{_label(row)} missed its slot of {row.next_run_at:%Y-%m-%d %H:%M:%S} UTC: "
-                f"no task {_late(late)} later (grace {grace} s)",
-                late,
-                grace,
-            )
-        )
     unwell = health.unwell(session, int(Status.FAILED), SCAN_LIMIT)
-    for row in unwell:
-        skipped = row.last_skipped_at is not None and (row.last_run_at is None or row.last_skipped_at > row.last_run_at)
-        if row.id in missed or not skipped:  # the query left out the overlap policy's skips
-            continue
-        alerts.append(
-            Alert(
-                f"schedule_missed:{row.id}",
-                "schedule_missed",
-                WARNING,
-                f"{_label(row)} had a slot without a task at {row.last_skipped_at:%Y-%m-%d %H:%M:%S} UTC: "
-                f"{row.last_skip_reason}",
-                None,
-                None,
-            )
+    alerts = [
+        Alert(
+            f"schedule_missed:{slot.row.id}",
+            "schedule_missed",
+            WARNING,
+            slot.message,
+            slot.late,
+            grace if slot.late is not None else None,
         )
+        for slot in _missed(settings, session, now, unwell)
+    ]
     failing = [row for row in unwell if row.last_status == int(Status.FAILED)]
     if failures >= 1 and failing:
         statuses = health.last_statuses(session, [row.id for row in failing], failures)

@@ -62,6 +62,7 @@ class Service:
         self.overview = Overview(db, runtime, self.tasks)
         self.audit = AuditLog(db, runtime)
         self.deliveries = DeliveryService(db, runtime, self.tasks)
+        self.engine.notify_hook = self.tasks.notify_hook = self.workflows.notify_hook = self.deliveries
 
     @property
     def settings(self) -> Settings:

@@ -13,20 +13,31 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from datetime import datetime
+from pathlib import Path
+from typing import Any, cast
 
 import redis
 import sqlalchemy as sa
 from flask_sqlalchemy import SQLAlchemy
 
-from ..models import Delivery, Notification
+from ..engine.runner import TaskInfo
+from ..enums import Status
+from ..exceptions import DeliveryNotFound, InvalidState, StaskError
+from ..models import Delivery, Notification, Task, utcnow
+from ..notify import email, render, webhook
+from ..notify.webhook import DeliveryFailed, Response
 from ..runtime import Runtime
+from .tasks import MAX_TASK_ID as MAX_ID
 from .tasks import TaskService
 
-if TYPE_CHECKING:  # written alongside (transports)
-    from ..notify.webhook import Response
-
 log = logging.getLogger("stask")
+#: The built-in worker that sends deliveries (``stask.workers.builtin.notifier``).
+NOTIFIER = "notifier"
+#: A delivery's states: waiting for (another) attempt, sent, given up.
+PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
+#: Seconds a webhook receiver has to answer.
+WEBHOOK_TIMEOUT = 10.0
 #: Seconds a process trusts its cached rules before it reads the version key again.
 RULES_CHECK_SECONDS = 1.0
 
@@ -73,7 +84,7 @@ class RuleCache:
             return self._rules
         self._checked = now
         try:
-            version = self.runtime.redis.get(self.runtime.keys.notifications_version)
+            version = cast("bytes | None", self.runtime.redis.get(self.runtime.keys.notifications_version))
         except redis.RedisError:
             version = self._version  # keep what we have; reload only if we have nothing
         if self._rules is None or version != self._version:
@@ -103,11 +114,235 @@ class DeliveryService:
         """The rules service calls this after every committed change of a rule."""
         self.rules.changed()
 
-    def redeliver(self, delivery_id: int) -> Delivery:
-        """Send a delivery again (a new notifier task); its log keeps the earlier attempts."""
-        raise NotImplementedError  # coordinator: being written
+    # -- recording (the engine's NotifyHook) -------------------------------------------------
+    def wants(self, identifier: str, action: str, event: str, own_rules: bool) -> bool:
+        """Whether an event may concern a rule: from memory, so a task no rule matches pays nothing.
+
+        The notifier's own tasks never notify (a failing receiver would feed itself).
+        """
+        if identifier == NOTIFIER:
+            return False
+        return own_rules or any(rule.matches(identifier, action, event) for rule in self.rules.rules())
+
+    def listening(self, event: str) -> bool:
+        """Whether some shared rule listens to ``event`` (from memory)."""
+        return any(event in rule.events for rule in self.rules.rules())
+
+    def record(self, task_id: int, event: str, subject: str, now: datetime) -> list[dict[str, Any]]:
+        """In the caller's transaction: one delivery and one notifier task per matching rule.
+
+        Returns the notifier jobs to enqueue once the caller committed (:meth:`dispatch`).
+        """
+        session = self.db.session
+        task = session.execute(
+            sa.select(Task).where(Task.id == task_id).execution_options(populate_existing=True)
+        ).scalar_one_or_none()
+        if task is None:
+            return []
+        rule_ids = self._matching(task.identifier, task.action, event, task.id if task.notify else None)
+        return self._insert(rule_ids, event, subject, {"task": task.to_dict()}, now, task_id=task.id)
+
+    def dispatch(self, payloads: list[dict[str, Any]], now: datetime) -> None:
+        """After the commit: hand the notifier jobs to RQ (reconcile does if Redis fails)."""
+        self.tasks.enqueue(payloads, now)
+
+    def record_event(
+        self,
+        event: str,
+        subject: str,
+        objects: dict[str, Any],
+        now: datetime,
+        *,
+        identifier: str | None,
+        action: str | None,
+        group_id: int | None = None,
+        schedule_id: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """An event about a group or a schedule (in the caller's transaction; see :meth:`record`)."""
+        rule_ids = [
+            rule.id
+            for rule in self.rules.rules()
+            if event in rule.events
+            and (rule.identifier is None or rule.identifier == identifier)
+            and (rule.action is None or rule.action == action)
+        ]
+        return self._insert(rule_ids, event, subject, objects, now, group_id=group_id, schedule_id=schedule_id)
+
+    def _matching(self, identifier: str, action: str, event: str, own_task: int | None) -> list[int]:
+        ids = [rule.id for rule in self.rules.rules() if rule.matches(identifier, action, event)]
+        if own_task is not None:
+            rows = self.db.session.execute(
+                sa.select(Notification.id, Notification.events).where(
+                    Notification.task_id == own_task, Notification.enabled.is_(sa.true())
+                )
+            ).all()
+            ids += [int(row.id) for row in rows if event in (row.events or ())]
+        return ids
+
+    def _insert(
+        self,
+        rule_ids: list[int],
+        event: str,
+        subject: str,
+        objects: dict[str, Any],
+        now: datetime,
+        **about: int | None,
+    ) -> list[dict[str, Any]]:
+        """Delivery rows (skipping those already recorded) and their notifier tasks."""
+        if not rule_ids:
+            return []
+        session = self.db.session
+        recorded = set(
+            session.scalars(
+                sa.select(Delivery.notification_id).where(
+                    Delivery.notification_id.in_(rule_ids), Delivery.event == event, Delivery.subject == subject
+                )
+            )
+        )
+        deliveries = [
+            Delivery(
+                notification_id=rule_id,
+                event=event,
+                subject=subject,
+                payload=objects,
+                status=PENDING,
+                attempts=0,
+                created_at=now,
+                **about,
+            )
+            for rule_id in dict.fromkeys(rule_ids)
+            if rule_id not in recorded
+        ]
+        if not deliveries:
+            return []
+        session.add_all(deliveries)
+        session.flush()
+        return self._notifier_tasks(deliveries, now)
+
+    def _notifier_tasks(self, deliveries: list[Delivery], now: datetime) -> list[dict[str, Any]]:
+        """One notifier task per delivery (in the caller's transaction); their job payloads."""
+        try:
+            prepared = [
+                self.tasks.prepare(
+                    {"identifier": NOTIFIER, "action": "deliver", "data": {"delivery_id": d.id}, "priority": "low"}, now
+                )
+                for d in deliveries
+            ]
+        except StaskError as exc:  # not discovered yet: the rows wait for a redeliver
+            log.warning("stask: %d notification(s) recorded but not sent: %s", len(deliveries), exc)
+            for delivery in deliveries:
+                delivery.error = str(exc)[:1000]
+            return []
+        ids, _ = self.tasks.insert_prepared(prepared)
+        for delivery, task_id in zip(deliveries, ids, strict=True):
+            delivery.job_task_id = task_id
+        session = self.db.session
+        session.flush()
+        return [TaskInfo.from_payload({**p, "id": task_id}).payload() for task_id, p in zip(ids, prepared, strict=True)]
+
+    # -- sending (the notifier worker) -------------------------------------------------------
+    def deliver(self, delivery_id: int, *, last_attempt: bool) -> str:
+        """Send one delivery and record how it went; raises :class:`DeliveryFailed` to be retried.
+
+        A delivery already delivered is not sent again (a redelivery resets it first).
+        """
+        session = self.db.session
+        delivery = session.get(Delivery, delivery_id)
+        rule = session.get(Notification, delivery.notification_id) if delivery is not None else None
+        if delivery is None or rule is None:
+            session.commit()
+            return f"delivery {delivery_id} or its rule was deleted: nothing sent"
+        if delivery.status == DELIVERED:
+            session.commit()
+            return f"delivery {delivery_id} was already delivered"
+        now = utcnow()
+        delivery.attempts += 1
+        delivery.last_attempt_at = now
+        try:
+            response = self._send(rule, delivery.event, delivery.payload)
+        except DeliveryFailed as exc:
+            delivery.response_code = exc.response.code
+            delivery.response_excerpt = exc.response.excerpt[:500]
+            delivery.error = str(exc)[:1000]
+            delivery.status = FAILED if (last_attempt or exc.permanent) else PENDING
+            session.commit()
+            raise
+        delivery.status = DELIVERED
+        delivery.delivered_at = utcnow()
+        delivery.response_code = response.code
+        delivery.response_excerpt = response.excerpt[:500]
+        delivery.error = None
+        session.commit()
+        code = f" ({response.code})" if response.code else ""
+        return f"{delivery.event} of {delivery.subject} delivered by {rule.channel}{code}"
+
+    def _send(self, rule: Notification, event: str, objects: dict[str, Any]) -> Response:
+        settings = self.runtime.settings
+        if rule.channel == "webhook":
+            body = render.webhook_body(event, objects, utcnow(), format=rule.format or "json")
+            return webhook.post_webhook(
+                rule.url or "",
+                body,
+                event=event,
+                secret=rule.secret,
+                headers=rule.headers or {},
+                timeout=WEBHOOK_TIMEOUT,
+                allow_private=settings.webhook_allow_private,
+            )
+        subject, body = render.email_message(
+            event,
+            objects,
+            language=rule.language,
+            subject_template=rule.subject_template,
+            body_template=rule.body_template,
+        )
+        sent = email.send_email(settings, list(rule.recipients or []), subject, body, outbox=self._outbox())
+        return Response(code=None, excerpt=sent)
+
+    def _outbox(self) -> Path | None:
+        """Where the files e-mail backend writes (``STASK_EMAIL_BACKEND=files``)."""
+        return self.runtime.storage.root / "outbox" if self.runtime.settings.email_backend == "files" else None
 
     def send_test(self, rule: Notification) -> Response:
         """Send a sample event through ``rule`` now, in this process (the panel's "send test");
         raises :class:`~stask.notify.webhook.DeliveryFailed` with what the receiver answered."""
-        raise NotImplementedError  # coordinator: being written
+        event = (rule.events or ["finished"])[0]
+        now = utcnow()
+        sample = Task(
+            id=0,
+            identifier=rule.identifier or "example",
+            action=rule.action or "run",
+            status=int(Status.FAILED if event == "failed" else Status.FINISHED),
+            priority="normal",
+            progress=100,
+            message="A sample event sent by 'send test'",
+            data={},
+            attempts=1,
+            max_attempts=1,
+            created_at=now,
+            started_at=now,
+            finished_at=now,
+            waiting_parents=0,
+        )
+        return self._send(rule, event, {"task": sample.to_dict()})
+
+    def redeliver(self, delivery_id: int) -> Delivery:
+        """Send a delivery again (a new notifier task); its log keeps the earlier attempts."""
+        session = self.db.session
+        delivery = session.get(Delivery, delivery_id) if 1 <= delivery_id <= MAX_ID else None
+        if delivery is None:
+            session.commit()
+            raise DeliveryNotFound(f"no delivery {delivery_id}")
+        if delivery.job_task_id is not None:
+            job = session.get(Task, delivery.job_task_id)
+            if job is not None and not job.is_final:
+                session.commit()
+                raise InvalidState(f"delivery {delivery_id} is being sent (task {job.id}): wait for it to end")
+        now = utcnow()
+        delivery.status = PENDING
+        delivery.error = None
+        session.flush()
+        payloads = self._notifier_tasks([delivery], now)
+        session.commit()
+        self.dispatch(payloads, now)
+        return delivery

@@ -15,13 +15,13 @@ import shutil
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import redis
 from flask_sqlalchemy import SQLAlchemy
 
 from .. import signals
-from ..engine.context import EndHook
+from ..engine.context import EndHook, NotifyHook
 from ..engine.queues import job_id
 from ..engine.runner import TaskInfo
 from ..enums import CLAIMABLE, Priority, Status
@@ -57,12 +57,21 @@ SPEC_FIELDS = frozenset(
         "max_attempts",
         "depends_on",
         "on_parent_failure",
+        "notify",
     }
 )
 #: Prepared values that are not columns: carried to the worker in the job payload, or to linking.
-NOT_COLUMNS = ("timeout", "backoff", "depends_on")
+NOT_COLUMNS = ("timeout", "backoff", "depends_on", "notify_rules")
 #: Operations :meth:`TaskService.bulk` applies to each id.
 BULK_OPERATIONS = ("retry", "cancel", "delete")
+
+
+class TaskRules(Protocol):
+    """Rules given to one task at creation (``notify=[...]``; the notifications part)."""
+
+    def parse_task_notify(self, value: Any) -> list[dict[str, Any]]: ...
+
+    def insert_for_task(self, task_id: int, parsed: list[dict[str, Any]], created_by: str | None) -> None: ...
 
 
 class TaskService:
@@ -72,6 +81,10 @@ class TaskService:
         self.workers = workers
         #: Set by the service (its workflows part): follows up ends of tasks with dependents or a group.
         self.end_hook: EndHook | None = None
+        #: Set by the service (its deliveries part): records the ``cancelled`` event of a cancel.
+        self.notify_hook: NotifyHook | None = None
+        #: Set by the service (its notifications part): stores the rules of ``notify=[...]``.
+        self.task_rules: TaskRules | None = None
 
     # -- creating ---------------------------------------------------------------------------
     def _prepare(
@@ -85,6 +98,7 @@ class TaskService:
         max_attempts: Any = None,
         depends_on: Any = None,
         on_parent_failure: Any = None,
+        notify: Any = None,
         now: datetime | None = None,
     ) -> dict[str, Any]:
         """Validate one task's input; returns the row values (nothing is written)."""
@@ -99,6 +113,7 @@ class TaskService:
         attempts = parse_positive_int(max_attempts, "max_attempts", upper=MAX_ATTEMPTS_LIMIT)
         parents = dependencies.parse_depends_on(depends_on)
         policy = dependencies.parse_policy(on_parent_failure)
+        rules = self._parse_notify(notify)
         return {
             "identifier": identifier,
             "action": action,
@@ -114,11 +129,20 @@ class TaskService:
             "on_parent_failure": policy if parents else None,
             "waiting_parents": 0,
             "follow_up": False,
-            # not columns: carried to the worker in the job payload
+            "notify": bool(rules),
+            # not columns: carried to the worker in the job payload (or stored beside the row)
             "timeout": cls.timeout or settings.timeout,
             "backoff": tuple(cls.backoff or (settings.backoff_base, settings.backoff_cap)),
             "depends_on": parents,
+            "notify_rules": rules,
         }
+
+    def _parse_notify(self, notify: Any) -> list[dict[str, Any]]:
+        if notify is None:
+            return []
+        if self.task_rules is None:
+            raise InvalidInput("notify is not available: stask's notifications part is not set up")
+        return self.task_rules.parse_task_notify(notify)
 
     def create(
         self,
@@ -131,12 +155,15 @@ class TaskService:
         max_attempts: int | None = None,
         depends_on: list[int] | None = None,
         on_parent_failure: str | None = None,
+        notify: list[Any] | None = None,
     ) -> Task:
         """Store a task (status 10) and hand it to RQ. Raises a :class:`StaskError` on bad input.
 
         With ``depends_on`` (ids of existing tasks) it waits, queued but not handed to RQ, until
         every parent has ended; ``on_parent_failure`` ("cancel", the default, or "run") says
-        what a failed or cancelled parent does to it (``docs/workflows.md``).
+        what a failed or cancelled parent does to it (``docs/workflows.md``). ``notify`` gives it
+        notification rules of its own: e-mail addresses, webhook URLs or rule objects
+        (``docs/notifications.md``).
         """
         spec: dict[str, Any] = dict(
             identifier=identifier,
@@ -151,6 +178,8 @@ class TaskService:
             spec["depends_on"] = depends_on
         if on_parent_failure is not None:
             spec["on_parent_failure"] = on_parent_failure
+        if notify is not None:
+            spec["notify"] = notify
         return self.create_many([spec])[0]
 
     def create_many(self, specs: Iterable[dict[str, Any]]) -> list[Task]:
@@ -186,6 +215,9 @@ class TaskService:
         dependencies.link(session, prepared, now)
         ids, columns = self.insert_prepared(prepared)
         workflow_store.insert_edges(session, dependencies.edges(ids, prepared))
+        for task_id, values in zip(ids, prepared, strict=True):
+            if values.get("notify_rules") and self.task_rules is not None:
+                self.task_rules.insert_for_task(task_id, values["notify_rules"], None)
         return ids, columns
 
     def insert_prepared(self, prepared: list[dict[str, Any]]) -> tuple[list[int], list[dict[str, Any]]]:
@@ -239,6 +271,7 @@ class TaskService:
             "start_at": task.start_at,
             "user_id": task.user_id,
             "backoff": backoff,
+            "notify": bool(task.notify),
         }
 
     def payloads_for_rows(self, tasks: list[Task]) -> list[dict[str, Any]]:
@@ -396,9 +429,12 @@ class TaskService:
             follow_up = task.follow_up
             changed = store.cancel_waiting(self.db.session, task.id, now)
             released = self._follow_up(task.id, Status.CANCELLED, now) if changed and follow_up else []
+            notices = self._notify_cancelled(task, now) if changed else []
             self.db.session.commit()
             if released and self.end_hook is not None:
                 self.end_hook.dispatch(released, now)
+            if notices and self.notify_hook is not None:
+                self.notify_hook.dispatch(notices, now)
             if changed:
                 self.runtime.transport.discard([job_id(task.id, task.attempts + 1)])
                 signals.emit(signals.task_cancelled, task.to_dict())
@@ -424,6 +460,13 @@ class TaskService:
             self.end_hook.dispatch(released, now)
         self.runtime.transport.discard([job_id(task.id, task.attempts + 1)])
         self.remove_files([task.id])
+
+    def _notify_cancelled(self, task: Task, now: datetime) -> list[dict[str, Any]]:
+        """The ``cancelled`` event of a task cancelled before it ran (not committed)."""
+        hook = self.notify_hook
+        if hook is None or not hook.wants(task.identifier, task.action, "cancelled", bool(task.notify)):
+            return []
+        return hook.record(task.id, "cancelled", f"task:{task.id}", now)
 
     def _follow_up(self, task_id: int, status: int, now: datetime) -> list[dict[str, Any]]:
         """Release dependents and move the group of a task that ended here (not committed)."""

@@ -11,7 +11,7 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.orm import Session
 
 from ..enums import Status
-from ..exceptions import InactiveWorker, InvalidInput, StaskError, UnknownWorker
+from ..exceptions import InactiveWorker, InvalidInput, InvalidState, StaskError, UnknownWorker
 from ..models import Worker
 from ..runtime import Runtime
 from ..workers import discovery
@@ -99,11 +99,15 @@ class WorkerService:
             }
             row = existing.get(identifier)
             if row is None:
-                row = Worker(identifier=identifier, active=settings.auto_activate, position=position, settings={})
+                active = settings.auto_activate or cls.always_active
+                row = Worker(identifier=identifier, active=active, position=position, settings={})
                 for key, value in fields.items():
                     setattr(row, key, value)
                 session.add(row)
                 added.append(identifier)
+            elif cls.always_active and not row.active:  # registered before it was always active
+                row.active = True
+                updated.append(identifier)
             elif any(getattr(row, k) != v for k, v in fields.items()):
                 for key, value in fields.items():
                     setattr(row, key, value)
@@ -133,10 +137,19 @@ class WorkerService:
 
     def set_active(self, identifier: str, active: bool) -> Worker:
         row = self.get(identifier)
+        if not active and self._always_active(row):
+            raise InvalidState(f"worker {identifier!r} is part of stask (it sends notifications): it stays active")
         row.active = active
         self.db.session.commit()
         self.runtime.workers.invalidate(identifier)
         return row
+
+    @staticmethod
+    def _always_active(row: Worker) -> bool:
+        try:
+            return WorkerDefinition(row.identifier, row.class_path, row.active).worker_class().always_active
+        except ImportError:
+            return False
 
     def setting_fields(self, row: Worker) -> dict[str, Field]:
         """The worker's typed settings; :class:`WorkerUnavailable` (409) when its class no longer imports."""

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from flask_sqlalchemy import SQLAlchemy
 from rq import Worker as RqWorker
 
+from ..engine.context import NotifyHook
 from ..enums import CLAIMABLE, Status
 from ..exceptions import GroupNotFound, InvalidInput, InvalidState, StaskError
 from ..models import TaskGroup, utcnow
@@ -59,6 +60,8 @@ class WorkflowService:
         self.runtime = runtime
         self.tasks = tasks
         self.workers = workers
+        #: Set by the service: records ``group_finished`` and cascaded ``cancelled`` events.
+        self.notify_hook: NotifyHook | None = None
 
     # -- following up ends (the engine's EndHook) -----------------------------------------------
     def ended(self, ended: list[tuple[int, int]], now: datetime) -> list[dict[str, Any]]:
@@ -84,6 +87,7 @@ class WorkflowService:
                 workflow_store.members_ended(session, group_id, len(statuses), failed, cancelled)
                 if workflow_store.end_group(session, group_id, now):
                     callbacks += self._fire_callback(group_id, now)
+                    callbacks += self._notify_group(group_id, now)
             children: dict[int, tuple[int, str, list[int]]] = {}
             for row in workflow_store.waiting_children(session, ids):
                 hint, policy, parents = children.get(int(row.child_id), (int(row.waiting_parents), "", []))
@@ -94,6 +98,8 @@ class WorkflowService:
                     message = dependencies.cancelled_by(failing[0], status_of[failing[0]])
                     if workflow_store.cancel_for_parent(session, child_id, message, now):
                         pending.append((child_id, int(Status.CANCELLED)))
+                        if self.notify_hook is not None:
+                            callbacks += self.notify_hook.record(child_id, "cancelled", f"task:{child_id}", now)
                     continue
                 if workflow_store.count_down(session, child_id, len(parents), hint, now):
                     released.append(child_id)
@@ -103,6 +109,25 @@ class WorkflowService:
     def dispatch(self, payloads: list[dict[str, Any]], now: datetime) -> None:
         """After the commit: hand released tasks and callbacks to RQ (reconcile does if Redis fails)."""
         self.tasks.enqueue(payloads, now)
+
+    def _notify_group(self, group_id: int, now: datetime) -> list[dict[str, Any]]:
+        """The ``group_finished`` event of a group that ended here (whatever its status: the
+        group object says finished, failed or cancelled); matched by rules for any worker."""
+        if self.notify_hook is None or not self.notify_hook.listening("group_finished"):
+            return []
+        group = self.db.session.execute(
+            sa.select(TaskGroup).where(TaskGroup.id == group_id).execution_options(populate_existing=True)
+        ).scalar_one()
+        counts = {"failed": group.failed, "cancelled": group.cancelled}
+        return self.notify_hook.record_event(
+            "group_finished",
+            f"group:{group_id}",
+            {"task": None, "group": {**group.to_dict(), **counts}},
+            now,
+            identifier=None,
+            action=None,
+            group_id=group_id,
+        )
 
     def _fire_callback(self, group_id: int, now: datetime) -> list[dict[str, Any]]:
         """Create the ended group's on_complete or on_failure task (the caller ended it: once)."""

@@ -52,6 +52,8 @@ class BaseWorker:
     action_fields: ClassVar[dict[str, dict[str, Field | dict[str, Any]]]] = {}
     #: Whether the panel offers an upload (see ``upload_extensions`` / ``upload_max_mb`` settings).
     accepts_upload: ClassVar[bool] = False
+    #: A worker stask itself relies on (the notifier): registered active, never deactivated.
+    always_active: ClassVar[bool] = False
     #: Recurring tasks (``stask.Schedule``), stored by ``flask stask discover`` as "from code".
     schedules: ClassVar[list[Schedule]] = []
 
