@@ -24,6 +24,8 @@ from .exceptions import InvalidSetting
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
 
+#: What ``STASK_EMAIL_BACKEND`` may name: a real SMTP server, or ``.eml`` files for development.
+EMAIL_BACKENDS = ("smtp", "files")
 #: Per-worker p95 limits: ``STASK_ALERT_P95_MS_<IDENTIFIER>`` (upper case, other characters as ``_``).
 P95_PREFIX = "STASK_ALERT_P95_MS_"
 
@@ -246,6 +248,21 @@ class Settings:
     alert_smtp_password: str = _key("STASK_ALERT_SMTP_PASSWORD", "SMTP password", "", secret=True, group="monitoring")
     alert_smtp_starttls: bool = _key("STASK_ALERT_SMTP_STARTTLS", "use STARTTLS", False, group="monitoring")
 
+    # -- notifications --------------------------------------------------------------------
+    email_backend: str = _key(
+        "STASK_EMAIL_BACKEND",
+        "how task notifications are mailed: smtp (the STASK_ALERT_SMTP_* server) or files "
+        "(.eml files under <storage>/outbox, for development)",
+        "smtp",
+        group="notifications",
+    )
+    webhook_allow_private: bool = _key(
+        "STASK_WEBHOOK_ALLOW_PRIVATE",
+        "webhooks may reach private, loopback and link-local addresses",
+        False,
+        group="notifications",
+    )
+
     #: ``STASK_ALERT_P95_MS_<IDENTIFIER>`` values found in the config and the environment.
     alert_p95_ms_overrides: dict[str, int] = field(default_factory=dict, metadata={"pattern": P95_PREFIX + "*"})
 
@@ -259,6 +276,8 @@ class Settings:
             raise InvalidSetting(
                 f"STASK_ALERT_SCHEDULE_FAILURES must be 0 (off) or more, got {self.alert_schedule_failures}"
             )
+        if self.email_backend not in EMAIL_BACKENDS:
+            raise InvalidSetting(f"STASK_EMAIL_BACKEND must be smtp or files, got {self.email_backend[:60]!r}")
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Settings:
