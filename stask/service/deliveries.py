@@ -14,7 +14,6 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any, cast
 
 import redis
@@ -289,19 +288,15 @@ class DeliveryService:
                 timeout=WEBHOOK_TIMEOUT,
                 allow_private=settings.webhook_allow_private,
             )
-        subject, body = render.email_message(
+        subject, text = render.email_message(
             event,
             objects,
             language=rule.language,
             subject_template=rule.subject_template,
             body_template=rule.body_template,
         )
-        sent = email.send_email(settings, list(rule.recipients or []), subject, body, outbox=self._outbox())
+        sent = email.send_email(settings, list(rule.recipients or []), subject, text)
         return Response(code=None, excerpt=sent)
-
-    def _outbox(self) -> Path | None:
-        """Where the files e-mail backend writes (``STASK_EMAIL_BACKEND=files``)."""
-        return self.runtime.storage.root / "outbox" if self.runtime.settings.email_backend == "files" else None
 
     def send_test(self, rule: Notification) -> Response:
         """Send a sample event through ``rule`` now, in this process (the panel's "send test");
