@@ -39,6 +39,7 @@ from tests.support.apps import Resources, build_app, close_app
 from tests.support.environment import BACKENDS, SERVER_URLS, require
 from tests.support.monitoring import app_without_database as _app_without_database
 from tests.support.queries import Statements
+from tests.support.receivers import SmtpReceiver, WebhookReceiver
 from tests.support.servers import Databases, RedisServer, redis_server_binary, redis_server_version
 
 #: Clients the private Redis may still have at the very end. One is expected (the session's own,
@@ -231,3 +232,18 @@ def client(api_app: Flask) -> FlaskClient:
 @pytest.fixture
 def any_client(api_app_any: Flask) -> FlaskClient:
     return api_app_any.test_client()
+
+
+# -- notifications: local receivers --------------------------------------------------------------------
+@pytest.fixture
+def webhook_receiver() -> Iterator[WebhookReceiver]:
+    """A started HTTP receiver on a free port (answers 200 until told otherwise: ``.answer(...)``)."""
+    with WebhookReceiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture
+def smtp_receiver() -> Iterator[SmtpReceiver]:
+    """A started SMTP server (aiosmtpd) on a free port; ``.settings()`` mails to it."""
+    with SmtpReceiver() as receiver:
+        yield receiver
