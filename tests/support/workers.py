@@ -37,15 +37,17 @@ def flask_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "flask", "--app", "wsgi", *args]
 
 
-def spawn_worker(app: Flask, kind: str = "simple", *extra: str) -> subprocess.Popen[bytes]:
-    """A real ``flask stask worker`` process; its output goes to ``<storage>/worker.log``."""
+def spawn_worker(
+    app: Flask, kind: str = "simple", *extra: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """A real ``flask stask worker`` process (``env``: more variables); output in ``<storage>/worker.log``."""
     log_dir = Path(app.config["STASK_STORAGE"])
     log_dir.mkdir(parents=True, exist_ok=True)
     with open(log_dir / "worker.log", "ab") as output:
         return subprocess.Popen(
             flask_command("stask", "worker", "--worker-class", kind, *extra),
             cwd=ROOT,
-            env=worker_env(app),
+            env=worker_env(app, **(env or {})),
             stdout=output,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # so stop() can take its scheduler and work horses down too
