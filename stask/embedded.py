@@ -105,6 +105,14 @@ def interrupt(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _outbox_line(env: dict[str, str], instance: Path) -> str:
+    """Where notification e-mails go under ``make run`` (the files backend), if they do."""
+    if env.get("STASK_EMAIL_BACKEND") != "files":
+        return ""
+    storage = Path(env.get("STASK_STORAGE") or instance / "stask")
+    return f"  notification e-mails are written to {storage / 'outbox'} (STASK_EMAIL_BACKEND=files)\n"
+
+
 def main() -> None:
     instance = Path(os.environ.get("STASK_INSTANCE_PATH") or "instance").resolve()
     instance.mkdir(parents=True, exist_ok=True)
@@ -112,6 +120,7 @@ def main() -> None:
     env.setdefault("STASK_INSTANCE_PATH", str(instance))
     env.setdefault("STASK_AUTO_ACTIVATE", "true")
     env.setdefault("SECRET_KEY", persistent_secret(instance))
+    env.setdefault("STASK_EMAIL_BACKEND", "files")  # notification mails land in the outbox folder
     token = secrets.token_urlsafe(24)
     env["STASK_LOGIN_TOKEN"] = token
     children: list[subprocess.Popen[bytes]] = []
@@ -150,7 +159,8 @@ def main() -> None:
         children += [web, worker]
         print(
             f"\n  stask is running: http://{host}:{port}/stask/login?token={token}\n"
-            f"  (one-time login link; Redis at {env['REDIS_URL']}; Ctrl-C stops everything)\n",
+            f"  (one-time login link; Redis at {env['REDIS_URL']}; Ctrl-C stops everything)\n"
+            f"{_outbox_line(env, instance)}",
             flush=True,
         )
         signal.signal(signal.SIGTERM, interrupt)

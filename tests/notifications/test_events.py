@@ -83,7 +83,7 @@ def test_the_notifiers_own_tasks_never_notify(app: Flask, stask: Any, webhook_re
     webhook_receiver.answer()
     add_rule(stask, events=["finished", "failed", "retrying", "cancelled"], url=webhook_receiver.url())
     task = stask.create("echo", "say")
-    run_worker(app)
+    run_worker(app, max_jobs=10)  # bounded: a notifier that notified about itself would never stop
     assert [d.task_id for d in deliveries(stask)] == [task.id]
     assert [t.status for t in notifier_tasks(stask)] == [Status.FINISHED]
 
