@@ -183,6 +183,8 @@ def post_webhook(
     parts = urlsplit(url)
     https = parts.scheme.lower() == "https"
     host = parts.hostname or ""
+    if _literal_address(host) is None:
+        host = _ascii_host(host)  # http.client writes the Host header in ASCII: IDNA it once here
     port = parts.port or (443 if https else 80)
     targets = _vetted_addresses(host, port, allow_private=allow_private)
 

@@ -189,6 +189,14 @@ def test_the_vetted_address_is_used_without_a_second_lookup(
     assert webhook_receiver.requests[0].header("Host") == f"hooks.example:{webhook_receiver.port}"
 
 
+def test_an_international_name_is_sent_in_its_ascii_form(
+    webhook_receiver: WebhookReceiver, test_names: Callable[[], list[str]]
+) -> None:
+    assert post(webhook_receiver.url(host="bücher.example")).code == 200
+    assert test_names() == ["xn--bcher-kva.example"]
+    assert webhook_receiver.requests[0].header("Host") == f"xn--bcher-kva.example:{webhook_receiver.port}"
+
+
 def test_https_checks_the_certificate_and_sends_sni_for_the_original_name(
     tmp_path: Path, test_names: Callable[[], list[str]]
 ) -> None:
