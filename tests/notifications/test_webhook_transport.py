@@ -58,6 +58,12 @@ def test_a_signed_post_arrives_with_its_headers_and_verifies(webhook_receiver: W
     assert abs(int(request.header("X-Stask-Timestamp") or 0) - time.time()) < 60
 
 
+def test_a_path_beyond_ascii_is_percent_encoded(webhook_receiver: WebhookReceiver) -> None:
+    post(webhook_receiver.url("/hook/café?team=Ünïted&x=%20"))
+
+    assert webhook_receiver.requests[0].path == "/hook/caf%C3%A9?team=%C3%9Cn%C3%AFted&x=%20"
+
+
 def test_without_a_secret_there_is_a_timestamp_but_no_signature(webhook_receiver: WebhookReceiver) -> None:
     post(webhook_receiver.url(), secret=None)
 
