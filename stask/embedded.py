@@ -111,6 +111,8 @@ def main() -> None:
     env = dict(os.environ)
     env.setdefault("STASK_INSTANCE_PATH", str(instance))
     env.setdefault("STASK_AUTO_ACTIVATE", "true")
+    # Notification e-mails land as .eml files under <storage>/outbox/: no mail server needed here.
+    env.setdefault("STASK_EMAIL_BACKEND", "files")
     env.setdefault("SECRET_KEY", persistent_secret(instance))
     token = secrets.token_urlsafe(24)
     env["STASK_LOGIN_TOKEN"] = token
