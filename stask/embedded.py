@@ -119,6 +119,8 @@ def main() -> None:
     env = dict(os.environ)
     env.setdefault("STASK_INSTANCE_PATH", str(instance))
     env.setdefault("STASK_AUTO_ACTIVATE", "true")
+    # Notification e-mails land as .eml files under <storage>/outbox/: no mail server needed here.
+    env.setdefault("STASK_EMAIL_BACKEND", "files")
     env.setdefault("SECRET_KEY", persistent_secret(instance))
     env.setdefault("STASK_EMAIL_BACKEND", "files")  # notification mails land in the outbox folder
     token = secrets.token_urlsafe(24)

@@ -28,7 +28,8 @@ from babel import Locale, UnknownLocaleError
 from babel.support import NullTranslations, Translations
 from flask import current_app, has_app_context
 from jinja2 import Template, TemplateSyntaxError
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 __all__ = ["EVENTS", "FORMATS", "check_template", "email_message", "webhook_body"]
 
@@ -196,9 +197,10 @@ def email_message(
             "group": objects.get("group"),
             "schedule": objects.get("schedule"),
         }
-        subject = _render("subject", subject_template, values) if subject_template else f"[stask] {text}"
+        subject = _one_line(_render("subject", subject_template, values)) if subject_template else ""
+        subject = subject or f"[stask] {text}"  # a template that renders nothing still gives a subject
         body = _render("body", body_template, values) if body_template else default_body(event, objects, _)
-    return _one_line(subject)[:MAX_SUBJECT_CHARS], body
+    return subject[:MAX_SUBJECT_CHARS], body
 
 
 def check_template(text: str) -> str:

@@ -20,7 +20,7 @@ import ssl
 import time
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from .outcome import DeliveryFailed, Response, excerpt, refused
 from .signing import EVENT_HEADER, TIMESTAMP_HEADER, signed_headers
@@ -48,6 +48,8 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOST_NAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*\.?")
 #: What ``inet_aton`` also reads as an IPv4 address (``127.1``, ``0x7f000001``, ``2130706433``).
 _LEGACY_IPV4 = re.compile(r"[0-9][0-9a-fA-FxX.]*")
+#: What a request line cannot carry as it is (percent-encoded as UTF-8).
+_NOT_ASCII = re.compile(r"[^\x00-\x7f]+")
 #: NAT64 (RFC 6052): the IPv4 address sits in the last 32 bits.
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
@@ -183,6 +185,8 @@ def post_webhook(
     parts = urlsplit(url)
     https = parts.scheme.lower() == "https"
     host = parts.hostname or ""
+    if _literal_address(host) is None:
+        host = _ascii_host(host)  # http.client writes the Host header in ASCII: IDNA it once here
     port = parts.port or (443 if https else 80)
     targets = _vetted_addresses(host, port, allow_private=allow_private)
 
@@ -194,6 +198,8 @@ def post_webhook(
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
+    # The request line is ASCII: percent-encode what is not (spaces and controls were refused).
+    path = _NOT_ASCII.sub(lambda found: quote(found.group()), path)
 
     tls = (tls_context or ssl.create_default_context()) if https else None
     connection = _PinnedConnection(host, port, targets, timeout=timeout, tls=tls)
@@ -202,7 +208,7 @@ def post_webhook(
         answer = connection.getresponse()
         status = answer.status
         text = excerpt(_read_bounded(answer, timeout))
-    except (OSError, http.client.HTTPException) as exc:
+    except (OSError, http.client.HTTPException, UnicodeError) as exc:
         raise DeliveryFailed(Response(None, excerpt(_describe(exc, timeout)))) from None
     finally:
         connection.close()

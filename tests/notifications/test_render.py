@@ -171,6 +171,13 @@ def test_templates_see_the_event_and_its_objects_as_plain_text() -> None:
     )
 
 
+def test_a_subject_template_that_renders_nothing_falls_back_to_the_default() -> None:
+    subject, _ = email_message(
+        "failed", {"task": TASK}, language=None, subject_template="{{ task.nothing }}\n ", body_template=None
+    )
+    assert subject == "[stask] Task #42 csv_export.export failed"
+
+
 def test_a_long_subject_is_cut() -> None:
     subject, _ = email_message(
         "failed", {"task": TASK}, language=None, subject_template="{{ 'x' * 500 }}", body_template=None

@@ -58,6 +58,12 @@ def test_a_signed_post_arrives_with_its_headers_and_verifies(webhook_receiver: W
     assert abs(int(request.header("X-Stask-Timestamp") or 0) - time.time()) < 60
 
 
+def test_a_path_beyond_ascii_is_percent_encoded(webhook_receiver: WebhookReceiver) -> None:
+    post(webhook_receiver.url("/hook/café?team=Ünïted&x=%20"))
+
+    assert webhook_receiver.requests[0].path == "/hook/caf%C3%A9?team=%C3%9Cn%C3%AFted&x=%20"
+
+
 def test_without_a_secret_there_is_a_timestamp_but_no_signature(webhook_receiver: WebhookReceiver) -> None:
     post(webhook_receiver.url(), secret=None)
 
@@ -187,6 +193,14 @@ def test_the_vetted_address_is_used_without_a_second_lookup(
     assert post(url, allow_private=True).code == 200
     assert test_names() == ["hooks.example", "hooks.example"]  # one lookup per delivery
     assert webhook_receiver.requests[0].header("Host") == f"hooks.example:{webhook_receiver.port}"
+
+
+def test_an_international_name_is_sent_in_its_ascii_form(
+    webhook_receiver: WebhookReceiver, test_names: Callable[[], list[str]]
+) -> None:
+    assert post(webhook_receiver.url(host="bücher.example")).code == 200
+    assert test_names() == ["xn--bcher-kva.example"]
+    assert webhook_receiver.requests[0].header("Host") == f"xn--bcher-kva.example:{webhook_receiver.port}"
 
 
 def test_https_checks_the_certificate_and_sends_sni_for_the_original_name(
