@@ -122,7 +122,6 @@ def main() -> None:
     # Notification e-mails land as .eml files under <storage>/outbox/: no mail server needed here.
     env.setdefault("STASK_EMAIL_BACKEND", "files")
     env.setdefault("SECRET_KEY", persistent_secret(instance))
-    env.setdefault("STASK_EMAIL_BACKEND", "files")  # notification mails land in the outbox folder
     token = secrets.token_urlsafe(24)
     env["STASK_LOGIN_TOKEN"] = token
     children: list[subprocess.Popen[bytes]] = []
