@@ -40,7 +40,7 @@ def watch_events(app: Flask, now: datetime | None = None) -> int:
             payloads += deliveries.record_event(
                 "schedule_missed",
                 f"schedule:{schedule.id}:{slot.at.isoformat()}",
-                {"task": None, "schedule": schedule.to_dict(), "missed": slot.message},
+                {"task": None, "schedule": schedule.to_dict()},
                 now,
                 identifier=schedule.identifier,
                 action=schedule.action,

@@ -25,7 +25,7 @@ from ..enums import Status
 from ..exceptions import DeliveryNotFound, InvalidState, StaskError
 from ..models import Delivery, Notification, Task, utcnow
 from ..notify import email, render, webhook
-from ..notify.webhook import DeliveryFailed, Response
+from ..notify.outcome import DeliveryFailed, Response, refused
 from ..runtime import Runtime
 from .tasks import MAX_TASK_ID as MAX_ID
 from .tasks import TaskService
@@ -276,9 +276,22 @@ class DeliveryService:
         return f"{delivery.event} of {delivery.subject} delivered by {rule.channel}{code}"
 
     def _send(self, rule: Notification, event: str, objects: dict[str, Any]) -> Response:
+        """One attempt through the rule's channel; a template that fails is a permanent failure."""
         settings = self.runtime.settings
+        try:
+            if rule.channel == "webhook":
+                body = render.webhook_body(event, objects, utcnow(), format=rule.format, language=rule.language)
+            else:
+                subject, text = render.email_message(
+                    event,
+                    objects,
+                    language=rule.language,
+                    subject_template=rule.subject_template,
+                    body_template=rule.body_template,
+                )
+        except ValueError as exc:
+            raise refused(str(exc)) from None
         if rule.channel == "webhook":
-            body = render.webhook_body(event, objects, utcnow(), format=rule.format or "json")
             return webhook.post_webhook(
                 rule.url or "",
                 body,
@@ -288,38 +301,14 @@ class DeliveryService:
                 timeout=WEBHOOK_TIMEOUT,
                 allow_private=settings.webhook_allow_private,
             )
-        subject, text = render.email_message(
-            event,
-            objects,
-            language=rule.language,
-            subject_template=rule.subject_template,
-            body_template=rule.body_template,
-        )
         sent = email.send_email(settings, list(rule.recipients or []), subject, text)
         return Response(code=None, excerpt=sent)
 
     def send_test(self, rule: Notification) -> Response:
-        """Send a sample event through ``rule`` now, in this process (the panel's "send test");
-        raises :class:`~stask.notify.webhook.DeliveryFailed` with what the receiver answered."""
+        """Send a sample of the rule's first event through it now, in this process (the panel's
+        "send test"); raises :class:`~stask.notify.outcome.DeliveryFailed` with the answer."""
         event = (rule.events or ["finished"])[0]
-        now = utcnow()
-        sample = Task(
-            id=0,
-            identifier=rule.identifier or "example",
-            action=rule.action or "run",
-            status=int(Status.FAILED if event == "failed" else Status.FINISHED),
-            priority="normal",
-            progress=100,
-            message="A sample event sent by 'send test'",
-            data={},
-            attempts=1,
-            max_attempts=1,
-            created_at=now,
-            started_at=now,
-            finished_at=now,
-            waiting_parents=0,
-        )
-        return self._send(rule, event, {"task": sample.to_dict()})
+        return self._send(rule, event, sample_objects(rule, event, utcnow()))
 
     def redeliver(self, delivery_id: int) -> Delivery:
         """Send a delivery again (a new notifier task); its log keeps the earlier attempts."""
@@ -341,3 +330,33 @@ class DeliveryService:
         session.commit()
         self.dispatch(payloads, now)
         return delivery
+
+
+def sample_objects(rule: Notification, event: str, now: datetime) -> dict[str, Any]:
+    """What a real event of ``rule`` would carry, with made-up values (id 0)."""
+    stamp = now.isoformat() + "Z"
+    identifier, action = rule.identifier or "example", rule.action or "run"
+    if event == "schedule_missed":
+        schedule = {"id": 0, "name": "sample schedule", "identifier": identifier, "action": action, "enabled": True}
+        return {"task": None, "schedule": schedule}
+    if event == "group_finished":
+        group = {"id": 0, "name": "sample group", "status": "finished", "total": 3, "failed": 0, "cancelled": 0}
+        return {"task": None, "group": {**group, "created_at": stamp, "ended_at": stamp}}
+    status = {"failed": Status.FAILED, "cancelled": Status.CANCELLED, "retrying": Status.QUEUED}.get(event)
+    sample = Task(
+        id=0,
+        identifier=identifier,
+        action=action,
+        status=int(status or (Status.RUNNING if event == "stuck" else Status.FINISHED)),
+        priority="normal",
+        progress=100 if status is None and event != "stuck" else 0,
+        message="A sample event sent by 'send test'",
+        data={},
+        attempts=1,
+        max_attempts=1,
+        created_at=now,
+        started_at=now,
+        finished_at=None if event in ("stuck", "retrying") else now,
+        waiting_parents=0,
+    )
+    return {"task": sample.to_dict()}

@@ -140,6 +140,10 @@ def test_a_missed_schedule_slot_is_told_once(app: Flask, stask: Any, webhook_rec
     [delivery] = deliveries(stask)
     assert delivery.event == "schedule_missed" and delivery.schedule_id == schedule.id
     assert delivery.payload["schedule"]["id"] == schedule.id and delivery.payload["task"] is None
+    run_worker(app)
+    assert deliveries(stask)[0].status == "delivered"
+    body = json.loads(webhook_receiver.wait_for(1)[0].body)
+    assert body["event"] == "schedule_missed" and body["schedule"]["name"] == "late" and body["task"] is None
 
 
 def test_statements_per_task_are_unchanged_when_rules_exist_for_other_tasks(
@@ -202,3 +206,18 @@ def test_a_private_address_is_refused_once_without_retries(
     assert delivery.status == "failed" and delivery.attempts == 1 and delivery.response_code is None
     assert fresh(stask, delivery.job_task_id).status == Status.FAILED
     assert webhook_receiver.requests == []
+
+
+@pytest.mark.parametrize(
+    "event", ["finished", "failed", "retrying", "cancelled", "stuck", "group_finished", "schedule_missed"]
+)
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_send_test_sends_a_sample_of_the_rules_first_event(
+    app: Flask, stask: Any, webhook_receiver: WebhookReceiver, event: str
+) -> None:
+    rule = add_rule(stask, events=[event], url=webhook_receiver.url(), format="slack" if event == "stuck" else "json")
+    response = stask.service.deliveries.send_test(rule)
+    assert response.code == 200
+    [request] = webhook_receiver.wait_for(1)
+    assert request.header("X-Stask-Event") == event
+    assert deliveries(stask) == []  # a test is not a delivery

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...notify.webhook import DeliveryFailed
+from ...notify.outcome import DeliveryFailed
 from ...service import current_stask
 from ..base import BaseWorker
 
