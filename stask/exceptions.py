@@ -150,3 +150,10 @@ class GroupNotFound(StaskError):
 
     code = "group_not_found"
     http_status = 404
+
+
+class TriggerNotFound(StaskError):
+    """No trigger has this id (the management API; a hook URL with an unknown token is a bare 404)."""
+
+    code = "trigger_not_found"
+    http_status = 404

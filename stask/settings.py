@@ -24,6 +24,10 @@ from .exceptions import InvalidSetting
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
 
+#: Bounds of a trigger's ``rate_limit`` (calls per minute) and of its hook's body (KiB; task data stays under 1 MB).
+MAX_TRIGGER_RATE_LIMIT = 100_000
+MAX_TRIGGER_BODY_KB = 1024
+
 #: Per-worker p95 limits: ``STASK_ALERT_P95_MS_<IDENTIFIER>`` (upper case, other characters as ``_``).
 P95_PREFIX = "STASK_ALERT_P95_MS_"
 
@@ -160,6 +164,18 @@ class Settings:
         0,
         group="access",
     )
+    trigger_rate_limit: int = _key(
+        "STASK_TRIGGER_RATE_LIMIT",
+        f"calls a new trigger accepts per minute (1 to {MAX_TRIGGER_RATE_LIMIT}; each trigger keeps its own)",
+        60,
+        group="access",
+    )
+    trigger_max_body_kb: int = _key(
+        "STASK_TRIGGER_MAX_BODY_KB",
+        f"largest JSON body a trigger's hook URL takes, in KiB (1 to {MAX_TRIGGER_BODY_KB})",
+        256,
+        group="access",
+    )
 
     # -- monitoring -----------------------------------------------------------------------
     metrics_window_minutes: int = _key(
@@ -259,6 +275,12 @@ class Settings:
             raise InvalidSetting(
                 f"STASK_ALERT_SCHEDULE_FAILURES must be 0 (off) or more, got {self.alert_schedule_failures}"
             )
+        for key, value, upper in (
+            ("STASK_TRIGGER_RATE_LIMIT", self.trigger_rate_limit, MAX_TRIGGER_RATE_LIMIT),
+            ("STASK_TRIGGER_MAX_BODY_KB", self.trigger_max_body_kb, MAX_TRIGGER_BODY_KB),
+        ):
+            if not 1 <= value <= upper:
+                raise InvalidSetting(f"{key} must be from 1 to {upper}, got {value}")
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Settings:

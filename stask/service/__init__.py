@@ -13,6 +13,7 @@ engine context:
 * ``schedules``: cron and interval schedules, firing one task per slot (:mod:`.schedules`)
 * ``presets``: named, saved runs of a worker action, run in one click (:mod:`.presets`)
 * ``workflows``: dependencies' follow-up, groups, chains, ``waiting_reason`` (:mod:`.workflows`)
+* ``triggers``: inbound hooks starting an action or a preset from a URL (:mod:`.triggers`)
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from .presets import PresetService
 from .recovery import Recovery
 from .schedules import ScheduleService
 from .tasks import TaskService
+from .triggers import TriggerService
 from .workers import WorkerService
 from .workflows import WorkflowService
 
@@ -46,6 +48,7 @@ class Service:
         self.schedules = ScheduleService(db, runtime, self.workers, self.tasks)
         self.workers.sync_schedules = self.schedules.sync_code
         self.presets = PresetService(db, self.workers, self.tasks)
+        self.triggers = TriggerService(db, runtime, self.workers, self.tasks)
         self.engine = EngineContext(
             db=db,
             live=runtime.live,
