@@ -46,9 +46,11 @@ def call(token: str) -> Response:
     """201 ``{"id", "status_url"}``: the task is stored and queued."""
     service = current_stask()
     limit = service.settings.trigger_max_body_kb << 10
+    too_large = TooLarge(f"a trigger takes a body of at most {service.settings.trigger_max_body_kb} KiB")
     if request.content_length is not None and request.content_length > limit:
-        raise TooLarge(f"a trigger takes a body of at most {service.settings.trigger_max_body_kb} KiB")
-    request.max_content_length = limit  # a streamed body is cut off (413) past it when read
+        raise too_large
+    # A streamed body is read up to one byte past the limit (werkzeug would cut it off there silently).
+    request.max_content_length = limit + 1
     trigger = service.triggers.by_token(token)
     if trigger is None:
         raise NotFound()
@@ -57,6 +59,8 @@ def call(token: str) -> Response:
     except TriggerThrottled as exc:
         return error_response(exc.code, str(exc), exc.http_status, {"Retry-After": str(exc.retry_after)})
     body = request.get_data(cache=False)
+    if len(body) > limit:
+        raise too_large
     signature = {name: request.headers.get(name, "") for name in (TIMESTAMP_HEADER, SIGNATURE_HEADER)}
     task = service.triggers.fire(trigger, body, signature, _client_address())
     status_url = url_for("stask_hooks.task_status", token=token, task_id=str(task.id), _external=True)
