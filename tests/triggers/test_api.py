@@ -54,7 +54,9 @@ def audit_rows(app: Flask) -> list[tuple[str, str | None, dict[str, Any]]]:
     return [(row.action, row.target, row.details or {}) for row in found]
 
 
-def test_create_answers_the_token_and_url_once_and_stores_only_their_hash(api: FlaskClient, triggers_app: Flask) -> None:
+def test_create_answers_the_token_and_url_once_and_stores_only_their_hash(
+    api: FlaskClient, triggers_app: Flask
+) -> None:
     created = create_trigger(api, signed=True, rate_limit=5)
     token, secret, trigger = created["token"], created["secret"], created["trigger"]
     assert set(created) == {"success", "id", "token", "url", "secret", "trigger"} and created["id"] == trigger["id"]

@@ -82,7 +82,9 @@ def test_rotated_deleted_and_disabled_tokens_are_answered_as_an_unknown_path(cli
         (b'{"rows": NaN}', "data"),
     ],
 )
-def test_bad_bodies_are_a_400_and_create_no_task(client: FlaskClient, hooks_app: Flask, body: bytes, needle: str) -> None:
+def test_bad_bodies_are_a_400_and_create_no_task(
+    client: FlaskClient, hooks_app: Flask, body: bytes, needle: str
+) -> None:
     created = create_trigger(client)
     response = call(client, created["token"], body)
     assert error_code(response, 400) == "invalid_input"
