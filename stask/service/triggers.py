@@ -386,6 +386,8 @@ class TriggerService:
             raise InvalidField("name", f"name must be 1 to {MAX_NAME} printable characters")
         preset = self._preset_field(fields)
         identifier = fields.get("identifier")
+        if identifier is None:
+            raise InvalidField("identifier", "identifier and action are required, or a preset_id")
         if not isinstance(identifier, str) or not is_identifier(identifier):
             raise InvalidField("identifier", f"identifier {str(identifier)[:70]!r} is not a worker identifier")
         cls = self._worker_class(identifier)
