@@ -344,6 +344,14 @@ class TriggerService:
         cut to the newest :data:`KEEP_CALLS` (MariaDB cannot DELETE with a subquery on the same
         table: the cut-off id is read first)."""
         session = self.db.session
+        # The counters first: the call row's foreign key takes a shared lock on the trigger's row
+        # (MariaDB), and two calls each holding one while waiting to UPDATE it would deadlock.
+        session.execute(
+            sa.update(Trigger)
+            .where(Trigger.id == trigger_id)
+            .values(calls=Trigger.calls + 1, last_called_at=now)
+            .execution_options(synchronize_session=False)
+        )
         session.add(
             TriggerCall(
                 trigger_id=trigger_id,
@@ -353,12 +361,6 @@ class TriggerService:
                 task_id=task_id,
                 error=str(error)[:MAX_ERROR] if error else None,
             )
-        )
-        session.execute(
-            sa.update(Trigger)
-            .where(Trigger.id == trigger_id)
-            .values(calls=Trigger.calls + 1, last_called_at=now)
-            .execution_options(synchronize_session=False)
         )
         oldest_kept = sa.select(TriggerCall.id).where(TriggerCall.trigger_id == trigger_id)
         cut = session.scalar(oldest_kept.order_by(TriggerCall.id.desc()).offset(KEEP_CALLS).limit(1))
