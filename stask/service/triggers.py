@@ -205,6 +205,8 @@ class TriggerService:
         Turning ``signed`` on makes a secret (returned once); turning it off forgets it.
         """
         _refuse_unknown(fields)
+        if set(fields) == {"enabled"}:  # the switch: possible even when the target is gone
+            return Issued(self.set_enabled(trigger_id, fields["enabled"]))
         row = self.get(trigger_id)
         merged = {name: getattr(row, name) for name in FIELDS} | dict(fields)
         if merged.get("preset_id") is not None:  # the preset's worker and action unless given
@@ -221,6 +223,16 @@ class TriggerService:
         row.updated_at = utcnow()
         self._commit(values["name"])
         return Issued(row, None, secret)
+
+    def set_enabled(self, trigger_id: Any, enabled: Any) -> Trigger:
+        """Enable or disable (the URL answers 404, the token is kept), whatever the target's state."""
+        if not isinstance(enabled, bool):
+            raise InvalidField("enabled", "enabled must be true or false")
+        row = self.get(trigger_id)
+        if row.enabled != enabled:
+            row.enabled, row.updated_at = enabled, utcnow()
+        self.db.session.commit()
+        return row
 
     def rotate(self, trigger_id: Any, *, secret: bool = False) -> Issued:
         """A new token (the old URL stops at once) and, with ``secret``, a new signing secret."""

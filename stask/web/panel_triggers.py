@@ -110,8 +110,7 @@ def triggers() -> str:
 def trigger_enabled(trigger_id: int) -> BaseResponse | str:
     """The switch: htmx gets the row back, a plain form a redirect."""
     enabled = request.form.get("enabled") == "1"
-    issued = current_stask().triggers.update(trigger_id, {"enabled": enabled})
-    trigger = issued.trigger
+    trigger = current_stask().triggers.set_enabled(trigger_id, enabled)
     record("trigger.update", f"trigger:{trigger.id}", {**trigger_details(trigger), "fields": ["enabled"]})
     if is_htmx():
         return render_template("stask/fragments/trigger_row.html", t=trigger)

@@ -273,3 +273,22 @@ def test_every_change_leaves_an_audit_row_without_secrets(api: FlaskClient, trig
     assert found[0][2] == {"name": "deploy", "identifier": "report", "action": "build"}
     assert found[1][2]["fields"] == ["enabled"]
     assert created["token"] not in str(found) and created["secret"] not in str(found)
+
+
+def test_a_trigger_whose_worker_is_gone_can_still_be_disabled(api: FlaskClient, triggers_app: Flask) -> None:
+    created = create_trigger(api, identifier="echo", action="say")
+    with triggers_app.app_context():
+        db = triggers_app.extensions["stask"].db
+        db.session.execute(sa.update(Trigger).values(identifier="gone", action="away"))
+        db.session.commit()
+        db.session.remove()
+    refused = call(api, created["token"], {})
+    assert error_code(refused, 409) == "target_unavailable" and count(triggers_app, Task) == 0
+    url = f"/stask/api/triggers/{created['id']}"
+    disabled = api.put(url, json={"enabled": False}, headers=ADMIN)
+    assert disabled.status_code == 200 and disabled.get_json()["trigger"]["enabled"] is False
+    assert error_code(api.put(url, json={"enabled": "no"}, headers=ADMIN), 400) == "invalid_input"
+    renamed = api.put(url, json={"name": "other"}, headers=ADMIN)  # a whole change is validated whole
+    assert error_code(renamed, 400) == "invalid_input" and "identifier" in renamed.get_json()["error"]["message"]
+    (logged,) = rows(triggers_app, TriggerCall)
+    assert (logged.status, logged.task_id) == (409, None) and "no longer registered" in logged.error
