@@ -157,3 +157,10 @@ class DeliveryNotFound(StaskError):
 
     code = "delivery_not_found"
     http_status = 404
+
+
+class TriggerNotFound(StaskError):
+    """No trigger has this id (the management API; a hook URL with an unknown token is a bare 404)."""
+
+    code = "trigger_not_found"
+    http_status = 404

@@ -90,6 +90,10 @@ class Keys:
     def upload(self, upload_id: str) -> str:
         return f"{self.prefix}:upload:{upload_id}"
 
+    def trigger_calls(self, trigger_id: int) -> str:
+        """Calls of one trigger in the current rate-limit window (expires with the window)."""
+        return f"{self.prefix}:trigger-calls:{trigger_id}"
+
 
 def _glob_escaped(text: str) -> str:
     """``text`` matched literally by a Redis ``SCAN MATCH`` pattern."""

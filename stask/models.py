@@ -527,3 +527,97 @@ class Delivery(Base):
 
     def __repr__(self) -> str:
         return f"<Delivery {self.id} {self.event} {self.subject} {self.status}>"
+class Trigger(Base):
+    """An inbound hook: whoever holds its URL starts one worker action, or a preset (``s_triggers``).
+
+    The token in the URL is never stored: only its SHA-256 (``token_hash``, what a call is looked
+    up by) and its first characters (``token_prefix``, to tell triggers apart on a page). A signed
+    trigger keeps its HMAC ``secret``, which verifying a call needs; no answer shows it again.
+    ``identifier`` and ``action`` are the preset's when ``preset_id`` is set (kept in step by
+    :class:`~stask.service.presets.PresetService`), as a schedule's are.
+    """
+
+    __tablename__ = "s_triggers"
+
+    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(120))
+    identifier: Mapped[str] = mapped_column(sa.String(64))
+    action: Mapped[str] = mapped_column(sa.String(64))
+    preset_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    token_hash: Mapped[str] = mapped_column(sa.String(64))
+    token_prefix: Mapped[str] = mapped_column(sa.String(8))
+    secret: Mapped[str | None] = mapped_column(sa.String(64))
+    signed: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    #: Calls accepted per minute (a fixed window in Redis); more are answered 429.
+    rate_limit: Mapped[int] = mapped_column(sa.Integer)
+    enabled: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    created_by: Mapped[str | None] = mapped_column(sa.String(191))
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    last_called_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    #: Calls recorded in ``s_trigger_calls`` (accepted or refused), throttled ones aside.
+    calls: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+
+    __table_args__ = (
+        sa.UniqueConstraint("name", name="uq_s_triggers_name"),
+        sa.UniqueConstraint("token_hash", name="uq_s_triggers_token_hash"),
+        sa.Index("ix_s_triggers_preset_id", "preset_id"),
+    )
+
+    def to_dict(self) -> dict[str, Any]:
+        """What any answer may show: never the token, its hash or the secret."""
+
+        def iso(value: datetime | None) -> str | None:
+            return value.isoformat() + "Z" if value else None
+
+        return {
+            "id": self.id,
+            "name": self.name,
+            "identifier": self.identifier,
+            "action": self.action,
+            "preset_id": self.preset_id,
+            "token_prefix": self.token_prefix,
+            "signed": bool(self.signed),
+            "rate_limit": self.rate_limit,
+            "enabled": bool(self.enabled),
+            "created_by": self.created_by,
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+            "last_called_at": iso(self.last_called_at),
+            "calls": self.calls or 0,
+        }
+
+    def __repr__(self) -> str:
+        return f"<Trigger {self.id} {self.name!r} {self.identifier}.{self.action}>"
+
+
+class TriggerCall(Base):
+    """One call of a trigger's URL and its answer (``s_trigger_calls``); the newest 100 of each
+    trigger are kept. Throttled calls (429) are not written: a flood must not become rows."""
+
+    __tablename__ = "s_trigger_calls"
+
+    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True)
+    trigger_id: Mapped[int] = mapped_column(sa.BigInteger, sa.ForeignKey("s_triggers.id", ondelete="CASCADE"))
+    called_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    client: Mapped[str | None] = mapped_column(sa.String(100))
+    #: The HTTP status the caller got (201, 400, 401, 409).
+    status: Mapped[int] = mapped_column(sa.SmallInteger)
+    task_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    error: Mapped[str | None] = mapped_column(sa.String(255))
+
+    __table_args__ = (sa.Index("ix_s_trigger_calls_trigger_id", "trigger_id", "id"),)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "trigger_id": self.trigger_id,
+            "called_at": self.called_at.isoformat() + "Z",
+            "client": self.client,
+            "status": self.status,
+            "task_id": self.task_id,
+            "error": self.error,
+        }
+
+    def __repr__(self) -> str:
+        return f"<TriggerCall {self.id} trigger {self.trigger_id} {self.status}>"

@@ -26,6 +26,10 @@ _FALSE = frozenset({"0", "false", "no", "off", ""})
 
 #: What ``STASK_EMAIL_BACKEND`` may name: a real SMTP server, or ``.eml`` files for development.
 EMAIL_BACKENDS = ("smtp", "files")
+#: Bounds of a trigger's ``rate_limit`` (calls per minute) and of its hook's body (KiB; task data stays under 1 MB).
+MAX_TRIGGER_RATE_LIMIT = 100_000
+MAX_TRIGGER_BODY_KB = 1024
+
 #: Per-worker p95 limits: ``STASK_ALERT_P95_MS_<IDENTIFIER>`` (upper case, other characters as ``_``).
 P95_PREFIX = "STASK_ALERT_P95_MS_"
 
@@ -162,6 +166,18 @@ class Settings:
         0,
         group="access",
     )
+    trigger_rate_limit: int = _key(
+        "STASK_TRIGGER_RATE_LIMIT",
+        f"calls a new trigger accepts per minute (1 to {MAX_TRIGGER_RATE_LIMIT}; each trigger keeps its own)",
+        60,
+        group="access",
+    )
+    trigger_max_body_kb: int = _key(
+        "STASK_TRIGGER_MAX_BODY_KB",
+        f"largest JSON body a trigger's hook URL takes, in KiB (1 to {MAX_TRIGGER_BODY_KB})",
+        256,
+        group="access",
+    )
 
     # -- monitoring -----------------------------------------------------------------------
     metrics_window_minutes: int = _key(
@@ -278,6 +294,12 @@ class Settings:
             )
         if self.email_backend not in EMAIL_BACKENDS:
             raise InvalidSetting(f"STASK_EMAIL_BACKEND must be smtp or files, got {self.email_backend[:60]!r}")
+        for key, value, upper in (
+            ("STASK_TRIGGER_RATE_LIMIT", self.trigger_rate_limit, MAX_TRIGGER_RATE_LIMIT),
+            ("STASK_TRIGGER_MAX_BODY_KB", self.trigger_max_body_kb, MAX_TRIGGER_BODY_KB),
+        ):
+            if not 1 <= value <= upper:
+                raise InvalidSetting(f"{key} must be from 1 to {upper}, got {value}")
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Settings:

@@ -14,6 +14,7 @@ engine context:
 * ``presets``: named, saved runs of a worker action, run in one click (:mod:`.presets`)
 * ``workflows``: dependencies' follow-up, groups, chains, ``waiting_reason`` (:mod:`.workflows`)
 * ``deliveries``: task events told by notification rules, sent by the notifier (:mod:`.deliveries`)
+* ``triggers``: inbound hooks starting an action or a preset from a URL (:mod:`.triggers`)
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from .presets import PresetService
 from .recovery import Recovery
 from .schedules import ScheduleService
 from .tasks import TaskService
+from .triggers import TriggerService
 from .workers import WorkerService
 from .workflows import WorkflowService
 
@@ -48,6 +50,7 @@ class Service:
         self.schedules = ScheduleService(db, runtime, self.workers, self.tasks)
         self.workers.sync_schedules = self.schedules.sync_code
         self.presets = PresetService(db, self.workers, self.tasks)
+        self.triggers = TriggerService(db, runtime, self.workers, self.tasks)
         self.engine = EngineContext(
             db=db,
             live=runtime.live,

@@ -73,6 +73,10 @@ ACTIONS = (
     "group.create",
     "group.cancel",
     "group.retry_failed",
+    "trigger.create",
+    "trigger.update",
+    "trigger.rotate",
+    "trigger.delete",
 )
 ROLES = ("admin", "readonly")
 #: How an actor was authenticated.

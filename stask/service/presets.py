@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..enums import Priority
 from ..exceptions import InvalidField, InvalidInput, InvalidState, PresetNotFound
-from ..models import Preset, StoredSchedule, Task, utcnow
+from ..models import Preset, StoredSchedule, Task, Trigger, utcnow
 from ..validation import MAX_ID, parse_data
 from ..workers.base import BaseWorker
 from .listing import DEFAULT_PER_PAGE, PRIORITIES, RowPage
@@ -127,20 +127,31 @@ class PresetService:
             .values(identifier=values["identifier"], action=values["action"], priority=values["priority"])
             .execution_options(synchronize_session=False)
         )
+        # So do the triggers running it (their worker and action: lists, the panel).
+        self.db.session.execute(
+            sa.update(Trigger)
+            .where(Trigger.preset_id == row.id)
+            .values(identifier=values["identifier"], action=values["action"])
+            .execution_options(synchronize_session=False)
+        )
         self._commit(values)
         return row
 
     def delete(self, preset_id: Any) -> None:
-        """Delete a preset, unless a schedule runs it (409 ``preset_in_use``, naming the schedules)."""
+        """Delete a preset, unless a schedule or a trigger runs it (409 ``preset_in_use``, naming them)."""
         row = self.get(preset_id)
         query = sa.select(StoredSchedule.id).where(StoredSchedule.preset_id == row.id).order_by(StoredSchedule.id)
         users = list(self.db.session.scalars(query.limit(21)))
-        if users:
-            named = ", ".join(str(schedule_id) for schedule_id in users[:20]) + (", ..." if len(users) > 20 else "")
+        callers = list(self.db.session.scalars(sa.select(Trigger.id).where(Trigger.preset_id == row.id).limit(21)))
+        if users or callers:
+            named = " and ".join(
+                f"{kind}(s) {_listed(ids)}" for kind, ids in (("schedule", users), ("trigger", sorted(callers))) if ids
+            )
             self.db.session.rollback()
             raise PresetInUse(
-                f"preset {row.id} is run by schedule(s) {named}: point them elsewhere or delete them first",
+                f"preset {row.id} is run by {named}: point them elsewhere or delete them first",
                 schedule_ids=users[:20],
+                trigger_ids=sorted(callers)[:20],
             )
         self.db.session.delete(row)
         self.db.session.commit()
@@ -212,13 +223,19 @@ class PresetNameTaken(InvalidState):
 
 
 class PresetInUse(InvalidState):
-    """Schedules run this preset: it cannot be deleted (409)."""
+    """Schedules or triggers run this preset: it cannot be deleted (409)."""
 
     code = "preset_in_use"
 
-    def __init__(self, message: str, schedule_ids: list[int]) -> None:
+    def __init__(self, message: str, schedule_ids: list[int], trigger_ids: list[int] | None = None) -> None:
         super().__init__(message)
         self.schedule_ids = schedule_ids
+        self.trigger_ids = trigger_ids or []
+
+
+def _listed(ids: list[int]) -> str:
+    """At most 20 ids, and "..." when there were more."""
+    return ", ".join(str(one) for one in ids[:20]) + (", ..." if len(ids) > 20 else "")
 
 
 def _name_taken(values: Mapping[str, Any]) -> PresetNameTaken:

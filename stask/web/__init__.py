@@ -15,6 +15,7 @@ def register_web(app: Flask, settings: Settings) -> None:
     """Mount the panel, the API and the monitoring endpoints under ``STASK_URL_PREFIX``."""
     from .api import api_bp
     from .auth import auth_bp, init_auth
+    from .hooks import hooks_bp
     from .i18n import init_i18n
     from .monitoring import monitoring_bp
     from .panel import panel_bp
@@ -24,3 +25,4 @@ def register_web(app: Flask, settings: Settings) -> None:
     init_auth(app)
     for blueprint in (auth_bp, panel_bp, api_bp, monitoring_bp):
         app.register_blueprint(blueprint, url_prefix=prefix)
+    app.register_blueprint(hooks_bp, url_prefix=prefix)  # public: the trigger's token is the credential

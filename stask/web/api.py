@@ -429,4 +429,4 @@ def list_audit() -> Response:
 
 
 # The OpenAPI document and the schedules', presets' and workflows' routes register their views on this blueprint.
-from . import api_presets, api_schedules, api_workflows, openapi  # noqa: E402,F401
+from . import api_presets, api_schedules, api_triggers, api_workflows, openapi  # noqa: E402,F401

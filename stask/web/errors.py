@@ -24,7 +24,7 @@ log = logging.getLogger("stask")
 #: Blueprints whose views belong to stask (see ``register_web``).
 STASK_BLUEPRINTS = frozenset({"stask_auth", "stask_panel", "stask_api", "stask_monitoring"})
 #: Blueprints that only ever answer JSON.
-JSON_BLUEPRINTS = frozenset({"stask_api"})
+JSON_BLUEPRINTS = frozenset({"stask_api", "stask_hooks"})
 
 #: Error codes for HTTP statuses raised by Flask/Werkzeug (routing, body size, ...).
 HTTP_CODES = {
@@ -54,8 +54,13 @@ def is_stask_request() -> bool:
 
 
 def wants_json() -> bool:
-    """JSON unless a browser asks for a page: API views, ``/api/`` URLs and non-HTML clients get JSON."""
-    if request.blueprint in JSON_BLUEPRINTS or request.path.startswith(url_prefix() + "/api/"):
+    """JSON unless a browser asks for a page: API views, ``/api/`` URLs and non-HTML clients get JSON.
+
+    Under ``/hooks/`` too, known route or not: a trigger's unknown token must be answered exactly
+    as an unknown path is (:mod:`stask.web.hooks`), whatever the client accepts.
+    """
+    prefix = url_prefix()
+    if request.blueprint in JSON_BLUEPRINTS or request.path.startswith((prefix + "/api/", prefix + "/hooks/")):
         return True
     if request.headers.get("HX-Request") == "true":
         return False

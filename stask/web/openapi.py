@@ -48,6 +48,7 @@ from .openapi_parts import (
 from .openapi_presets import extend_document as add_presets
 from .openapi_schedules import extend_document as add_schedules
 from .openapi_settings import add_worker_settings
+from .openapi_triggers import extend_document as add_triggers
 from .openapi_workflows import extend_document as add_workflows
 
 OPENAPI_VERSION = "3.0.3"
@@ -754,6 +755,7 @@ def build_document(prefix: str, count_cap: int = COUNT_CAP) -> dict[str, Any]:
     add_schedules(schemas, unprefixed)
     add_presets(schemas, unprefixed)
     add_workflows(schemas, unprefixed)
+    add_triggers(schemas, unprefixed)
     for path, item in unprefixed.items():
         full = path if prefix and (path == prefix or path.startswith(prefix + "/")) else prefix + path
         paths[full] = copy.deepcopy(item)

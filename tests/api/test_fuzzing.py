@@ -58,6 +58,11 @@ def test_schemathesis_finds_nothing(fuzzed_app: Flask, token: str, examples: int
             "POST /stask/api/schedules/{schedule_id}/pause",
             "POST /stask/api/schedules/{schedule_id}/run",
             "DELETE /stask/api/schedules/{schedule_id}",
+            "GET /stask/api/triggers",
+            "GET /stask/api/triggers/{trigger_id}",
+            "PUT /stask/api/triggers/{trigger_id}",
+            "POST /stask/api/triggers/{trigger_id}/rotate",
+            "DELETE /stask/api/triggers/{trigger_id}",
         ):
             assert label in succeeded, (label, report.statuses.get(label))
     else:

@@ -31,6 +31,7 @@ DATABASE_COMMANDS = [
     ("presets",),
     ("preset", "run", "1"),
     ("group", "show", "1"),
+    ("triggers", "list"),
 ]
 
 

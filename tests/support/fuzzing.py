@@ -56,6 +56,12 @@ _PRESET_REASON = (
     "fields: which workers, actions and fields exist is known at run time, not in a request schema "
     "(the server answers 400 naming the field); every other check runs"
 )
+_TRIGGER_REASON = (
+    "a trigger names a registered worker and one of its actions, or an existing preset (whose worker and "
+    "action, if given too, must be its own): which exist is known at run time, not in a request schema "
+    "(the server answers 400 naming the field); every other check runs, and a seeded trigger gives the "
+    "other operations a real one"
+)
 #: Checks switched off for one operation, with the reason (``tests/api/test_fuzzing.py`` checks
 #: that each operation named here is still in the document, so the list cannot outlive its cause).
 NOT_CHECKED: dict[str, dict[str, str]] = {
@@ -65,6 +71,8 @@ NOT_CHECKED: dict[str, dict[str, str]] = {
     "PUT /stask/api/schedules/{schedule_id}": {"positive_data_acceptance": _SCHEDULE_REASON},
     "POST /stask/api/presets": {"positive_data_acceptance": _PRESET_REASON},
     "PUT /stask/api/presets/{preset_id}": {"positive_data_acceptance": _PRESET_REASON},
+    "POST /stask/api/triggers": {"positive_data_acceptance": _TRIGGER_REASON},
+    "PUT /stask/api/triggers/{trigger_id}": {"positive_data_acceptance": _TRIGGER_REASON},
     "POST /stask/api/presets/{preset_id}/run": {
         "positive_data_acceptance": "the data a run may give is checked against the fields of the preset's "
         "action, which the path's id names and no request schema can follow; every other check runs"
@@ -124,8 +132,9 @@ def config(*, seed: int, examples: int, token: str, label: str | None = None) ->
 
 
 def seed(app: Flask) -> None:
-    """Tasks in every state with small ids (which generated requests try first), a result file, and
-    a schedule next to the code's (so that reading, changing, pausing and running a schedule reach real work)."""
+    """Tasks in every state with small ids (which generated requests try first), a result file, a
+    schedule next to the code's (so that reading, changing, pausing and running a schedule reach real
+    work), and a trigger (so do reading, changing, rotating and deleting one)."""
     _restart_ids(app)
     written = create(app, "echo", "write_file", data={"text": "a,b\n"})
     run_all(app)
@@ -137,6 +146,7 @@ def seed(app: Flask) -> None:
     assert written == 1
     with app.app_context():
         current_stask().schedules.create({"identifier": "echo", "action": "say", "interval": 3600})
+        current_stask().triggers.create({"name": "fuzzed", "identifier": "echo", "action": "say"})
         current_stask().db.session.remove()
 
 
@@ -147,11 +157,11 @@ def _restart_ids(app: Flask) -> None:
         db = app.extensions["stask"].db
         dialect = db.engine.dialect.name
         if dialect == "postgresql":
-            for table in ("s_tasks", "s_schedules"):
+            for table in ("s_tasks", "s_schedules", "s_triggers"):
                 next_id = f"(SELECT COALESCE(MAX(id), 0) + 1 FROM {table})"
                 db.session.execute(sa.text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), {next_id}, false)"))
         elif dialect in ("mysql", "mariadb"):
-            for table in ("s_tasks", "s_schedules"):
+            for table in ("s_tasks", "s_schedules", "s_triggers"):
                 db.session.execute(sa.text(f"ALTER TABLE {table} AUTO_INCREMENT = 1"))  # InnoDB: max(id) + 1 at least
         db.session.commit()
         db.session.remove()
