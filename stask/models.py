@@ -527,6 +527,8 @@ class Delivery(Base):
 
     def __repr__(self) -> str:
         return f"<Delivery {self.id} {self.event} {self.subject} {self.status}>"
+
+
 class Trigger(Base):
     """An inbound hook: whoever holds its URL starts one worker action, or a preset (``s_triggers``).
 
