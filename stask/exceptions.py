@@ -150,3 +150,17 @@ class GroupNotFound(StaskError):
 
     code = "group_not_found"
     http_status = 404
+
+
+class NotificationNotFound(StaskError):
+    """No notification rule has this id."""
+
+    code = "notification_not_found"
+    http_status = 404
+
+
+class DeliveryNotFound(StaskError):
+    """No delivery (one event told by one rule) has this id."""
+
+    code = "delivery_not_found"
+    http_status = 404

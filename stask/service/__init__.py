@@ -14,6 +14,7 @@ engine context:
 * ``presets``: named, saved runs of a worker action, run in one click (:mod:`.presets`)
 * ``workflows``: dependencies' follow-up, groups, chains, ``waiting_reason`` (:mod:`.workflows`)
 * ``deliveries``: task events told by notification rules, sent by the notifier (:mod:`.deliveries`)
+* ``notifications``: the rules (which events to tell whom), their delivery log, send test (:mod:`.notifications`)
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from ..runtime import Runtime
 from ..settings import Settings
 from .audit import AuditLog
 from .deliveries import DeliveryService
+from .notifications import NotificationService
 from .overview import Overview
 from .presets import PresetService
 from .recovery import Recovery
@@ -62,6 +64,7 @@ class Service:
         self.overview = Overview(db, runtime, self.tasks)
         self.audit = AuditLog(db, runtime)
         self.deliveries = DeliveryService(db, runtime, self.tasks)
+        self.notifications = NotificationService(db, runtime, self.deliveries)
 
     @property
     def settings(self) -> Settings:

@@ -73,6 +73,11 @@ ACTIONS = (
     "group.create",
     "group.cancel",
     "group.retry_failed",
+    "notification.create",
+    "notification.update",
+    "notification.delete",
+    "notification.test",
+    "delivery.redeliver",
 )
 ROLES = ("admin", "readonly")
 #: How an actor was authenticated.
