@@ -671,3 +671,6 @@ def group_cancel_command(group_id: int) -> None:
     cancelled, stopping = current_stask().workflows.cancel_group(group_id)
     _audit("group.cancel", f"group:{group_id}", {"cancelled": len(cancelled), "stopping": len(stopping)})
     click.echo(f"group {group_id}: {len(cancelled)} cancelled, {len(stopping)} asked to stop")
+
+
+from . import cli_notifications  # noqa: E402,F401  (notification rules and deliveries: their commands register here)

@@ -58,6 +58,15 @@ def test_schemathesis_finds_nothing(fuzzed_app: Flask, token: str, examples: int
             "POST /stask/api/schedules/{schedule_id}/pause",
             "POST /stask/api/schedules/{schedule_id}/run",
             "DELETE /stask/api/schedules/{schedule_id}",
+            "GET /stask/api/notifications",
+            "GET /stask/api/notifications/{notification_id}",
+            "POST /stask/api/notifications",
+            "PUT /stask/api/notifications/{notification_id}",
+            "POST /stask/api/notifications/{notification_id}/test",
+            "GET /stask/api/notifications/{notification_id}/deliveries",
+            "GET /stask/api/deliveries",
+            "POST /stask/api/deliveries/{delivery_id}/redeliver",
+            "DELETE /stask/api/notifications/{notification_id}",
         ):
             assert label in succeeded, (label, report.statuses.get(label))
     else:

@@ -31,6 +31,8 @@ DATABASE_COMMANDS = [
     ("presets",),
     ("preset", "run", "1"),
     ("group", "show", "1"),
+    ("notifications", "list"),
+    ("deliveries", "list"),
 ]
 
 
