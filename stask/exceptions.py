@@ -152,15 +152,15 @@ class GroupNotFound(StaskError):
     http_status = 404
 
 
+class DeliveryNotFound(StaskError):
+    """No notification delivery has this id."""
+
+    code = "delivery_not_found"
+    http_status = 404
+
+
 class NotificationNotFound(StaskError):
     """No notification rule has this id."""
 
     code = "notification_not_found"
-    http_status = 404
-
-
-class DeliveryNotFound(StaskError):
-    """No delivery (one event told by one rule) has this id."""
-
-    code = "delivery_not_found"
     http_status = 404

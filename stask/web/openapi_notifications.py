@@ -157,10 +157,16 @@ def _writable() -> dict[str, Any]:
     }
 
 
+#: What a request schema says that an answer need not: a task's own rule is named ``task 12 #1``,
+#: and a rule stored under other settings keeps what it was given.
+_REQUEST_ONLY = frozenset({"pattern", "minLength", "writeOnly", "example", "default"})
+
+
 def _rule_schema(writable: dict[str, Any]) -> dict[str, Any]:
     """The rule as answered: the writable fields (the secret always null) and the read-only ones."""
     shown = {
-        name: {key: value for key, value in schema.items() if key != "writeOnly"} for name, schema in writable.items()
+        name: {key: value for key, value in schema.items() if key not in _REQUEST_ONLY}
+        for name, schema in writable.items()
     }
     shown["secret"] = {"type": "string", "nullable": True, "enum": [None], "description": "Never answered"}
     return {

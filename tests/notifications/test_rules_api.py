@@ -5,6 +5,7 @@ On every database."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -440,3 +441,29 @@ def test_redeliver_queues_a_delivery_again(api: FlaskClient, rules_app: Flask) -
     assert set(delivery) == DELIVERY_FIELDS and delivery["id"] == delivery_id
     assert delivery["status"] == "pending" and delivery["job_task_id"] is not None
     assert ("delivery.redeliver", f"delivery:{delivery_id}") in audit_actions(rules_app)
+
+
+def test_the_document_states_the_rules(client: FlaskClient) -> None:
+    """What the server enforces that a schema can say is in the OpenAPI document (the fuzzing
+    checks the rest); the answers never promise a secret."""
+    document = client.get("/stask/api/openapi.json", headers=READONLY).get_json()
+    schemas = document["components"]["schemas"]
+    writable = schemas["NotificationCreateRequest"]["properties"]
+    assert schemas["NotificationCreateRequest"]["required"] == ["name", "events", "channel"]
+    assert schemas["NotificationCreateRequest"]["additionalProperties"] is False
+    events = writable["events"]
+    assert (events["minItems"], events["uniqueItems"]) == (1, True) and "group_finished" in events["items"]["enum"]
+    assert writable["channel"]["enum"] == ["email", "webhook"] and writable["format"]["enum"] == ["json", "slack"]
+    assert writable["language"]["enum"] == ["en", "de", "fr", "pl", "ru", "uk"] and writable["language"]["nullable"]
+    assert writable["secret"]["writeOnly"] is True and writable["to"]["maxItems"] == 50
+    name = writable["name"]["pattern"]
+    assert re.fullmatch(name, "Failures") and not re.fullmatch(name, "task 3 #1") and not re.fullmatch(name, "  ")
+    assert not re.fullmatch(writable["url"]["pattern"], "ftp://x") and re.fullmatch(
+        writable["url"]["pattern"], "https://x"
+    )
+    assert schemas["Notification"]["properties"]["secret"]["enum"] == [None]
+    assert "pattern" not in schemas["Notification"]["properties"]["name"]  # a task's rule is named "task 3 #1"
+    listed = {parameter["name"] for parameter in document["paths"]["/stask/api/deliveries"]["get"]["parameters"]}
+    assert listed == {"notification_id", "status", "task_id", "event", "page", "per_page"}
+    redeliver = document["paths"]["/stask/api/deliveries/{delivery_id}/redeliver"]["post"]["responses"]
+    assert "202" in redeliver and {"401", "403", "404", "409", "413", "429"} <= set(redeliver)
