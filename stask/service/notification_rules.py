@@ -187,6 +187,12 @@ class RuleChecker:
         self._check_fields(values, given & set(allowed), errors, task_rule, current)
         if "channel" not in errors:
             self._check_channel(values, errors)
+        if "events" not in errors and "group_finished" in (values["events"] or ()):
+            if values["identifier"] is not None or values["action"] is not None:
+                errors["events"] = (
+                    "events: group_finished is told to rules for any worker and any action (identifier and "
+                    "action null): give it a rule of its own"
+                )
         if errors:
             raise InvalidRule({key: errors[key] for key in _ordered(errors)})
         return _columns(values)

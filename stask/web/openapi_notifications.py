@@ -74,7 +74,8 @@ def _writable() -> dict[str, Any]:
             "uniqueItems": True,
             "items": {"type": "string", "enum": list(rules.EVENTS)},
             "description": "finished; failed (after its last attempt); retrying (an attempt failed, another is "
-            "scheduled); cancelled; stuck; group_finished; schedule_missed",
+            "scheduled); cancelled; stuck; group_finished (only in a rule for any worker and any action); "
+            "schedule_missed",
             "example": ["failed"],
         },
         "channel": {"type": "string", "enum": list(rules.CHANNELS)},

@@ -130,6 +130,8 @@ BAD_FIELDS = [
     ({"events": ["failed", "failed"]}, "events"),
     ({"events": "failed"}, "events"),
     ({"events": None}, "events"),
+    ({"events": ["failed", "group_finished"], "identifier": "echo"}, "events"),
+    ({"events": ["group_finished"], "action": "say"}, "events"),
     ({"channel": "sms"}, "channel"),
     ({"to": []}, "to"),
     ({"to": ["not-an-address"]}, "to"),
