@@ -173,7 +173,7 @@ class RuleChecker:
         """
         allowed = TASK_RULE_FIELDS if task_rule else FIELDS
         if not isinstance(fields, Mapping):
-            raise InvalidField("body", "a notification rule must be a JSON object")
+            raise InvalidField("rule", "a notification rule must be a JSON object")
         errors: dict[str, str] = {}
         for key in fields:
             if key not in allowed:
