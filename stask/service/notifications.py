@@ -238,7 +238,7 @@ class NotificationService:
         values = self.check(fields)
         self._name_free(values["name"], None)
         now = utcnow()
-        row = Notification(**values, created_by=created_by, created_at=now, updated_at=now)
+        row = Notification(**_sql_nulls(values), created_by=created_by, created_at=now, updated_at=now)
         self.db.session.add(row)
         self._commit(values["name"])
         self.deliveries.rules_changed()
@@ -250,7 +250,7 @@ class NotificationService:
         values = self.check(fields, current=row)
         if values["name"] != row.name:
             self._name_free(values["name"], row.id)
-        for key, value in values.items():
+        for key, value in _sql_nulls(values).items():
             setattr(row, key, value)
         row.updated_at = utcnow()
         self._commit(values["name"])
@@ -301,7 +301,7 @@ class NotificationService:
         now = utcnow()
         rows = [
             {
-                **values,
+                **_sql_nulls(values),
                 "name": f"task {task_id} #{number}",
                 "identifier": None,
                 "action": None,
@@ -355,6 +355,16 @@ class NotificationService:
         self._detach(items)
         session.commit()
         return RowPage(items, total, query.page, query.per_page)
+
+
+#: JSON columns that may be empty: ``None`` must be SQL NULL there (the ORM would store JSON ``null``).
+_JSON_OPTIONAL = ("recipients", "headers")
+
+
+def _sql_nulls(values: dict[str, Any]) -> dict[str, Any]:
+    """Column values with SQL NULL for the empty JSON columns (ORM and Core alike; the JSON type's
+    bind step turns ``null()`` into NULL, also in an executemany)."""
+    return {key: sa.null() if value is None and key in _JSON_OPTIONAL else value for key, value in values.items()}
 
 
 class NotificationNameTaken(InvalidState):

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -469,3 +470,19 @@ def test_the_document_states_the_rules(client: FlaskClient) -> None:
     assert listed == {"notification_id", "status", "task_id", "event", "page", "per_page"}
     redeliver = document["paths"]["/stask/api/deliveries/{delivery_id}/redeliver"]["post"]["responses"]
     assert "202" in redeliver and {"401", "403", "404", "409", "413", "429"} <= set(redeliver)
+
+
+def test_fields_not_set_are_sql_null(api: FlaskClient, rules_app: Flask) -> None:
+    """Whoever stores a rule (the API, a task's notify), an unset list or object is SQL NULL, not
+    JSON ``null``: queries on the table can rely on IS NULL."""
+    mail = create(api)["id"]
+    hook = create(api, WEBHOOK, headers=None)["id"]
+    api.put(f"{URL}/{mail}", json={"channel": "webhook", "url": "https://example.com/m"}, headers=ADMIN)
+    task_rules(rules_app, 3, ["https://example.com/t"])
+    with rules_app.app_context():
+        db = rules_app.extensions["stask"].db
+        rows = db.session.execute(
+            sa.select(Notification.id).where(Notification.recipients.is_(None), Notification.headers.is_(None))
+        ).all()
+        db.session.remove()
+    assert len(rows) == 3 and {mail, hook} <= {row.id for row in rows}
