@@ -164,3 +164,10 @@ class TriggerNotFound(StaskError):
 
     code = "trigger_not_found"
     http_status = 404
+
+
+class NotificationNotFound(StaskError):
+    """No notification rule has this id."""
+
+    code = "notification_not_found"
+    http_status = 404

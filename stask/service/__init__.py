@@ -15,6 +15,7 @@ engine context:
 * ``workflows``: dependencies' follow-up, groups, chains, ``waiting_reason`` (:mod:`.workflows`)
 * ``deliveries``: task events told by notification rules, sent by the notifier (:mod:`.deliveries`)
 * ``triggers``: inbound hooks starting an action or a preset from a URL (:mod:`.triggers`)
+* ``notifications``: the rules (which events to tell whom), their delivery log, send test (:mod:`.notifications`)
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from ..runtime import Runtime
 from ..settings import Settings
 from .audit import AuditLog
 from .deliveries import DeliveryService
+from .notifications import NotificationService
 from .overview import Overview
 from .presets import PresetService
 from .recovery import Recovery
@@ -66,6 +68,8 @@ class Service:
         self.audit = AuditLog(db, runtime)
         self.deliveries = DeliveryService(db, runtime, self.tasks)
         self.engine.notify_hook = self.tasks.notify_hook = self.workflows.notify_hook = self.deliveries
+        self.notifications = NotificationService(db, runtime, self.deliveries)
+        self.tasks.task_rules = self.notifications
 
     @property
     def settings(self) -> Settings:

@@ -77,6 +77,11 @@ ACTIONS = (
     "trigger.update",
     "trigger.rotate",
     "trigger.delete",
+    "notification.create",
+    "notification.update",
+    "notification.delete",
+    "notification.test",
+    "delivery.redeliver",
 )
 ROLES = ("admin", "readonly")
 #: How an actor was authenticated.

@@ -428,5 +428,6 @@ def list_audit() -> Response:
     return ok(**current_stask().audit.page(parse_audit_query(request.args)).to_dict())
 
 
-# The OpenAPI document and the schedules', presets' and workflows' routes register their views on this blueprint.
-from . import api_presets, api_schedules, api_triggers, api_workflows, openapi  # noqa: E402,F401
+# The OpenAPI document and the other routes (schedules, presets, workflows, notifications, triggers)
+# register their views on this blueprint.
+from . import api_notifications, api_presets, api_schedules, api_triggers, api_workflows, openapi  # noqa: E402,F401

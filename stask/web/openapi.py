@@ -26,6 +26,7 @@ from .api import (
     SAFE_DOWNLOAD_TYPES,
     api_bp,
 )
+from .openapi_notifications import extend_document as add_notifications
 from .openapi_parts import (
     ACTION_SCHEMA,
     DAY_SCHEMA,
@@ -756,6 +757,7 @@ def build_document(prefix: str, count_cap: int = COUNT_CAP) -> dict[str, Any]:
     add_presets(schemas, unprefixed)
     add_workflows(schemas, unprefixed)
     add_triggers(schemas, unprefixed)
+    add_notifications(schemas, unprefixed)
     for path, item in unprefixed.items():
         full = path if prefix and (path == prefix or path.startswith(prefix + "/")) else prefix + path
         paths[full] = copy.deepcopy(item)

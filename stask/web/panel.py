@@ -89,6 +89,12 @@ def stask_nav_active(endpoint: str) -> bool:
         "stask_panel.schedules": ("stask_panel.schedules", "stask_panel.schedule_new", "stask_panel.schedule_edit"),
         "stask_panel.presets": ("stask_panel.presets", "stask_panel.new_preset", "stask_panel.edit_preset"),
         "stask_panel.triggers": ("stask_panel.triggers", "stask_panel.trigger_new", "stask_panel.trigger_page"),
+        "stask_panel.notifications": (
+            "stask_panel.notifications",
+            "stask_panel.notification",
+            "stask_panel.notification_new",
+            "stask_panel.notification_edit",
+        ),
     }
     return current in groups.get(endpoint, (endpoint,))
 
@@ -305,4 +311,12 @@ def task_action(task_id: int, op: str) -> BaseResponse:
     return redirect(url_for("stask_panel.task", task_id=task_id), code=303)
 
 
-from . import panel_audit, panel_groups, panel_presets, panel_schedules, panel_triggers, panel_workers  # noqa: E402,F401  (register their views on panel_bp)
+from . import (  # noqa: E402,F401  (register their views on panel_bp)
+    panel_audit,
+    panel_groups,
+    panel_notifications,
+    panel_presets,
+    panel_schedules,
+    panel_triggers,
+    panel_workers,
+)

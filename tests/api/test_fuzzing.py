@@ -63,6 +63,15 @@ def test_schemathesis_finds_nothing(fuzzed_app: Flask, token: str, examples: int
             "PUT /stask/api/triggers/{trigger_id}",
             "POST /stask/api/triggers/{trigger_id}/rotate",
             "DELETE /stask/api/triggers/{trigger_id}",
+            "GET /stask/api/notifications",
+            "GET /stask/api/notifications/{notification_id}",
+            "POST /stask/api/notifications",
+            "PUT /stask/api/notifications/{notification_id}",
+            "POST /stask/api/notifications/{notification_id}/test",
+            "GET /stask/api/notifications/{notification_id}/deliveries",
+            "GET /stask/api/deliveries",
+            "POST /stask/api/deliveries/{delivery_id}/redeliver",
+            "DELETE /stask/api/notifications/{notification_id}",
         ):
             assert label in succeeded, (label, report.statuses.get(label))
     else:

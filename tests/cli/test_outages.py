@@ -32,6 +32,8 @@ DATABASE_COMMANDS = [
     ("preset", "run", "1"),
     ("group", "show", "1"),
     ("triggers", "list"),
+    ("notifications", "list"),
+    ("deliveries", "list"),
 ]
 
 

@@ -28,13 +28,23 @@ from schemathesis.engine.events import EngineFinished, FatalError, NonFatalError
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from stask.enums import Status
+from stask.models import Delivery, Notification
 from stask.service import current_stask
 from tests.support.api import AUTH_CONFIG, create, run_all, set_row
 
 DOCUMENT = "/stask/api/openapi.json"
 #: The fuzzed app's settings: the suite's tokens, and no lockout (``ignored_auth`` sends bad
 #: tokens on purpose; throttled, every later request would be a 429 and test nothing).
-FUZZ_CONFIG = {**AUTH_CONFIG, "STASK_LOGIN_MAX_FAILURES": 1_000_000}
+FUZZ_CONFIG = {
+    **AUTH_CONFIG,
+    "STASK_LOGIN_MAX_FAILURES": 1_000_000,
+    # "Send test" of the seeded rules stays on this machine: mail to files, a webhook to a closed local port.
+    "STASK_EMAIL_BACKEND": "files",
+    "STASK_WEBHOOK_ALLOW_PRIVATE": True,
+}
+#: The notification rules the seed stores (ids 1 and 2); rules the operations create are removed
+#: between operations, so that "send test" never reaches a generated host.
+SEEDED_RULES = 2
 
 #: Operations left out entirely, with the reason. None: every documented operation is fuzzed,
 #: including any added later (the list comes from the live document).
@@ -62,6 +72,12 @@ _TRIGGER_REASON = (
     "(the server answers 400 naming the field); every other check runs, and a seeded trigger gives the "
     "other operations a real one"
 )
+_RULE_REASON = (
+    "a notification rule is refused for what no request schema can state: a worker that is not registered or "
+    "an action it lacks, a channel's required field missing or the other channel's given (OpenAPI 3.0 has no "
+    "if/then), and what the transports refuse: an address or a host name that is not one, a header name that "
+    "is no HTTP token or is stask's own, a template that does not compile; every other check runs"
+)
 #: Checks switched off for one operation, with the reason (``tests/api/test_fuzzing.py`` checks
 #: that each operation named here is still in the document, so the list cannot outlive its cause).
 NOT_CHECKED: dict[str, dict[str, str]] = {
@@ -77,6 +93,8 @@ NOT_CHECKED: dict[str, dict[str, str]] = {
         "positive_data_acceptance": "the data a run may give is checked against the fields of the preset's "
         "action, which the path's id names and no request schema can follow; every other check runs"
     },
+    "POST /stask/api/notifications": {"positive_data_acceptance": _RULE_REASON},
+    "PUT /stask/api/notifications/{notification_id}": {"positive_data_acceptance": _RULE_REASON},
     "PUT /stask/api/workers/{identifier}/settings": {
         "positive_data_acceptance": "the templated path's body is any object; which keys and values a "
         "worker takes is stated on its concrete path (/stask/api/workers/<identifier>/settings, "
@@ -145,9 +163,21 @@ def seed(app: Flask) -> None:
     set_row(app, running, status=int(Status.RUNNING), attempts=1)
     assert written == 1
     with app.app_context():
-        current_stask().schedules.create({"identifier": "echo", "action": "say", "interval": 3600})
-        current_stask().triggers.create({"name": "fuzzed", "identifier": "echo", "action": "say"})
-        current_stask().db.session.remove()
+        service = current_stask()
+        service.schedules.create({"identifier": "echo", "action": "say", "interval": 3600})
+        service.triggers.create({"name": "fuzzed", "identifier": "echo", "action": "say"})
+        mail = {"name": "fuzz mail", "events": ["failed"], "channel": "email", "to": ["ops@example.com"]}
+        hook = {"name": "fuzz hook", "events": ["finished"], "channel": "webhook", "url": "http://127.0.0.1:9/hook"}
+        rules = [service.notifications.create(mail).id, service.notifications.create(hook).id]
+        assert rules == list(range(1, SEEDED_RULES + 1)), rules
+        delivery = {"event": "finished", "subject": "task:1", "task_id": 1, "payload": {}, "status": "failed"}
+        service.db.session.add(Delivery(notification_id=rules[1], **delivery))
+        service.db.session.commit()
+        service.db.session.remove()
+
+
+#: Tables whose ids the fuzz run restarts past the rows still there.
+RESTARTED_TABLES = ("s_tasks", "s_schedules", "s_triggers", "s_notifications", "s_deliveries")
 
 
 def _restart_ids(app: Flask) -> None:
@@ -157,11 +187,11 @@ def _restart_ids(app: Flask) -> None:
         db = app.extensions["stask"].db
         dialect = db.engine.dialect.name
         if dialect == "postgresql":
-            for table in ("s_tasks", "s_schedules", "s_triggers"):
+            for table in RESTARTED_TABLES:
                 next_id = f"(SELECT COALESCE(MAX(id), 0) + 1 FROM {table})"
                 db.session.execute(sa.text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), {next_id}, false)"))
         elif dialect in ("mysql", "mariadb"):
-            for table in ("s_tasks", "s_schedules", "s_triggers"):
+            for table in RESTARTED_TABLES:
                 db.session.execute(sa.text(f"ALTER TABLE {table} AUTO_INCREMENT = 1"))  # InnoDB: max(id) + 1 at least
         db.session.commit()
         db.session.remove()
@@ -169,12 +199,16 @@ def _restart_ids(app: Flask) -> None:
 
 def restore(app: Flask) -> None:
     """Between operations: every worker active again (a generated "deactivate" must not hide the
-    next operations' success paths)."""
+    next operations' success paths), and only the seeded notification rules (a generated one may
+    name any host: "send test" must not reach it)."""
     with app.app_context():
         ext = app.extensions["stask"]
         for worker in ext.get_workers():
             if not worker.active:
                 ext.activate_worker(worker.identifier)
+        ext.db.session.execute(sa.delete(Delivery).where(Delivery.notification_id > SEEDED_RULES))
+        ext.db.session.execute(sa.delete(Notification).where(Notification.id > SEEDED_RULES))
+        ext.db.session.commit()
         ext.db.session.remove()
 
 
