@@ -677,7 +677,5 @@ def group_cancel_command(group_id: int) -> None:
     click.echo(f"group {group_id}: {len(cancelled)} cancelled, {len(stopping)} asked to stop")
 
 
-from . import (
-    cli_notifications,  # noqa: E402,F401  (notification rules and deliveries: their commands register here)
-    cli_triggers,  # noqa: E402,F401  (registers ``flask stask triggers``)
-)
+# Their commands register on stask_cli: notification rules and deliveries, triggers.
+from . import cli_notifications, cli_triggers  # noqa: E402,F401
