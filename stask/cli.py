@@ -169,6 +169,11 @@ def process_command(limit: int | None) -> None:
     default=None,
     help="When a parent fails or is cancelled: cancel this task (default) or run it anyway.",
 )
+@click.option(
+    "--notify",
+    multiple=True,
+    help="Tell this address or URL when the task finishes or fails (repeatable; docs/notifications.md).",
+)
 @clean_errors
 def create_command(
     identifier: str,
@@ -179,6 +184,7 @@ def create_command(
     max_attempts: int | None,
     depends_on: str | None,
     on_parent_failure: str | None,
+    notify: tuple[str, ...],
 ) -> None:
     """Create a task and print its id."""
     try:
@@ -194,6 +200,7 @@ def create_command(
         max_attempts=max_attempts,
         depends_on=depends_on,  # type: ignore[arg-type]  # "3,4": the service splits it
         on_parent_failure=on_parent_failure,
+        notify=list(notify) or None,
     )
     _audit(
         "task.create",

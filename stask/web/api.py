@@ -183,7 +183,7 @@ def _task(task_id: int) -> Task:
 @require_write
 def run_action(identifier: str, action: str) -> Response:
     """Start ``action`` of a worker: 201 with the new task."""
-    body = _run_fields(json_body(allowed=RUN_FIELDS))
+    body = _run_fields(json_body(allowed=RUN_FIELDS | {"notify"}))
     task = current_stask().tasks.create(identifier, action, **body)
     record("task.create", f"task:{task.id}", created_details(task))
     return ok(201, id=task.id, task=task.to_dict())
@@ -281,7 +281,9 @@ def list_tasks() -> Response:
 @api_bp.post("/api/tasks")
 @require_write
 def create_task() -> Response:
-    body = json_body(allowed=RUN_FIELDS | {"identifier", "action", "depends_on", "on_parent_failure"}, required=True)
+    body = json_body(
+        allowed=RUN_FIELDS | {"identifier", "action", "depends_on", "on_parent_failure", "notify"}, required=True
+    )
     if "identifier" not in body or "action" not in body:
         raise InvalidInput("identifier and action are required")
     body = dependency_fields(_run_fields(body))

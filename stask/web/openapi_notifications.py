@@ -387,7 +387,45 @@ def _paths() -> dict[str, Any]:
     }
 
 
+def _task_notify(writable: dict[str, Any]) -> dict[str, Any]:
+    """``notify`` on a new task: its own rules, as objects or as an address or URL shorthand."""
+    own = {k: v for k, v in writable.items() if k not in ("name", "identifier", "action")}
+    own["events"] = {
+        **own["events"],
+        "maxItems": len(rules.TASK_EVENTS),
+        "items": {"type": "string", "enum": list(rules.TASK_EVENTS)},
+        "description": "Of this task only; default finished and failed",
+    }
+    shorthand = {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": rules.MAX_URL,
+        "pattern": TEXT_PATTERN,
+        "description": "An http(s) URL (a JSON webhook) or an e-mail address",
+    }
+    rule = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": own,
+        "description": "A rule of this task alone: channel (or to / url alone, which imply it) and its fields",
+    }
+    return nullable(
+        {
+            "type": "array",
+            "maxItems": rules.MAX_TASK_RULES,
+            "items": {"oneOf": [shorthand, rule]},
+            "description": "Notification rules of this task alone (docs/notifications.md); they follow its "
+            "finished, failed, retrying, cancelled and stuck events",
+            "example": ["ops@example.com", {"url": "https://hooks.example.com/stask", "events": ["failed"]}],
+        }
+    )
+
+
 def extend_document(schemas: dict[str, Any], paths: dict[str, Any]) -> None:
-    """Add the notification rules' and the delivery log's schemas and paths to a document being built."""
+    """Add the notification rules' and the delivery log's schemas and paths to a document being built,
+    and ``notify`` to the requests that create a task."""
     schemas.update(_schemas())
     paths.update(_paths())
+    notify = _task_notify(_writable())
+    for request in ("CreateRequest", "RunRequest"):
+        schemas[request]["properties"]["notify"] = notify
