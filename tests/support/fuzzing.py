@@ -13,6 +13,7 @@ Operations run one at a time, reads first and deletions last, and the app is put
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -220,10 +221,31 @@ def _order(label: str) -> int:
     return 2 if method == "DELETE" or path.endswith("/bulk") else 1
 
 
+#: Request fields the fuzz run sends only empty, with the reason: the rest of their operation keeps
+#: every check (``tests/notifications/test_task_notify.py`` and the rules' API tests cover them).
+NARROWED = {
+    ("CreateRequest", "notify"): _RULE_REASON.replace("a notification rule is", "a task's own notification rule is"),
+    ("RunRequest", "notify"): _RULE_REASON.replace("a notification rule is", "a task's own notification rule is"),
+}
+
+
+def narrowed(document: dict[str, Any]) -> dict[str, Any]:
+    """The document with each :data:`NARROWED` field reduced to null or an empty list."""
+    document = copy.deepcopy(document)
+    for (schema, name), reason in NARROWED.items():
+        document["components"]["schemas"][schema]["properties"][name] = {
+            "type": "array",
+            "maxItems": 0,
+            "nullable": True,
+            "description": f"narrowed for fuzzing: {reason}",
+        }
+    return document
+
+
 def run(app: Flask, *, seed: int, examples: int, token: str, reset: Callable[[], None]) -> Report:
     """Run the engine on every documented operation of ``app``; ``reset`` restores the data between them."""
     report = Report()
-    document = app.test_client().get(DOCUMENT, headers={"Authorization": f"Bearer {token}"}).get_json()
+    document = narrowed(app.test_client().get(DOCUMENT, headers={"Authorization": f"Bearer {token}"}).get_json())
     with serving(app) as base_url:
         for label in operations(document):
             if label in EXCLUDED:
