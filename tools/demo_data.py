@@ -66,7 +66,7 @@ def _ended(
         "status": int(Status.FAILED if failed else Status.FINISHED),
         "priority": "normal",
         "progress": 40 if failed else 100,
-        "message": None if failed else "done",
+        "message": error if failed else "done",
         "error": error if failed else None,
         "attempts": 1,
         "max_attempts": 1,

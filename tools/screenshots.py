@@ -210,20 +210,34 @@ def snap(page: Page, shot: Shot, lang: str, out: Path) -> list[Path]:
 
 
 def write_index(pages: list[Shot], out: Path, seconds: float) -> None:
+    """docs/screenshots/README.md: one table per page, a language a row, thumbnails linking to the full picture."""
     lines = [
         "# Screenshot gallery",
         "",
-        "Every page of the panel at 1280 px (desktop) and 390 px (phone), in English and Ukrainian,",
-        "on demo data (`tools/demo_data.py`). Regenerate with `make screenshots` (about "
-        f"{max(1, round(seconds / 60))} min) and look at them before each release.",
+        "Every page of the panel at 1280 px (desktop) and 390 px (phone), in English and Ukrainian, on",
+        "demo data (`tools/demo_data.py`, workers from `tools/demo_workers.py`). Pages taller than",
+        f"{MAX_HEIGHT} px are cut there. Regenerate with `make screenshots` (it took {seconds:.0f} s here)",
+        "and look at them before each release. Click a picture for its full size.",
         "",
     ]
+    widths = {"desktop": 480, "phone": 150}
     for shot in pages:
-        lines += [f"## {shot.title}", "", f"`{shot.path.split('?')[0]}`", ""]
+        lines += [
+            f"## {shot.title}",
+            "",
+            f"`{shot.path}`",
+            "",
+            "| | Desktop, 1280 px | Phone, 390 px |",
+            "|---|---|---|",
+        ]
         for lang, language in LANGUAGES.items():
-            files = {label: f"{shot.name}-{lang}-{label}.png" for label in WIDTHS}
-            cells = [f"[![{shot.title}, {language}, {label}]({name})]({name})" for label, name in files.items()]
-            lines += [f"{language}: desktop, phone", "", " ".join(cells), ""]
+            cells = []
+            for label, width in widths.items():
+                name = f"{shot.name}-{lang}-{label}.png"
+                alt = f"{shot.title}, {language}, {label}"
+                cells.append(f'<a href="{name}"><img src="{name}" width="{width}" alt="{alt}"></a>')
+            lines.append(f"| {language} | {cells[0]} | {cells[1]} |")
+        lines.append("")
     (out / "README.md").write_text("\n".join(lines))
 
 
