@@ -1,7 +1,7 @@
 """Figures with units that scale: durations ms → s → min → h, sizes B → KB → MB → GB → TB.
 
-One place picks the unit and the digits, so the Performance page, the dashboard, the task page
-and the charts show a figure the same way ("5.6 sec", not "5575 ms"; "76.5 GB", not "78289 MB").
+One place picks the unit and the digits, so the Performance page (its counters, tables, health
+card and charts) and the task page show a figure the same way ("5.6 sec", not "5575 ms"; "76.5 GB", not "78289 MB").
 Unit names come from CLDR through babel, so every language the panel speaks gets its own
 ("5,6 с" in Ukrainian) without a translation string. The Prometheus text stays in base units:
 machines want raw numbers.
@@ -11,13 +11,12 @@ A figure never wraps: the space between number and unit is a no-break space.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from babel.numbers import format_compact_decimal, format_decimal, format_percent
+from babel.numbers import format_decimal, format_percent
 from babel.units import format_unit
 from flask_babel import get_locale
 
@@ -51,7 +50,7 @@ def locale_name() -> str:
 
 
 def decimals_for(scaled: float) -> int:
-    """Three significant digits at most: "5.6", "76.5", "312", "1,024"."""
+    """One decimal below 100, none above: "5.6", "76.5", "312", "1,023"."""
     return 1 if abs(scaled) < 100 else 0
 
 
@@ -123,11 +122,3 @@ def quantities(values: Iterable[Any], units: Units, separator: str = " / ", loca
     last = items[-1]
     tail = DASH if last is None else quantity(last, [(name, size)], locale)
     return separator.join([*bare, tail])
-
-
-def compact(value: float, decimals: int, locale: str | None = None) -> str:
-    """An axis label: short for big numbers ("12K"), else a bare number."""
-    locale = locale or locale_name()
-    if abs(value) >= 10_000 and math.isfinite(value):
-        return str(format_compact_decimal(value, format_type="short", locale=locale, fraction_digits=1))
-    return number(value, decimals, locale)
