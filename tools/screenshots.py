@@ -268,7 +268,12 @@ def main(argv: list[str] | None = None) -> int:
                 app.extensions["stask"].discover_workers()
             ids = seed(app)
             with worker_process(env, folder / "worker.log") as worker, web_server(app) as base_url:
-                ids |= start_live(app, lambda: worker.poll() is None)
+                try:
+                    ids |= start_live(app, lambda: worker.poll() is None)
+                except RuntimeError as exc:  # the temporary folder goes with us: show the log now
+                    log_tail = (folder / "worker.log").read_text(errors="replace").splitlines()[-30:]
+                    print("\n".join([f"screenshots: {exc}", *log_tail]), file=sys.stderr)
+                    return 1
                 pages = shots(ids)
                 if args.only:
                     wanted = set(args.only.split(","))
