@@ -92,3 +92,10 @@ fuzz: install
 
 clean:
 	rm -rf $(VENV) instance build dist .pytest_cache .ruff_cache .mypy_cache *.egg-info
+
+.PHONY: screenshots
+## The screenshot gallery (docs/screenshots/): every panel page at 1280 and 390 px, in English and
+## Ukrainian, on demo data, with a private Redis and SQLite it starts and stops itself (about 1-2
+## minutes). Look at them before each release.
+screenshots: install chromium
+	$(BIN)/python tools/screenshots.py

@@ -25,7 +25,7 @@ from ..monitoring.health import health
 from ..monitoring.prometheus import CONTENT_TYPE, render
 from ..service import current_stask
 from ..workers.base import IDENTIFIER_RE
-from . import auth
+from . import auth, figures
 from .audit_trail import record
 from .charts import hour_label, line_chart
 from .monitoring_openapi import OPENAPI_PATHS
@@ -168,10 +168,21 @@ def _charts(summary: dict[str, Any]) -> list[Any]:
     points = summary["series"]
     labels = [hour_label(p["hour"]) for p in points]
     failure = [None if p["failure_rate"] is None else round(p["failure_rate"] * 100, 2) for p in points]
+    run_ms = [p["run_ms_p95"] for p in points]
+    # The whole series in one unit, picked by its largest value: an axis of 0, 2, 4, 6 sec.
+    unit, size = figures.pick_unit(max((v for v in run_ms if v is not None), default=0), figures.DURATION_MS)
+    run = [None if v is None else v / size for v in run_ms]
     return [
-        line_chart("throughput", _("Throughput"), _("tasks/min"), labels, [p["throughput_per_minute"] for p in points]),
-        line_chart("failure", _("Failure rate"), "%", labels, failure),
-        line_chart("p95", _("p95 run time"), "ms", labels, [p["run_ms_p95"] for p in points]),
+        line_chart(
+            "throughput",
+            _("Throughput"),
+            _("tasks/min"),
+            labels,
+            [p["throughput_per_minute"] for p in points],
+            number=figures.number,
+        ),
+        line_chart("failure", _("Failure rate"), "%", labels, failure, number=figures.number),
+        line_chart("p95", _("p95 run time"), figures.unit_symbol(unit), labels, run, number=figures.number),
     ]
 
 

@@ -1,4 +1,4 @@
-"""Template filters and globals of the panel: localised labels, times, sizes, page numbers."""
+"""Template filters and globals of the panel: localised labels, times, figures with units, page numbers."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from flask_babel import format_decimal, get_locale
 from flask_babel import lazy_gettext as _l
 
 from ..enums import Status
+from . import figures
 from .panel_forms import choice_options
 
 STATUS_LABELS = {
@@ -58,12 +59,23 @@ def fmt_duration(seconds: Any) -> str:
 
 
 def fmt_ms(value: Any) -> str:
-    if value is None:
-        return "—"
-    value = int(value)
-    if value < 1000:
-        return f"{value} ms"
-    return f"{format_decimal(value / 1000, format='#,##0.0')} s"
+    """A duration in milliseconds, in the unit that reads best: "650 ms", "5.6 sec", "2.3 min"."""
+    return figures.quantity(value, figures.DURATION_MS)
+
+
+def fmt_ms_list(values: Any) -> str:
+    """Durations side by side, sharing a unit when they can: "380 / 650 / 680 ms"."""
+    return figures.quantities(values, figures.DURATION_MS)
+
+
+def fmt_percent(ratio: Any) -> str:
+    """A ratio as a localised percentage with one decimal: "6.2%", "6,2%"; None reads "—"."""
+    return figures.percent(ratio)
+
+
+def fmt_decimal(value: Any, decimals: int = 2) -> str:
+    """A localised number with at most ``decimals`` decimals: "0.36", "0,36"."""
+    return figures.number(float(value or 0), decimals)
 
 
 def fmt_number(value: Any) -> str:
@@ -71,12 +83,13 @@ def fmt_number(value: Any) -> str:
 
 
 def fmt_bytes(value: Any) -> str:
-    size = float(value or 0)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{format_decimal(size, format='#,##0.#')} {unit}"
-        size /= 1024
-    return f"{size} GB"
+    """A size in bytes, in the unit that reads best: "312 MB", "76.5 GB"."""
+    return figures.quantity(float(value or 0), figures.SIZE_BYTES)
+
+
+def fmt_kb(value: Any) -> str:
+    """A size in kilobytes (how memory peaks are recorded), in the unit that reads best."""
+    return figures.DASH if value is None else fmt_bytes(float(value) * 1024)
 
 
 def page_numbers(current: int, pages: int, around: int = 2) -> list[int | None]:
@@ -94,7 +107,15 @@ def page_numbers(current: int, pages: int, around: int = 2) -> list[int | None]:
 
 def install(app: Flask) -> None:
     app.jinja_env.filters.update(
-        stask_dt=fmt_dt, stask_duration=fmt_duration, stask_ms=fmt_ms, stask_number=fmt_number, stask_bytes=fmt_bytes
+        stask_dt=fmt_dt,
+        stask_duration=fmt_duration,
+        stask_ms=fmt_ms,
+        stask_ms_list=fmt_ms_list,
+        stask_number=fmt_number,
+        stask_percent=fmt_percent,
+        stask_decimal=fmt_decimal,
+        stask_bytes=fmt_bytes,
+        stask_kb=fmt_kb,
     )
     app.jinja_env.globals.update(
         stask_status_text=status_text,

@@ -67,7 +67,7 @@ def test_performance_page(admin_page: Page, stask_app: Flask) -> None:
     expect(admin_page.locator("h1")).to_have_text("Performance")
     expect(admin_page.locator("svg.chart-svg")).to_have_count(3)
     expect(admin_page.locator("svg.chart-svg path.chart-line")).to_have_count(3)
-    expect(admin_page.locator('tr.worker-row[data-identifier="flaky"]')).to_contain_text("100.0 %")
+    expect(admin_page.locator('tr.worker-row[data-identifier="flaky"]')).to_contain_text("100%")
     expect(admin_page.locator("#perf-charts")).to_contain_text("RuntimeError: planned")
     expect(admin_page.locator('#perf-alerts li[data-type="failure_rate"]')).to_be_visible()
     expect(admin_page.locator('#perf-health tr[data-check="workers"]')).to_contain_text("1 live worker")
