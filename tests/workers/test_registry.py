@@ -97,9 +97,9 @@ def test_new_workers_start_inactive_unless_auto_activate(app: Flask, stask: Any)
     stask.db.session.commit()
     report = stask.discover_workers()
     assert "echo" in report["added"]
-    assert [w.identifier for w in stask.get_workers(active_only=True)] == []
+    assert [w.identifier for w in stask.get_workers(active_only=True)] == ["notifier"]  # stask's own: always
     stask.activate_worker("echo")
-    assert [w.identifier for w in stask.get_workers(active_only=True)] == ["echo"]
+    assert [w.identifier for w in stask.get_workers(active_only=True)] == ["echo", "notifier"]
 
 
 def test_settings_are_validated_against_defaults(stask: Any) -> None:
