@@ -51,7 +51,7 @@ TRANSLATIONS = per_locale(
                 "журналами та файлами результатів; прибирає осиротілі файли."
             ),
         },
-        "cleanup": {"de": "Bereinigung", "fr": "nettoyage", "pl": "czyszczenie", "ru": "очистка", "uk": "очищення"},
+        "cleanup": {"de": "Bereinigung", "fr": "nettoyage", "pl": "czyszczenie", "ru": "очистку", "uk": "очищення"},
         "Keep ended tasks for (days)": {
             "de": "Beendete Aufgaben aufbewahren (Tage)",
             "fr": "Conserver les tâches terminées (jours)",

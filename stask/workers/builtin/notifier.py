@@ -40,7 +40,7 @@ TRANSLATIONS = per_locale(
                 "вебхуками, повторюючи спроби зі зростаючою затримкою."
             ),
         },
-        "deliver": {"de": "Zustellung", "fr": "envoi", "pl": "doręczenie", "ru": "доставка", "uk": "доставка"},
+        "deliver": {"de": "Zustellung", "fr": "envoi", "pl": "doręczenie", "ru": "доставку", "uk": "доставку"},
         "delivery {delivery_id} or its rule was deleted: nothing sent": {
             "de": "Zustellung {delivery_id} oder ihre Regel wurde gelöscht: nichts gesendet",
             "fr": "L’envoi {delivery_id} ou sa règle a été supprimé : rien n’a été envoyé",
