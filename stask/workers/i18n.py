@@ -179,30 +179,54 @@ def _catalogue(domain: str, folder: str, language: str) -> gettext.NullTranslati
 # -- message templates ----------------------------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
 class Template:
-    """An English message with ``{name}`` placeholders, matched against whole stored messages."""
+    """An English message with ``{name}`` placeholders, matched against whole stored messages.
+
+    Matched without regular expressions, in one pass: the fixed parts are found left to right,
+    each at its first place after a non-empty value. That finds a match whenever one exists
+    (the earliest place of each part leaves the most room for the rest), in time linear in the
+    message, whereas a pattern of lazy groups backtracks: a 4.5 KB message crafted against a
+    four-placeholder template took it 50 s. A placeholder used twice must take the same value.
+    """
 
     text: str
-    pattern: re.Pattern[str]
+    #: The fixed text around the placeholders: one more than ``names``.
+    parts: tuple[str, ...]
+    names: tuple[str, ...]
     fixed: int
 
     @classmethod
     def compile(cls, text: str) -> Template:
         parts: list[str] = []
-        seen: set[str] = set()
+        names: list[str] = []
         position = 0
         for found in PLACEHOLDER_RE.finditer(text):
-            parts.append(re.escape(text[position : found.start()]))
-            name = found.group(1)
-            parts.append(f"(?P={name})" if name in seen else f"(?P<{name}>.+?)")
-            seen.add(name)
+            parts.append(text[position : found.start()])
+            names.append(found.group(1))
             position = found.end()
-        parts.append(re.escape(text[position:]))
-        fixed = len(PLACEHOLDER_RE.sub("", text))
-        return cls(text, re.compile(r"\A" + "".join(parts) + r"\Z", re.DOTALL), fixed)
+        parts.append(text[position:])
+        return cls(text, tuple(parts), tuple(names), sum(len(part) for part in parts))
 
     def match(self, message: str) -> dict[str, str] | None:
-        found = self.pattern.fullmatch(message)
-        return found.groupdict() if found else None
+        """The placeholders' values when ``message`` is this template filled in, else ``None``."""
+        first, last = self.parts[0], self.parts[-1]
+        if not self.names or not message.startswith(first) or not message.endswith(last):
+            return None
+        end = len(message) - len(last)
+        position = len(first)
+        values: dict[str, str] = {}
+        for index, name in enumerate(self.names):
+            if index == len(self.names) - 1:
+                found, following = end, last
+            else:
+                following = self.parts[index + 1]
+                found = message.find(following, position + 1, end)
+            if found <= position:  # not there, or an empty value
+                return None
+            value = message[position:found]
+            if values.setdefault(name, value) != value:
+                return None
+            position = found + len(following)
+        return values
 
     @staticmethod
     def fill(translation: str, values: Mapping[str, str]) -> str:
