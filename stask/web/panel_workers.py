@@ -15,7 +15,7 @@ from ..models import Worker
 from ..service import Service, current_stask
 from ..service.workers import InvalidSettings
 from ..workers.fields import Field, effective
-from . import panel_forms, panel_presets
+from . import panel_forms, panel_i18n, panel_presets
 from .audit_trail import created_details, discovery_details, record, settings_details
 from .panel import panel_bp
 from .panel_support import is_htmx, write_required
@@ -51,7 +51,14 @@ def icon_name(worker: Worker) -> str | None:
 
 def worker_info(service: Service, worker: Worker) -> dict[str, Any]:
     """What a card needs from the worker's class (which may fail to import)."""
-    info: dict[str, Any] = {"actions": [], "fields": {}, "accepts_upload": False, "settings": {}, "error": None}
+    info: dict[str, Any] = {
+        "actions": [],
+        "fields": {},
+        "accepts_upload": False,
+        "settings": {},
+        "error": None,
+        "action_labels": {},
+    }
     try:
         definition = service.workers.resolve(worker.identifier)
         cls = definition.worker_class() if definition else None
@@ -62,12 +69,13 @@ def worker_info(service: Service, worker: Worker) -> dict[str, Any]:
         info["error"] = _("Worker class not found.")
         return info
     try:
-        info["fields"] = {action: cls.form_fields(action) for action in cls.actions()}
-        info["settings"] = cls.setting_fields()
+        info["fields"] = {action: panel_i18n.fields(cls, cls.form_fields(action)) for action in cls.actions()}
+        info["settings"] = panel_i18n.fields(cls, cls.setting_fields())
     except ValueError as exc:  # a declaration discovery would refuse: said on the card, not a 500
         info["error"] = str(exc)
         return info
     info["actions"] = cls.actions()
+    info["action_labels"] = {action: panel_i18n.worker_text(cls, action) for action in info["actions"]}
     info["accepts_upload"] = bool(cls.accepts_upload)
     return info
 
@@ -77,6 +85,7 @@ def run_section(service: Service, worker: Worker, info: dict[str, Any], action: 
     return {
         "worker": worker,
         "action": action,
+        "action_label": info["action_labels"].get(action, action),
         "fields": fields,
         "values": extra.pop("values", None) or panel_forms.form_values(fields),
         "errors": extra.pop("errors", {}),
@@ -261,6 +270,7 @@ def _settings_page(worker: Worker, info: dict[str, Any], values: dict[str, Any],
     return render_template(
         "stask/worker_settings.html",
         worker=worker,
+        title=panel_i18n.worker_text(worker, worker.title or worker.identifier),
         info=info,
         icon=icon_name(worker),
         fields=declared,

@@ -56,6 +56,17 @@ class BaseWorker:
     always_active: ClassVar[bool] = False
     #: Recurring tasks (``stask.Schedule``), stored by ``flask stask discover`` as "from code".
     schedules: ClassVar[list[Schedule]] = []
+    #: The panel's texts of this worker in other languages, per locale: English text -> translation
+    #: (``{"de": {"CSV export": "CSV-Export"}}``). See :mod:`stask.workers.i18n`.
+    translations: ClassVar[dict[str, dict[str, str]]] = {}
+    #: A gettext domain shipped with the plugin (``<dir>/<locale>/LC_MESSAGES/<domain>.mo``),
+    #: read after ``translations``; ``translation_dir`` defaults to ``translations`` next to the
+    #: worker's module (a relative path is taken from that module's folder).
+    translation_domain: ClassVar[str | None] = None
+    translation_dir: ClassVar[str | None] = None
+    #: Messages with ``{name}`` placeholders that tasks write (``"Deleted {removed} task(s)"``): a
+    #: stored message matching one is shown with its translation, the placeholders filled in.
+    message_templates: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """A class declaring ``settings_fields`` gets ``default_settings`` from them (a broken

@@ -13,6 +13,7 @@ from typing import Any
 
 from .base import ICON_RE, IDENTIFIER_RE, BaseWorker
 from .fields import check_defaults
+from .i18n import declaration_problem
 
 ENTRY_POINT_GROUP = "stask.workers"
 
@@ -69,7 +70,7 @@ def validate_worker_class(cls: Any) -> str | None:
         return "backoff must be a (base, cap) tuple of seconds or None"
     if not cls.actions():
         return "no task_<action> method"
-    return None
+    return declaration_problem(cls)
 
 
 def _candidates(extra_paths: str) -> list[tuple[str, Any]]:
