@@ -9,7 +9,7 @@ instance or a host application's. Query helpers return ``Select`` objects
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,6 +25,11 @@ Timestamp = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb"
 def utcnow() -> datetime:
     """Naive UTC: the one timestamp form that means the same on all three databases."""
     return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+#: A queued task due later than this reads "scheduled": RQ keeps scheduled times in whole
+#: seconds, so a task due within a second is as good as due now.
+SCHEDULED_MARGIN = timedelta(seconds=1)
 
 
 class Base(DeclarativeBase):
@@ -148,6 +153,18 @@ class Task(Base):
     def is_final(self) -> bool:
         return self.status_enum.is_final
 
+    def due_in(self, now: datetime | None = None) -> float | None:
+        """Seconds until a queued task is due, or None when it is not "scheduled".
+
+        Presentation only (the status stays 10): a queued task whose ``start_at`` (its first
+        run or its retry's) is more than :data:`SCHEDULED_MARGIN` away reads "scheduled", and
+        the panel does not poll it before then.
+        """
+        if self.status != Status.QUEUED or self.start_at is None:
+            return None
+        left = self.start_at - (now or utcnow())
+        return left.total_seconds() if left > SCHEDULED_MARGIN else None
+
     def to_dict(self) -> dict[str, Any]:
         def iso(value: datetime | None) -> str | None:
             return value.isoformat() + "Z" if value else None
@@ -158,6 +175,7 @@ class Task(Base):
             "action": self.action,
             "status": self.status,
             "status_text": self.status_text,
+            "scheduled": self.due_in() is not None,
             "priority": self.priority,
             "progress": self.progress,
             "message": self.message,

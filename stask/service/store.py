@@ -63,15 +63,19 @@ def insert_tasks(session: Session, columns: list[dict[str, Any]]) -> list[int]:
 
 
 # -- guarded changes (the row count says whether the row was in the expected state) ----------
-def requeue_ended(session: Session, task_id: int, status: int, max_attempts: int) -> bool:
-    """A failed or cancelled row back to queued (retry): one guarded UPDATE."""
+def requeue_ended(session: Session, task_id: int, status: int, max_attempts: int, now: datetime) -> bool:
+    """A failed or cancelled row back to queued (retry): one guarded UPDATE.
+
+    The retry is due ``now``: its wait, the backlog's age and reconcile's grace count from the
+    retry, not from when the task was first created.
+    """
     result = session.execute(
         sa.update(Task)
         .where(Task.id == task_id, Task.status == status)
         .values(
             status=int(Status.QUEUED),
             max_attempts=max_attempts,
-            start_at=None,
+            start_at=now,
             finished_at=None,
             progress=0,
             message="Retry requested",

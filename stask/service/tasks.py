@@ -379,7 +379,7 @@ class TaskService:
         now = utcnow()
         session = self.db.session
         status, group_id, has_parents = task.status, task.group_id, task.on_parent_failure is not None
-        changed = store.requeue_ended(session, task.id, status, allowance)
+        changed = store.requeue_ended(session, task.id, status, allowance, now)
         waiting = 0
         if changed:
             waiting = self.requeued(task.id, status, group_id, has_parents)
@@ -387,7 +387,7 @@ class TaskService:
         if not changed:
             raise InvalidState(f"task {task.id} changed meanwhile; reload and try again")
         self.runtime.live.clear(task.id)
-        payload.update(max_attempts=allowance, start_at=None)
+        payload.update(max_attempts=allowance, start_at=now)  # due from the retry: its wait counts from now
         if not waiting:
             self.enqueue([payload], now)
         session.refresh(task)

@@ -98,6 +98,7 @@ SCHEMAS: dict[str, Any] = {
             "action",
             "status",
             "status_text",
+            "scheduled",
             "priority",
             "progress",
             "attempts",
@@ -114,6 +115,11 @@ SCHEMAS: dict[str, Any] = {
                 "description": "10 queued, 30 preparing, 50 running, 80 finished, 90 cancelled, 100 failed",
             },
             "status_text": {"type": "string", "enum": [s.text for s in Status]},
+            "scheduled": {
+                "type": "boolean",
+                "description": "queued (10) and due later than a second from now (start_at, or its retry's); "
+                "the panel shows it as scheduled",
+            },
             "priority": {"type": "string", "enum": [p.value for p in Priority]},
             "progress": {"type": "integer", "minimum": 0, "maximum": 100},
             "message": nullable({"type": "string"}),

@@ -169,8 +169,11 @@ def tasks() -> BaseResponse | str | tuple[str, int]:
         "statuses": list(Status),
         "failed_count": service.tasks.failed_count(),
     }
-    template = "stask/fragments/task_table.html" if is_htmx() else "stask/tasks.html"
-    body = render_template(template, **context)
+    if is_htmx():  # the table alone (swapped whole) and the filter form's kept values out of band
+        body = render_template("stask/fragments/task_table.html", **context)
+        body += render_template("stask/fragments/task_filter_keep.html", oob=True, **context)
+    else:
+        body = render_template("stask/tasks.html", **context)
     response = Response(body, status=400 if error else 200)
     response.vary.add("HX-Request")
     return response

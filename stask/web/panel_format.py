@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,6 +13,7 @@ from flask_babel import format_decimal, get_locale
 from flask_babel import lazy_gettext as _l
 
 from ..enums import Status
+from ..models import Task
 from . import figures
 from .panel_forms import choice_options
 
@@ -92,6 +95,35 @@ def fmt_kb(value: Any) -> str:
     return figures.DASH if value is None else fmt_bytes(float(value) * 1024)
 
 
+#: A scheduled task's live fragments wake at its due time, but at least this often (seconds):
+#: a page left open for days still notices a task cancelled meanwhile, and browsers cap timers.
+REARM_MAX_SECONDS = 3600
+
+
+def poll_trigger(task: Task) -> str | None:
+    """The ``hx-trigger`` of a task's live fragments (progress, log), or None when they stay still.
+
+    An ended task is final (no trigger; its last answer is also HTTP 286). A scheduled one
+    cannot change before it is due: one request at its due time, none before. Anything else
+    can change any second.
+    """
+    if task.is_final:
+        return None
+    due_in = task.due_in()
+    if due_in is None:
+        return "every 1s"
+    return f"load delay:{min(math.ceil(due_in), REARM_MAX_SECONDS)}s"
+
+
+def states_counts(message: Any, processed: Any, total: Any) -> bool:
+    """Whether a progress message already states both counts ("10 of 49 rows" for 10 and 49),
+    so the panel does not show "10 of 49" a second time beside it."""
+    if not message or processed is None or not total:
+        return False
+    numbers = re.findall(r"\d+", str(message))
+    return str(processed) in numbers and str(total) in numbers
+
+
 def page_numbers(current: int, pages: int, around: int = 2) -> list[int | None]:
     """1 … 4 5 [6] 7 8 … 20 (None marks a gap)."""
     wanted = {1, pages, *range(current - around, current + around + 1)}
@@ -123,4 +155,6 @@ def install(app: Flask) -> None:
         stask_priority_label=priority_label,
         stask_choices=choice_options,
         stask_page_numbers=page_numbers,
+        stask_poll_trigger=poll_trigger,
+        stask_states_counts=states_counts,
     )

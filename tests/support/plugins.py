@@ -68,9 +68,11 @@ class SlowWorker(BaseWorker):
             with open(marker, "a") as handle:
                 handle.write(f"{os.getpid()} {task.attempts}\n")
         steps = max(1, int(seconds / 0.1))
+        counted = bool(options.get("counted"))  # a message that states the counts, as csv_export's does
         for step in range(steps):
             time.sleep(0.1)
-            self.push_progress(processed=step + 1, total=steps, message="sleeping")
+            message = f"{step + 1} of {steps} naps" if counted else "sleeping"
+            self.push_progress(processed=step + 1, total=steps, message=message)
         self.mark_finished("woke up")
 
 

@@ -79,6 +79,20 @@
     var pre = document.querySelector("#task-log pre");
     if (pre) { pre.scrollTop = pre.scrollHeight; }
   }
-  document.addEventListener("DOMContentLoaded", function () { localTimes(document); followLog(); });
-  document.addEventListener("htmx:afterSettle", function (event) { localTimes(event.target); followLog(); });
+  // Wide tables scroll in their own box (.scroll-x): mark those that overflow, and whether they are
+  // scrolled to the end, so the CSS can show a "scroll →" note where there is more to see.
+  function markScroller(box) {
+    if (box.scrollWidth <= box.clientWidth + 1) { box.removeAttribute("data-overflowing"); return; }
+    var end = box.scrollLeft + box.clientWidth >= box.scrollWidth - 1;
+    box.setAttribute("data-overflowing", end ? "end" : "true");
+  }
+  function markScrollers() { document.querySelectorAll(".scroll-x").forEach(markScroller); }
+  document.addEventListener("scroll", function (event) {
+    var box = event.target;
+    if (box.classList && box.classList.contains("scroll-x")) { markScroller(box); }
+  }, true);  // scroll does not bubble: listen in the capture phase
+  window.addEventListener("resize", markScrollers);
+
+  document.addEventListener("DOMContentLoaded", function () { localTimes(document); followLog(); markScrollers(); });
+  document.addEventListener("htmx:afterSettle", function (event) { localTimes(event.target); followLog(); markScrollers(); });
 })();
