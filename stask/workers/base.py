@@ -56,6 +56,8 @@ class BaseWorker:
     always_active: ClassVar[bool] = False
     #: Recurring tasks (``stask.Schedule``), stored by ``flask stask discover`` as "from code".
     schedules: ClassVar[list[Schedule]] = []
+    #: Translated texts (title, description, labels, messages): ``{"uk": {"<English>": "<Ukrainian>"}}``.
+    translations: ClassVar[dict[str, dict[str, str]]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """A class declaring ``settings_fields`` gets ``default_settings`` from them (a broken
