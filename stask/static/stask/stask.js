@@ -91,7 +91,9 @@
     var token = form && form.querySelector("input[name=csrf_token]");
     return token ? token.value : "";
   }
-  function fill(text, name, value) { return String(text || "").replace("{" + name + "}", value); }
+  function fill(text, name, value) {
+    return String(text || "").replace("{" + name + "}", function () { return String(value); });
+  }
 
   // A card's upload form: the answer as text (never as HTML), then a reload (the file becomes a choice).
   document.addEventListener("submit", function (event) {
