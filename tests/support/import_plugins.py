@@ -1,5 +1,6 @@
 """A plugin that subclasses the built-in CSV importer, as the docs show: it stores each row
-(here in a Redis list, as JSON) and rejects one, and records every progress report it makes."""
+(here in a Redis list, as JSON), rejects one, notes when the import is complete, and records
+every progress report it makes."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from stask.workers.builtin.csv_import import CsvImportWorker, RowRejected
 
 ROWS_KEY = "test:imported"
 PROGRESS_KEY = "test:import-progress"
+FINISHED_KEY = "test:import-finished"
 
 
 class StoringImport(CsvImportWorker):
@@ -25,6 +27,10 @@ class StoringImport(CsvImportWorker):
             raise RowRejected("the host refused this customer")
         with redis.Redis.from_url(current_app.config["REDIS_URL"]) as connection:
             connection.rpush(ROWS_KEY, json.dumps(row, default=str))
+
+    def finish_import(self, rows: int, invalid: int) -> None:
+        with redis.Redis.from_url(current_app.config["REDIS_URL"]) as connection:
+            connection.rpush(FINISHED_KEY, json.dumps([rows, invalid]))
 
     def push_progress(
         self,

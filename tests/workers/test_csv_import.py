@@ -17,7 +17,7 @@ from stask.workers.builtin import csv_columns
 from stask.workers.builtin.csv_import import EMPTY, CsvImportWorker
 from stask.workers.fields import FieldError
 from tests.support.apps import TEST_WORKERS, redis_of, run_worker
-from tests.support.import_plugins import PROGRESS_KEY, ROWS_KEY
+from tests.support.import_plugins import FINISHED_KEY, PROGRESS_KEY, ROWS_KEY
 from tests.support.tasks import fresh
 
 pytestmark = pytest.mark.app_config(STASK_WORKERS=TEST_WORKERS + ",tests.support.import_plugins:StoringImport")
@@ -202,6 +202,16 @@ def test_a_plugin_stores_typed_rows_and_may_reject_one(sqlite_app: Flask) -> Non
     assert len(stored) == 7
     assert result_rows(stask, row)[1:] == [["9", "", "", "the host refused this customer"]]
     assert len(result_rows(stask, row, f"valid-{row.id}.csv")) == 1 + 7
+    assert [json.loads(item) for item in redis_of(sqlite_app).lrange(FINISHED_KEY, 0, -1)] == [[8, 1]]
+
+
+def test_a_file_that_breaks_off_is_never_finished(sqlite_app: Flask) -> None:
+    stask = sqlite_app.extensions["stask"]
+    content = 'id,name\n1,Ada\n2,"' + "y" * 140_000 + '"\n3,Bob\n'
+    row = run_import(sqlite_app, stask, "customer_import", file=put(stask, content, identifier="customer_import"))
+    assert row.status == Status.FAILED and row.message.startswith("line 3: field larger than field limit")
+    assert redis_of(sqlite_app).llen(ROWS_KEY) == 1  # the row before the break went to import_row
+    assert redis_of(sqlite_app).llen(FINISHED_KEY) == 0  # but the import was never finished
 
 
 def test_progress_only_rises_and_ends_at_every_row(sqlite_app: Flask) -> None:

@@ -13,6 +13,9 @@ plugin stores the rows by subclassing it::
         def import_row(self, row):               # typed values: int, float, date, str or None
             db.session.add(Customer(**row))      # raise RowRejected("why") to report the row
 
+        def finish_import(self, rows, invalid):  # every row read (not when the file broke off)
+            db.session.commit()
+
 The file is read as a stream (one row in memory), as UTF-8 with or without a byte order mark;
 bytes that are not UTF-8 make their row invalid, not the task. Progress counts rows against the
 file's line count (one pass over the bytes first, about a second per gigabyte), so it only
@@ -133,6 +136,9 @@ class CsvImportWorker(BaseWorker):
         The built-in stores nothing: the normalised file of valid rows is its import.
         """
 
+    def finish_import(self, rows: int, invalid: int) -> None:
+        """Called once every row has been read, never when the file broke off: commit here."""
+
     def task_import(self, task: Any, options: dict[str, Any]) -> None:
         try:
             path = self.uploaded_file(options.get("file"), task.id)
@@ -157,6 +163,7 @@ class CsvImportWorker(BaseWorker):
             self.mark_failed(outcome)
             return
         rows, invalid = outcome
+        self.finish_import(rows, invalid)
         summary = SUMMARY.format(rows=f"{rows:,}", valid=f"{rows - invalid:,}", invalid=f"{invalid:,}")
         self.push_progress(100, summary, processed=rows, total=rows)
         self.mark_finished(summary, result=report_path)
