@@ -65,8 +65,8 @@ def test_refusals_exit_non_zero_with_a_message(
 
 
 def test_stats_discover_workers_and_activation(cli: Any) -> None:
-    assert json.loads(cli("stats", "--json").output)["active_workers"] == 6
-    assert "6 valid worker(s)" in cli("discover").output
+    assert json.loads(cli("stats", "--json").output)["active_workers"] == 8
+    assert "8 valid worker(s)" in cli("discover").output
     assert cli("deactivate", "echo").exit_code == 0
     listing = cli("workers").output
     assert any(line.startswith("echo") and "inactive" in line for line in listing.splitlines())
