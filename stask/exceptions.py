@@ -13,6 +13,10 @@ class StaskError(Exception):
     code = "stask_error"
     http_status = 400
 
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the error's answer carries besides the error shape (none by default)."""
+        return {}
+
 
 class InvalidInput(StaskError):
     """A value given to stask has the wrong type or form."""
@@ -109,6 +113,17 @@ class UploadNotFound(StaskError):
 
     code = "upload_not_found"
     http_status = 404
+
+
+class UploadOffsetMismatch(InvalidState):
+    """A chunk does not start where its upload's stored bytes end; ``Upload-Offset`` says where."""
+
+    def __init__(self, offset: int, first: int) -> None:
+        super().__init__(f"this upload continues at byte {offset}, not {first}: send the chunk that starts there")
+        self.offset = offset
+
+    def headers(self) -> dict[str, str]:
+        return {"Upload-Offset": str(self.offset)}
 
 
 class UploadNotAccepted(StaskError):

@@ -139,7 +139,7 @@ class Settings:
     )
     csp: str | None = _key("STASK_CSP", "Content-Security-Policy of stask's pages (override)", group="access")
     max_request_mb: int = _key(
-        "STASK_MAX_REQUEST_MB", "largest request body in MiB (uploads: per worker)", 64, group="access"
+        "STASK_MAX_REQUEST_MB", "largest request body in MiB (a larger upload goes in chunks)", 64, group="access"
     )
     login_max_failures: int = _key(
         "STASK_LOGIN_MAX_FAILURES",

@@ -118,7 +118,7 @@ def register_error_handlers(app: Flask) -> None:
     def handle_stask_error(exc: StaskError) -> Response:
         if not is_stask_request():
             raise exc
-        return error_response(exc.code, str(exc), exc.http_status)
+        return error_response(exc.code, str(exc), exc.http_status, exc.headers())
 
     def handle_http(exc: HTTPException) -> Any:
         if not is_stask_request():

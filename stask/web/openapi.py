@@ -450,10 +450,12 @@ def _list_parameters() -> list[dict[str, Any]]:
 def _upload_operation(summary: str, parameters: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "summary": summary,
-        "description": "Multipart field `file`. Size limit: the worker setting `upload_max_mb` (default 20) "
-        "and MAX_CONTENT_LENGTH; extensions: the setting `upload_extensions` (default csv, txt, json). "
-        "Chunked: send `Content-Range: bytes first-last/total` with each chunk and the `upload_id` the first "
-        "chunk returned.",
+        "description": "Multipart field `file`. The file may be as large as the worker setting `upload_max_mb` "
+        "(default 20); each request at most MAX_CONTENT_LENGTH (else STASK_MAX_REQUEST_MB), so a bigger file comes "
+        "in chunks: send `Content-Range: bytes first-last/total` with each, in order, and the `upload_id` the "
+        "first chunk returned. A chunk that does not continue where the stored bytes end gets 409 with an "
+        "`Upload-Offset` header: resume from that byte. Extensions: the setting `upload_extensions` (default "
+        "csv, txt, json).",
         "parameters": [
             *parameters,
             {
@@ -469,7 +471,16 @@ def _upload_operation(summary: str, parameters: list[dict[str, Any]]) -> dict[st
         "responses": {
             "201": json_response(ref("Upload"), "The file is stored (complete)"),
             "202": json_response(ref("Upload"), "A chunk is stored; send the next one"),
-            **errors("400", "401", "403", "404", "409", "413", "415"),
+            **errors("400", "401", "403", "404", "413", "415"),
+            "409": {
+                **json_response(ref("Error"), "The task has ended, or the chunk does not continue the upload"),
+                "headers": {
+                    "Upload-Offset": {
+                        "description": "The byte the upload continues at (a chunk out of order)",
+                        "schema": {"type": "integer", "minimum": 0},
+                    }
+                },
+            },
         },
     }
 

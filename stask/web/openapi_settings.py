@@ -38,8 +38,8 @@ def field_schema(spec: Field) -> dict[str, Any]:
             schema["maximum"] = high
     elif spec.type == "bool":
         schema = {"type": "boolean"}
-    elif spec.type == "choice":
-        schema = {"type": "string", "enum": spec.choice_values}
+    elif spec.type == "choice":  # OpenAPI 3.0: an enum must list null itself for "nullable" to allow it
+        schema = {"type": "string", "enum": [*spec.choice_values, None]}
     elif spec.type == "json":
         schema = {"type": "array"} if isinstance(spec.default, list) else {}
         if isinstance(spec.default, dict):

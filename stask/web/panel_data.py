@@ -1,4 +1,4 @@
-"""How the task page shows what a task left: the last traceback of its log, its result."""
+"""How the task page shows what a task left: the last traceback of its log, its result files."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def last_traceback(lines: list[str]) -> str | None:
 
 def result_view(storage: Storage, task: Task) -> dict[str, Any]:
     """How to show a result: pretty JSON, plain text, and whether a file can be downloaded."""
-    view: dict[str, Any] = {"json": None, "text": task.result, "file": None}
+    view: dict[str, Any] = {"json": None, "text": task.result, "file": None, "others": []}
     if not task.result:
         return view
     try:
@@ -39,6 +39,20 @@ def result_view(storage: Storage, task: Task) -> dict[str, Any]:
         if path.is_file():
             view["file"] = path.name
             view["size"] = path.stat().st_size
+            view["others"] = other_result_files(storage, task)
     except Exception:  # not a file name (a plain text result), or an unsafe one: nothing to offer
         pass
     return view
+
+
+def other_result_files(storage: Storage, task: Task, limit: int = 20) -> list[tuple[str, int]]:
+    """The other files of the task's result folder (name, size), each downloadable with ``?file=``:
+    a worker may leave more than its result (the CSV importer's valid rows beside its report)."""
+    folder = storage.result_dir(task.id)
+    if not folder.is_dir():
+        return []
+    found = []
+    for path in sorted(folder.iterdir()):
+        if path.name != task.result and path.is_file() and not path.is_symlink():
+            found.append((path.name, path.stat().st_size))
+    return found[:limit]

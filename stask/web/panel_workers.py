@@ -17,8 +17,9 @@ from ..service.workers import InvalidSettings
 from ..workers.fields import Field, effective
 from . import panel_forms, panel_i18n, panel_presets
 from .audit_trail import created_details, discovery_details, record, settings_details
-from .panel import panel_bp
+from .panel import api_url, panel_bp
 from .panel_support import is_htmx, write_required
+from .uploads import UploadPolicy
 
 #: Names with a drawing in ``static/stask/icons.svg``; any other icon shows a letter badge.
 ICONS = frozenset(
@@ -55,6 +56,8 @@ def worker_info(service: Service, worker: Worker) -> dict[str, Any]:
         "actions": [],
         "fields": {},
         "accepts_upload": False,
+        "upload": None,
+        "upload_in_form": False,
         "settings": {},
         "error": None,
         "action_labels": {},
@@ -77,7 +80,22 @@ def worker_info(service: Service, worker: Worker) -> dict[str, Any]:
     info["actions"] = cls.actions()
     info["action_labels"] = {action: panel_i18n.worker_text(cls, action) for action in info["actions"]}
     info["accepts_upload"] = bool(cls.accepts_upload)
+    if cls.accepts_upload and definition is not None:
+        info["upload"] = upload_control(worker.identifier, UploadPolicy.from_settings(definition.settings()))
+        info["upload_in_form"] = any(
+            spec.type == "file" for fields in info["fields"].values() for spec in fields.values()
+        )
     return info
+
+
+def upload_control(identifier: str, policy: UploadPolicy) -> dict[str, Any]:
+    """What the panel's upload script needs: where to send, in which pieces, what the server takes."""
+    return {
+        "url": api_url(f"worker/{identifier}/upload"),
+        "chunk": policy.chunk_bytes,
+        "max": policy.max_bytes,
+        "accept": ",".join(f".{extension}" for extension in policy.extensions),
+    }
 
 
 def run_section(service: Service, worker: Worker, info: dict[str, Any], action: str, **extra: Any) -> dict[str, Any]:
@@ -92,6 +110,7 @@ def run_section(service: Service, worker: Worker, info: dict[str, Any], action: 
         "priority": extra.pop("priority", Priority.NORMAL.value),
         "start_at": extra.pop("start_at", ""),
         "files": service.workers.uploaded_files(worker.identifier),
+        "upload": info.get("upload"),
         **extra,
     }
 

@@ -8,6 +8,12 @@ Uppy convention): the first chunk (``first`` = 0) opens an upload and the answer
 ``uploads/.partial/<upload_id>``; the last one moves the file into the owner's folder
 (``storage.upload_dir(owner)``) under a safe, unique name. Nothing is ever written outside
 the uploads folder, and nothing is served back from it.
+
+Two limits: the file's (the worker's ``upload_max_mb``) and each request's (``MAX_CONTENT_LENGTH``,
+else ``STASK_MAX_REQUEST_MB``). A file above the request limit must come in chunks, each within
+it. A chunk that does not start where the stored bytes end is refused with 409 and an
+``Upload-Offset`` header naming the byte to continue from, so a client whose chunk failed (or
+whose answer was lost) resumes without guessing.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from ..exceptions import (
     TooLarge,
     UnsupportedMediaType,
     UploadNotFound,
+    UploadOffsetMismatch,
 )
 from ..service import current_stask
 from ..storage import Storage, safe_name
@@ -43,6 +50,8 @@ DEFAULT_MAX_MB = 20
 DEFAULT_EXTENSIONS = ("csv", "txt", "json")
 #: Room for the multipart headers around the file in one request.
 MULTIPART_OVERHEAD = 64 * 1024
+#: Largest chunk the panel sends (a request limit below it gives smaller chunks).
+PANEL_CHUNK = 8 * 1024 * 1024
 #: An unfinished chunked upload is forgotten after this many seconds.
 SESSION_TTL = 86400
 _RANGE = re.compile(r"^bytes (\d{1,15})-(\d{1,15})/(\d{1,15})$")
@@ -52,12 +61,16 @@ _BLOCK = 64 * 1024
 
 @dataclass(frozen=True)
 class UploadPolicy:
+    #: The largest file (the worker's ``upload_max_mb``), however many chunks it comes in.
     max_bytes: int
     extensions: tuple[str, ...]
+    #: The largest request body (``MAX_CONTENT_LENGTH``, else ``STASK_MAX_REQUEST_MB``).
+    request_bytes: int = 64 * 1024 * 1024
 
     @classmethod
     def from_settings(cls, settings: dict[str, Any]) -> UploadPolicy:
-        """``upload_max_mb`` (default 20) and ``upload_extensions`` (default csv, txt, json)."""
+        """``upload_max_mb`` (default 20) and ``upload_extensions`` (default csv, txt, json);
+        the request limit from the app."""
         try:
             megabytes = float(settings.get("upload_max_mb", DEFAULT_MAX_MB))
         except (TypeError, ValueError, OverflowError):
@@ -70,9 +83,18 @@ class UploadPolicy:
         extensions = tuple(sorted({str(e).strip().lower().lstrip(".") for e in raw or () if str(e).strip()}))
         limit = int(min(max(0.0, megabytes), 2.0**40) * 1024 * 1024)  # "inf" means no limit of its own
         app_limit = current_app.config.get("MAX_CONTENT_LENGTH")
-        if app_limit:
-            limit = min(limit, int(app_limit))
-        return cls(max_bytes=limit, extensions=extensions)
+        request_bytes = int(app_limit) if app_limit else current_stask().settings.max_request_mb << 20
+        return cls(max_bytes=limit, extensions=extensions, request_bytes=max(1, request_bytes))
+
+    @property
+    def chunk_bytes(self) -> int:
+        """The chunk size the panel uses: whole requests within the request limit."""
+        room = self.request_bytes - min(MULTIPART_OVERHEAD, self.request_bytes // 2)
+        return max(1, min(PANEL_CHUNK, room))
+
+    def request_cap(self, piece: int) -> int:
+        """The largest body of a request carrying ``piece`` bytes of file."""
+        return min(piece + MULTIPART_OVERHEAD, self.request_bytes)
 
     def check_name(self, filename: str | None) -> str:
         """A safe file name with an allowed extension, or an error saying what is wrong."""
@@ -110,10 +132,12 @@ class ChunkRange:
 def receive(storage: Storage, connection: redis.Redis, owner: str, policy: UploadPolicy) -> tuple[dict[str, Any], int]:
     """Store the file (or chunk) of the current request; returns (JSON body, HTTP status)."""
     chunk = ChunkRange.parse(request.headers["Content-Range"]) if request.headers.get("Content-Range") else None
-    allowed = (chunk.size if chunk else policy.max_bytes) + MULTIPART_OVERHEAD
-    if chunk and chunk.total > policy.max_bytes or request.content_length and request.content_length > allowed:
+    if chunk and chunk.total > policy.max_bytes:
         raise TooLarge(f"files here may be at most {_megabytes(policy.max_bytes)}")
-    request.max_content_length = min(allowed, int(current_app.config.get("MAX_CONTENT_LENGTH") or allowed))
+    cap = policy.request_cap(chunk.size if chunk else policy.max_bytes)
+    if request.content_length and request.content_length > cap:
+        raise TooLarge(_too_large(policy, chunk))
+    request.max_content_length = cap
     if request.mimetype != "multipart/form-data":
         raise UnsupportedMediaType("send the file as multipart/form-data in a field named 'file'")
     part = request.files.get("file")
@@ -166,7 +190,7 @@ def _receive_chunk(
         fcntl.flock(handle, fcntl.LOCK_EX)
         current = handle.seek(0, os.SEEK_END)
         if current != chunk.first:
-            raise InvalidState(f"this upload continues at byte {current}, not {chunk.first}")
+            raise UploadOffsetMismatch(current, chunk.first)
         written = _copy(part, handle, chunk.size, policy)
         if written != chunk.size:
             handle.truncate(current)
@@ -228,5 +252,15 @@ def _sweep(partial_dir: Path) -> None:
             continue  # another request removed it first
 
 
+def _too_large(policy: UploadPolicy, chunk: ChunkRange | None) -> str:
+    """Why a request is too large: the chunk, the file, or a file that must come in chunks."""
+    request_limit = _megabytes(policy.request_bytes)
+    if chunk is not None:
+        return f"a request may carry at most {request_limit}: send smaller chunks"
+    if policy.max_bytes + MULTIPART_OVERHEAD > policy.request_bytes:
+        return f"a request may carry at most {request_limit}: send bigger files in chunks (Content-Range)"
+    return f"files here may be at most {_megabytes(policy.max_bytes)}"
+
+
 def _megabytes(size: int) -> str:
-    return f"{size / 1024 / 1024:.1f} MB"
+    return f"{size / 1024 / 1024:.1f} MB" if size >= 100 * 1024 else f"{size:,} bytes"

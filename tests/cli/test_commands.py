@@ -65,8 +65,8 @@ def test_refusals_exit_non_zero_with_a_message(
 
 
 def test_stats_discover_workers_and_activation(cli: Any) -> None:
-    assert json.loads(cli("stats", "--json").output)["active_workers"] == 7
-    assert "7 valid worker(s)" in cli("discover").output
+    assert json.loads(cli("stats", "--json").output)["active_workers"] == 8
+    assert "8 valid worker(s)" in cli("discover").output
     refused = cli("deactivate", "notifier")  # stask's own: notifications rely on it
     assert refused.exit_code != 0 and "stays active" in refused.output
     assert cli("deactivate", "echo").exit_code == 0

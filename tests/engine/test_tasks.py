@@ -122,8 +122,8 @@ def test_stats_count_every_status(stask: Any) -> None:
         "cancelled": 1,
         "failed": 0,
         "total": 3,
-        "workers": 4 + 3,
-        "active_workers": 7,
+        "workers": 4 + 4,
+        "active_workers": 8,
     }
 
 

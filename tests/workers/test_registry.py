@@ -64,7 +64,7 @@ def test_discovery_through_an_entry_point(installed_plugin: None, app: Flask, st
 
 def test_builtin_workers_come_from_stask_entry_points() -> None:
     found = discover("")
-    assert {"csv_export", "maintenance"} <= set(found.workers)
+    assert {"csv_export", "csv_import", "maintenance"} <= set(found.workers)
 
 
 def test_discovery_through_stask_workers_and_invalid_classes_are_reported() -> None:

@@ -37,29 +37,130 @@
     });
   });
 
-  // Uploads to the JSON API: show its answer as text (never as HTML).
+  // Uploads to the JSON API. A file larger than one chunk goes in pieces (Content-Range and the
+  // upload_id the first piece returned); a piece whose request failed is sent again, and a 409
+  // with Upload-Offset (the server already has more, or less) resumes where the server's copy ends.
+  var RETRIES = 3;
+  function uploadFile(url, file, chunk, csrf, onProgress) {
+    var headers = csrf ? { "X-CSRF-Token": csrf } : {};
+    var offset = 0, uploadId = null, failures = 0;
+    function fail(response, body) {
+      var reason = (body && body.error && body.error.message) || ("HTTP " + response.status);
+      return Promise.reject(new Error(reason));
+    }
+    function send() {
+      var data = new FormData();
+      var whole = file.size <= chunk;
+      var end = whole ? file.size : Math.min(offset + chunk, file.size);
+      var sent = Object.assign({}, headers);
+      data.append("file", whole ? file : file.slice(offset, end), file.name);
+      if (!whole) {
+        sent["Content-Range"] = "bytes " + offset + "-" + (end - 1) + "/" + file.size;
+        if (uploadId) { data.append("upload_id", uploadId); }
+      }
+      return fetch(url, { method: "POST", body: data, headers: sent, credentials: "same-origin" }).then(
+        function (response) {
+          return response.json().catch(function () { return {}; }).then(function (body) {
+            if (response.status === 201) { onProgress(1); return body; }
+            if (response.status === 202) {
+              uploadId = body.upload_id;
+              offset = body.received;
+              failures = 0;
+              onProgress(offset / file.size);
+              return send();
+            }
+            var resume = response.headers.get("Upload-Offset");
+            if (response.status === 409 && resume !== null && uploadId && failures < RETRIES) {
+              failures += 1;
+              offset = parseInt(resume, 10);
+              return send();
+            }
+            return fail(response, body);
+          });
+        },
+        function (error) {  // no answer (network): the same piece again, after a pause
+          if (failures >= RETRIES) { return Promise.reject(error); }
+          failures += 1;
+          return new Promise(function (resolve) { window.setTimeout(resolve, 400 * failures); }).then(send);
+        }
+      );
+    }
+    return send();
+  }
+  function csrfOf(form) {
+    var token = form && form.querySelector("input[name=csrf_token]");
+    return token ? token.value : "";
+  }
+  function fill(text, name, value) {
+    return String(text || "").replace("{" + name + "}", function () { return String(value); });
+  }
+
+  // A card's upload form: the answer as text (never as HTML), then a reload (the file becomes a choice).
   document.addEventListener("submit", function (event) {
     var form = event.target;
     if (!form.hasAttribute || !form.hasAttribute("data-upload") || !window.fetch) { return; }
     event.preventDefault();
     var status = form.querySelector(".upload-status");
-    var token = form.querySelector("input[name=csrf_token]");
-    var headers = token ? { "X-CSRF-Token": token.value } : {};
-    fetch(form.action, { method: "POST", body: new FormData(form), headers: headers, credentials: "same-origin" })
-      .then(function (response) { return response.json().catch(function () { return {}; }); })
-      .then(function (body) {
+    var input = form.querySelector("input[type=file]");
+    if (!input || !input.files.length) { return; }
+    var chunk = parseInt(form.getAttribute("data-chunk"), 10) || Infinity;
+    uploadFile(form.action, input.files[0], chunk, csrfOf(form), function () {})
+      .then(function () {
         if (!status) { return; }
-        if (body && body.success) {
-          status.textContent = form.getAttribute("data-ok") || "OK";
-          status.className = "upload-status ok";
-          // The new file becomes a choice in this worker's run forms.
-          window.setTimeout(function () { window.location.reload(); }, 700);
-        } else {
-          status.textContent = (body && body.error && body.error.message) || "Upload failed";
-          status.className = "upload-status error";
-        }
+        status.textContent = form.getAttribute("data-ok") || "OK";
+        status.className = "upload-status ok";
+        window.setTimeout(function () { window.location.reload(); }, 700);
       })
-      .catch(function () { if (status) { status.textContent = "Upload failed"; } });
+      .catch(function (error) {
+        if (!status) { return; }
+        status.textContent = error.message || "Upload failed";
+        status.className = "upload-status error";
+      });
+  });
+
+  // A run form's file field: choosing a file uploads it (with progress) and selects it; Start
+  // waits until the upload has finished.
+  document.addEventListener("change", function (event) {
+    var input = event.target;
+    if (!input.classList || !input.classList.contains("chunked-upload") || !input.files.length) { return; }
+    var file = input.files[0];
+    var form = input.closest("form");
+    var select = document.getElementById(input.getAttribute("data-select"));
+    var status = document.getElementById(input.id + "-status");
+    var buttons = form ? form.querySelectorAll("button[type=submit]") : [];
+    function show(text, kind) {
+      if (!status) { return; }
+      status.textContent = text;
+      status.className = "upload-status" + (kind ? " " + kind : "");
+    }
+    var limit = parseInt(input.getAttribute("data-max"), 10);
+    if (limit && file.size > limit) { show(input.getAttribute("data-text-too-large"), "error"); return; }
+    var chunk = parseInt(input.getAttribute("data-chunk"), 10) || Infinity;
+    buttons.forEach(function (button) { button.disabled = true; });
+    input.disabled = true;
+    show(fill(input.getAttribute("data-text-progress"), "percent", "0%"));
+    uploadFile(input.getAttribute("data-url"), file, chunk, csrfOf(form), function (done) {
+      show(fill(input.getAttribute("data-text-progress"), "percent", Math.floor(done * 100) + "%"));
+    })
+      .then(function (body) {
+        var name = body.file.name;
+        if (select) {
+          var option = document.createElement("option");
+          option.value = name;
+          option.textContent = name;
+          select.appendChild(option);
+          select.value = name;
+        }
+        show(fill(input.getAttribute("data-text-done"), "name", name), "ok");
+        input.value = "";
+      })
+      .catch(function (error) {
+        show(fill(input.getAttribute("data-text-failed"), "reason", error.message || "?"), "error");
+      })
+      .then(function () {
+        buttons.forEach(function (button) { button.disabled = false; });
+        input.disabled = false;
+      });
   });
 
   // Show times in the reader's own time zone (the server writes UTC).
