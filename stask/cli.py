@@ -250,7 +250,7 @@ def retry_command(task_id: int) -> None:
     """Queue a failed or cancelled task again."""
     task = current_stask().tasks.retry(task_id)
     _audit("task.retry", f"task:{task.id}")
-    click.echo(f"task {task.id} queued again")
+    click.echo(f"task {task.id} queued again: {task.message}")  # what it was granted
 
 
 @stask_cli.command("cancel")
