@@ -9,22 +9,20 @@ that path may import a test tool: ``make run`` installs only ``.[embedded,server
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from stask.embedded import DEFAULT_HOST, DEFAULT_PORT, api_token, free_port
-from tests.support.environment import ROOT
+from tests.support.plain_http import readme_curl, request, web_answers
+from tests.support.process_tree import stop_launcher
 from tests.support.waiting import wait_for
 
 FINISHED = 80
@@ -72,29 +70,6 @@ class Run:
         return self.output.read_text(errors="replace")
 
 
-def children_of(pid: int) -> list[int]:
-    """The processes ``pid`` started (Linux ``/proc``)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    return state != "Z"
-
-
 @pytest.fixture
 def make_run(tmp_path: Path) -> Iterator[Run]:
     """``python -m stask.embedded`` with nothing of the suite's environment; stopped with SIGTERM,
@@ -124,50 +99,7 @@ def make_run(tmp_path: Path) -> Iterator[Run]:
     try:
         yield run
     finally:
-        started = children_of(process.pid)
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
-        for child in started:  # each leads its own session: its work horses and gunicorn workers go too
-            if alive(child):
-                os.killpg(child, signal.SIGKILL)
-
-
-def request(port: int, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Any:
-    """One HTTP request to 127.0.0.1 (no redirects followed): the response, read."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        connection.request(method, path, body=body, headers=headers or {})
-        response = connection.getresponse()
-        response.text = response.read().decode()
-        return response
-    finally:
-        connection.close()
-
-
-def answering(port: int) -> bool:
-    try:
-        return request(port, "GET", "/stask/health").status in (200, 503)
-    except OSError:
-        return False
-
-
-def readme_curl() -> tuple[str, str, dict[str, str], str]:
-    """The README's ``curl`` example: method, URL, headers (as written) and body."""
-    readme = (ROOT / "README.md").read_text()
-    match = re.search(r"^curl (.*?)(?=^```)", readme, re.S | re.M)
-    assert match, "the README has no curl example"
-    command = match.group(1).replace("\\\n", " ")
-    method = re.search(r"-X (\w+)", command)
-    headers = dict(h.split(": ", 1) for h in re.findall(r'-H "([^"]+)"', command))
-    body = re.search(r"-d '([^']*)'", command)
-    url = re.search(r"(http://\S+)", command)
-    assert method and body and url, command
-    return method.group(1), url.group(1), headers, body.group(1)
+        stop_launcher(process)
 
 
 def test_what_make_run_prints_works_as_printed(make_run: Run) -> None:
@@ -181,7 +113,7 @@ def test_what_make_run_prints_works_as_printed(make_run: Run) -> None:
     token = re.search(r"export STASK_API_TOKEN=(\S+)\n", printed).group(1)
     login = re.search(rf"http://127\.0\.0\.1:{make_run.port}(/stask/login\?token=\S+)\n", printed)
     assert login, printed
-    wait_for(lambda: answering(make_run.port), timeout=60, interval=0.2, what="the web app to answer")
+    wait_for(lambda: web_answers(make_run.port), timeout=60, interval=0.2, what="the web app to answer")
 
     # The README's curl example, exactly as written, but for the port of this run.
     method, url, headers, body = readme_curl()
@@ -194,7 +126,8 @@ def test_what_make_run_prints_works_as_printed(make_run: Run) -> None:
     task_id = json.loads(created.text)["id"]
 
     def status() -> int | None:
-        answer = request(make_run.port, "GET", f"/stask/api/tasks/{task_id}", headers={"Authorization": f"Bearer {token}"})
+        bearer = {"Authorization": f"Bearer {token}"}
+        answer = request(make_run.port, "GET", f"/stask/api/tasks/{task_id}", headers=bearer)
         assert answer.status == 200, answer.text
         task = json.loads(answer.text)["task"]
         return int(task["status"]) if task["status"] in (FINISHED, 90, 100) else None
@@ -206,13 +139,14 @@ def test_what_make_run_prints_works_as_printed(make_run: Run) -> None:
     # The login link signs a browser in (once).
     signed_in = request(make_run.port, "GET", login.group(1))
     assert signed_in.status in (302, 303), signed_in.text
-    cookie = signed_in.getheader("Set-Cookie").split(";", 1)[0]
+    cookie = signed_in.headers["set-cookie"].split(";", 1)[0]
     dashboard = request(make_run.port, "GET", "/stask/", headers={"Cookie": cookie})
     assert dashboard.status == 200, dashboard.text
     assert "/stask/logout" in dashboard.text  # a signed-in page, not the login form
     assert request(make_run.port, "GET", login.group(1)).status == 403  # one-time
 
     assert not make_run.refused.exists(), f"make run imported: {make_run.refused.read_text()}"
+    assert stop_launcher(make_run.process) == []  # as Ctrl-C: it stopped everything it started
 
 
 def test_a_token_the_user_set_is_used_and_never_printed() -> None:
