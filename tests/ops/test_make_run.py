@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from stask.embedded import DEFAULT_HOST, DEFAULT_PORT, api_token, free_port
+from tests.support.environment import ROOT
 from tests.support.plain_http import readme_curl, request, web_answers
 from tests.support.process_tree import stop_launcher
 from tests.support.waiting import wait_for
@@ -87,7 +88,7 @@ def make_run(tmp_path: Path) -> Iterator[Run]:
     env.update(
         PORT=str(port),
         STASK_INSTANCE_PATH=str(tmp_path / "instance"),
-        PYTHONPATH=str(blocker),
+        PYTHONPATH=f"{blocker}{os.pathsep}{ROOT}",  # this tree's stask (a mutant's, under tools/mutants.py)
         STASK_TEST_REFUSED=str(refused),
     )
     output = tmp_path / "make-run.out"

@@ -71,6 +71,7 @@ def test_the_procfile_deploys_on_postgresql(heroku_database: str, stoppable_redi
     env = {k: v for k, v in os.environ.items() if not k.startswith(("STASK_", "FLASK_", "PYTHONPATH"))}
     env.update(
         PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",  # gunicorn, flask
+        PYTHONPATH=str(ROOT),  # this tree's stask (a mutant's, under tools/mutants.py)
         DATABASE_URL=heroku_database,
         REDIS_URL=stoppable_redis.url,
         SECRET_KEY=secrets.token_hex(16),

@@ -39,7 +39,7 @@ def web_answers(port: int) -> bool:
 def readme_curl() -> tuple[str, str, dict[str, str], str]:
     """The README's (first) ``curl`` example: method, URL, headers (as written) and body."""
     readme = (ROOT / "README.md").read_text()
-    match = re.search(r"^curl (.*?)(?=^```)", readme, re.S | re.M)
+    match = re.search(r"^ *curl (.*?)(?=^ *```)", readme, re.S | re.M)
     assert match, "the README has no curl example"
     command = match.group(1).replace("\\\n", " ")
     method = re.search(r"-X (\w+)", command)
