@@ -383,8 +383,9 @@ class TaskService:
         if task.status not in (Status.FAILED, Status.CANCELLED):
             raise InvalidState(f"task {task.id} is {task.status_text}: only failed or cancelled tasks can be retried")
         payload = self.payloads_for_rows([task])[0]
+        workers_budget = self.workers.max_attempts(task.identifier)  # refuses a worker that no longer loads
         own = task.attempt_budget is not None
-        budget = task.attempt_budget if task.attempt_budget is not None else self.workers.max_attempts(task.identifier)
+        budget = task.attempt_budget if task.attempt_budget is not None else workers_budget
         allowance = task.attempts + budget
         message = retry_message(budget, own)
         now = utcnow()
