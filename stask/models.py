@@ -35,7 +35,7 @@ class Base(DeclarativeBase):
 #: targets): on SQLite, ``AUTOINCREMENT`` keeps a deleted row's id from being given to the next
 #: row (without it SQLite reuses the highest id once that row is deleted). PostgreSQL sequences
 #: and MariaDB's InnoDB counter (persistent since 10.2.4) never reuse one. Migration 0010.
-NEVER_REUSED_IDS = {"sqlite_autoincrement": True}
+NEVER_REUSED_IDS: dict[str, Any] = {"sqlite_autoincrement": True}
 
 
 class Task(Base):
@@ -55,8 +55,8 @@ class Task(Base):
     attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
     max_attempts: Mapped[int] = mapped_column(sa.Integer, default=1)
     #: The attempts it was created with (``max_attempts`` then): a retry by hand grants this many
-    #: more, while ``attempts`` keeps counting (the claim and RQ's job ids depend on it). Null for
-    #: rows older than migration 0010 that it could not fill.
+    #: more, while ``attempts`` keeps counting (the claim and RQ's job ids depend on it). Null only
+    #: for a row written without it (not through ``create``): a retry then grants the worker's budget.
     attempt_budget: Mapped[int | None] = mapped_column(sa.Integer)
     user_id: Mapped[int | None] = mapped_column(sa.Integer)
     started_by: Mapped[str | None] = mapped_column(sa.String(191))

@@ -57,12 +57,16 @@ class RqSuccessFilter(logging.Filter):
     what stask decided instead (:func:`stask.engine.runner.log_decision`); RQ's other lines stay.
     """
 
+    #: RQ 3's two success lines: "Successfully completed … job in …" and "Worker …: <queue>: Job OK (<id>)"
+    #: (the second format also announces a dequeued job: only its "Job OK" form is dropped).
+    COMPLETED, JOB_OK = "Successfully completed", "Worker %s: %s: %s (%s)"
+
     def filter(self, record: logging.LogRecord) -> bool:
         message = str(record.msg)
-        if record.levelno != logging.INFO or not (message.startswith("Successfully completed") or "%s (%s)" in message):
+        if record.levelno != logging.INFO or not message.startswith((self.COMPLETED, self.JOB_OK)):
             return True
         args = record.args if isinstance(record.args, tuple) else ()
-        success = message.startswith("Successfully completed") or any("Job OK" in str(a) for a in args)
+        success = message.startswith(self.COMPLETED) or any("Job OK" in str(a) for a in args)
         return not (success and any(_STASK_JOB.match(str(a)) for a in args))
 
 

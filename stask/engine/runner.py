@@ -537,8 +537,8 @@ def record_outcome(
 
 
 def log_decision(info: TaskInfo, outcome: Outcome, retry_delay: float | None) -> None:
-    """What stask recorded for this attempt, in one line: the truth RQ's "Job OK" is not
-    (every attempt returns normally to RQ, failed or not)."""
+    """What stask recorded for this attempt, in one line: what RQ's "Job OK" cannot say, since
+    every attempt returns normally to RQ, failed or not."""
     if retry_delay is not None:
         log.info(
             "task %s retrying in %.1f s (attempt %s of %s): %s",
