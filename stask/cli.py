@@ -119,7 +119,7 @@ def worker_command(
     burst: bool, queues: str, worker_class: str | None, with_scheduler: bool, max_jobs: int | None
 ) -> None:
     """Serve the high, normal and low queues."""
-    from .engine.processes import build_worker
+    from .engine.processes import build_worker, show_decisions
 
     names = [q.strip() for q in queues.split(",") if q.strip()]
     for name in names:
@@ -129,6 +129,7 @@ def worker_command(
             worker = build_worker(current_app._get_current_object(), names, worker_class)  # type: ignore[attr-defined]
         except (ImportError, AttributeError, TypeError) as exc:
             raise click.ClickException(f"cannot use worker class {worker_class!r}: {exc}") from None
+        show_decisions()  # "task 12 failed: …" beside RQ's lines
         worker.work(burst=burst, with_scheduler=with_scheduler, max_jobs=max_jobs, logging_level="INFO")
     except OutageTooLong as exc:  # a supervisor restarts it: a non-zero status that is not a crash
         click.echo(f"Error: {first_line(RuntimeError(exc.reason))}", err=True)
@@ -256,7 +257,7 @@ def retry_command(task_id: int) -> None:
     """Queue a failed or cancelled task again."""
     task = current_stask().tasks.retry(task_id)
     _audit("task.retry", f"task:{task.id}")
-    click.echo(f"task {task.id} queued again")
+    click.echo(f"task {task.id} queued again: {task.message}")  # what it was granted
 
 
 @stask_cli.command("cancel")

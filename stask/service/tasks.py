@@ -111,6 +111,7 @@ class TaskService:
             )
         settings = self.runtime.settings
         attempts = parse_positive_int(max_attempts, "max_attempts", upper=MAX_ATTEMPTS_LIMIT)
+        budget = attempts or cls.max_attempts or settings.max_attempts
         parents = dependencies.parse_depends_on(depends_on)
         policy = dependencies.parse_policy(on_parent_failure)
         rules = self._parse_notify(notify)
@@ -121,7 +122,8 @@ class TaskService:
             "priority": Priority.parse(priority).value,
             "user_id": parse_optional_int(user_id, "user_id"),
             "start_at": parse_datetime(start_at),
-            "max_attempts": attempts or cls.max_attempts or settings.max_attempts,
+            "max_attempts": budget,
+            "attempt_budget": budget,  # what a retry by hand grants again
             "status": int(Status.QUEUED),
             "progress": 0,
             "attempts": 0,
@@ -370,16 +372,26 @@ class TaskService:
 
     # -- changing ---------------------------------------------------------------------------
     def retry(self, task_id: Any) -> Task:
-        """Queue a failed or cancelled task again, with a fresh allowance of attempts."""
+        """Queue a failed or cancelled task again with its own budget of attempts once more.
+
+        The budget is the ``max_attempts`` it was created with (``attempt_budget``): a task created
+        with ``max_attempts=1`` gets one more attempt, not the worker's default. ``attempts`` keeps
+        counting (the claim matches it and RQ's job ids carry it), so the allowance becomes
+        ``attempts + budget``; the task's message says what was granted.
+        """
         task = self.get(task_id)
         if task.status not in (Status.FAILED, Status.CANCELLED):
             raise InvalidState(f"task {task.id} is {task.status_text}: only failed or cancelled tasks can be retried")
         payload = self.payloads_for_rows([task])[0]
-        allowance = task.attempts + self.workers.max_attempts(task.identifier)
+        workers_budget = self.workers.max_attempts(task.identifier)  # refuses a worker that no longer loads
+        own = task.attempt_budget is not None
+        budget = task.attempt_budget if task.attempt_budget is not None else workers_budget
+        allowance = task.attempts + budget
+        message = retry_message(budget, own)
         now = utcnow()
         session = self.db.session
         status, group_id, has_parents = task.status, task.group_id, task.on_parent_failure is not None
-        changed = store.requeue_ended(session, task.id, status, allowance, now)
+        changed = store.requeue_ended(session, task.id, status, allowance, message, now)
         waiting = 0
         if changed:
             waiting = self.requeued(task.id, status, group_id, has_parents)
@@ -557,3 +569,10 @@ def progress_fields(task: Task, live: dict[str, str] | None) -> dict[str, Any]:
         "message": (live.get("message") or task.message) if live else task.message,
         "stop_requested": bool((live or {}).get("stop_requested")),
     }
+
+
+def retry_message(budget: int, own: bool) -> str:
+    """What a retry by hand granted, as the task's message (stored: in English, as the engine's are)."""
+    attempts = "1 more attempt" if budget == 1 else f"{budget} more attempts"
+    whose = "its own budget" if own else "the worker's budget"
+    return f"Retried by hand: {attempts} ({whose})"

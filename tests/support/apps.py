@@ -80,6 +80,8 @@ def build_app(resources: Resources, backend: str, tmp_path: Path, redis_url: str
         with db.engine.begin() as connection:
             for table in reversed(Base.metadata.sorted_tables):
                 connection.execute(table.delete())
+            if connection.dialect.name == "sqlite" and sa.inspect(connection).has_table("sqlite_sequence"):
+                connection.execute(sa.text("DELETE FROM sqlite_sequence"))  # ids from 1 again (AUTOINCREMENT)
         db.session.remove()
     flush_redis(resources, redis_url)
     return app
