@@ -22,7 +22,6 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy.exc import IntegrityError
 
 from ..exceptions import DeliveryNotFound, InvalidInput, InvalidState, NotificationNotFound
 from ..models import Delivery, Notification, utcnow
@@ -33,6 +32,7 @@ from ..workers.base import IDENTIFIER_RE
 from . import notification_rules as rules
 from .deliveries import DeliveryService
 from .listing import COUNT_CAP, RowPage, _id_arg, _one, page_args
+from .unique_names import commit_unique, refuse_taken
 
 RULES = cast(sa.Table, Notification.__table__)
 #: What the delivery log's status filter takes.
@@ -321,20 +321,11 @@ class NotificationService:
             self.db.session.expunge(row)
 
     def _name_free(self, name: str, own_id: int | None) -> None:
-        query = sa.select(Notification.id).where(Notification.name == name)
-        if own_id is not None:
-            query = query.where(Notification.id != own_id)
-        if self.db.session.scalar(query.limit(1)) is not None:
-            self.db.session.rollback()
-            raise _name_taken(name)
+        session = self.db.session
+        refuse_taken(session, Notification.id, [Notification.name == name], own_id, _name_taken(name))
 
     def _commit(self, name: str) -> None:
-        """Commit; the unique constraint decides a race the SELECT above could not see."""
-        try:
-            self.db.session.commit()
-        except IntegrityError:
-            self.db.session.rollback()
-            raise _name_taken(name) from None
+        commit_unique(self.db.session, _name_taken(name))
 
     # Last: a method named ``list`` would shadow the builtin in the annotations below it.
     def list(self, query: RuleQuery) -> RowPage[Notification]:

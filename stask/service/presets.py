@@ -24,7 +24,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy.exc import IntegrityError
 
 from ..enums import Priority
 from ..exceptions import InvalidField, InvalidInput, InvalidState, PresetNotFound
@@ -34,6 +33,7 @@ from ..workers.base import BaseWorker
 from .listing import DEFAULT_PER_PAGE, PRIORITIES, RowPage
 from .schedules import check_action_data
 from .tasks import TaskService
+from .unique_names import commit_unique, refuse_taken
 from .workers import WorkerService, is_identifier, unknown_worker
 
 #: The fields a client may write (the API contract); the others are read-only.
@@ -200,19 +200,11 @@ class PresetService:
         return {"name": name.strip(), "identifier": identifier, "action": action, "data": data, "priority": priority}
 
     def _unique(self, values: Mapping[str, Any], own_id: int | None) -> None:
-        query = sa.select(Preset.id).where(Preset.identifier == values["identifier"], Preset.name == values["name"])
-        if own_id is not None:
-            query = query.where(Preset.id != own_id)
-        if self.db.session.scalar(query.limit(1)) is not None:
-            raise _name_taken(values)
+        where = [Preset.identifier == values["identifier"], Preset.name == values["name"]]
+        refuse_taken(self.db.session, Preset.id, where, own_id, _name_taken(values))
 
     def _commit(self, values: Mapping[str, Any]) -> None:
-        """Commit; the unique constraint decides a race the SELECT above could not see."""
-        try:
-            self.db.session.commit()
-        except IntegrityError:
-            self.db.session.rollback()
-            raise _name_taken(values) from None
+        commit_unique(self.db.session, _name_taken(values))
 
 
 class PresetNameTaken(InvalidState):

@@ -40,7 +40,6 @@ from typing import Any
 import redis
 import sqlalchemy as sa
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy.exc import IntegrityError
 
 from ..exceptions import (
     InvalidField,
@@ -59,6 +58,7 @@ from .listing import DEFAULT_PER_PAGE, RowPage
 from .presets import merge_data
 from .schedules import check_action_data
 from .tasks import TaskService
+from .unique_names import commit_unique, refuse_taken
 from .workers import WorkerService, is_identifier
 
 log = logging.getLogger("stask")
@@ -449,20 +449,10 @@ class TriggerService:
         return preset
 
     def _unique(self, name: str, own_id: int | None) -> None:
-        query = sa.select(Trigger.id).where(Trigger.name == name)
-        if own_id is not None:
-            query = query.where(Trigger.id != own_id)
-        if self.db.session.scalar(query.limit(1)) is not None:
-            self.db.session.rollback()
-            raise _name_taken(name)
+        refuse_taken(self.db.session, Trigger.id, [Trigger.name == name], own_id, _name_taken(name))
 
     def _commit(self, name: str) -> None:
-        """Commit; the unique constraint decides a race the SELECT above could not see."""
-        try:
-            self.db.session.commit()
-        except IntegrityError:
-            self.db.session.rollback()
-            raise _name_taken(name) from None
+        commit_unique(self.db.session, _name_taken(name))
 
 
 def _new_secret() -> str:
