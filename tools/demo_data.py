@@ -99,16 +99,36 @@ def seed(app: Flask) -> dict[str, int]:
         session = service.db.session
         session.execute(sa.insert(Task), history())
         session.commit()
+        rule = service.notifications.create(
+            {
+                "name": "Failed syncs to the ops channel",
+                "identifier": "crm_sync",
+                "events": ["failed", "stuck"],
+                "channel": "webhook",
+                "url": "https://hooks.example.com/stask",
+                "format": "slack",
+                "secret": "demo-secret",
+            },
+            created_by="token:…7Qk2",
+        )
+        ids["rule"] = rule.id
+        service.notifications.create(
+            {
+                "name": "Reports to finance",
+                "identifier": "reports",
+                "events": ["finished"],
+                "channel": "email",
+                "to": ["finance@example.com"],
+                "language": "de",
+            },
+            created_by="token:…7Qk2",
+        )
         tasks = service.tasks
         ids["report"] = tasks.create("reports", "build", {"month": "2026-10", "region": "eu"}, priority="high").id
         tasks.create("reports", "build", {"month": "2026-10", "region": "us"})
         tasks.create("csv_export", "export", {"source": "tasks", "days": 7})
         ids["failed"] = tasks.create("crm_sync", "sync", {"account": "legacy"}).id
-        try:  # notification rules arrived in a later version: the gallery works without them
-            tasks.create("crm_sync", "sync", {"account": "main"}, notify=["ops@example.com"])
-        except Exception as exc:  # noqa: BLE001 - any refusal only means "no rules here"
-            print(f"screenshots: no notification rule ({exc})")
-            tasks.create("crm_sync", "sync", {"account": "main"})
+        tasks.create("crm_sync", "sync", {"account": "main"}, notify=["ops@example.com"])
         group = service.workflows.group(
             [
                 {"identifier": "thumbnails", "action": "resize", "data": {"catalogue": "spring-2027", "photos": 8}},
