@@ -86,7 +86,7 @@ class WorkflowService:
                 cancelled = sum(s == Status.CANCELLED for s in statuses)
                 workflow_store.members_ended(session, group_id, len(statuses), failed, cancelled)
                 if workflow_store.end_group(session, group_id, now):
-                    callbacks += self._fire_callback(group_id, now)
+                    callbacks += self._fire_callback(group_id)
                     callbacks += self._notify_group(group_id, now)
             children: dict[int, tuple[int, str, list[int]]] = {}
             for row in workflow_store.waiting_children(session, ids):
@@ -129,7 +129,7 @@ class WorkflowService:
             group_id=group_id,
         )
 
-    def _fire_callback(self, group_id: int, now: datetime) -> list[dict[str, Any]]:
+    def _fire_callback(self, group_id: int) -> list[dict[str, Any]]:
         """Create the ended group's on_complete or on_failure task (the caller ended it: once)."""
         session = self.db.session
         row = session.execute(sa.select(workflow_store.GROUPS).where(workflow_store.GROUPS.c.id == group_id)).one()
@@ -139,7 +139,9 @@ class WorkflowService:
             return []
         try:
             with session.no_autoflush:
-                prepared = [self.tasks.prepare(dict(spec), now)]
+                # created now, not at the finisher's ``now``: that was read before this transaction
+                # held its lock, so on SQLite it can precede another member's finish it waited for
+                prepared = [self.tasks.prepare(dict(spec), utcnow())]
         except StaskError as exc:  # its worker went away since: the group's end stands
             log.warning("stask: group %s ended %s; its callback cannot be created: %s", group_id, row.status, exc)
             return []
