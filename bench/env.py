@@ -36,6 +36,8 @@ from bench import BENCH_WORKERS
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/5"
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/stask_bench"
+#: MariaDB for the pages bench (``make bench-pages``); the database is dropped and created again.
+DEFAULT_MARIADB_URL = "mysql+pymysql://root@127.0.0.1:3306/stask_bench"
 _CACHE_COUNTERS = ("l1_hits", "l2_hits", "misses", "evictions")
 
 
@@ -73,6 +75,8 @@ class BenchEnv:
             return self.sqlite_url
         if backend == "postgresql" and self.postgres_url:
             return self.postgres_url
+        if backend == "mariadb":
+            return os.environ.get("STASK_BENCH_MARIADB_URL", DEFAULT_MARIADB_URL)
         raise Unavailable(f"{backend}: no URL")
 
     def config(self, backend: str) -> dict[str, Any]:
@@ -91,6 +95,8 @@ class BenchEnv:
         if backend not in self._apps:
             if backend == "postgresql":
                 ensure_postgres_database(self.database_url(backend))
+            elif backend == "mariadb":
+                recreate_mariadb_database(self.database_url(backend))
             from stask import create_app
 
             app = create_app(self.config(backend))
@@ -217,6 +223,22 @@ def ensure_postgres_database(url: str) -> None:
     with admin.connect() as connection:
         connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
+
+
+def recreate_mariadb_database(url: str) -> None:
+    """Drop and create the bench's MariaDB database (it belongs to the bench)."""
+    name = sa.engine.make_url(url).database
+    admin = sa.create_engine(
+        sa.engine.make_url(url).set(database=None), isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
+    )
+    try:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
+            connection.execute(sa.text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+    except sa.exc.OperationalError as exc:
+        raise Unavailable(f"mariadb unreachable: {str(exc.orig).strip().splitlines()[0]}") from None
+    finally:
+        admin.dispose()
 
 
 def reset_schema(app: Flask, backend: str) -> None:

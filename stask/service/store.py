@@ -8,7 +8,6 @@ says how many statements it runs. No function commits; the service decides when.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
@@ -19,6 +18,7 @@ from sqlalchemy.orm import scoped_session
 
 from ..enums import CLAIMABLE, FINAL, Priority, Status
 from ..models import Task, Worker
+from . import search
 from .listing import SORTS, TaskPage, TaskQuery
 
 #: A session or Flask-SQLAlchemy's scoped ``db.session`` (which proxies one).
@@ -199,7 +199,7 @@ def task_page(session: Session, query: TaskQuery, cap: int) -> TaskPage:
     The rows are detached from the session, so a later commit elsewhere in the request
     cannot expire them (which would reload each one: a statement per row).
     """
-    where = _conditions(query)
+    where = _conditions(query, session.get_bind().dialect.name)
     column = SORTS[query.sort]
     direction = sa.desc if query.order == "desc" else sa.asc
     ordering = [direction(column)] if query.sort == "id" else [direction(column), direction(Task.id)]
@@ -217,7 +217,7 @@ def task_page(session: Session, query: TaskQuery, cap: int) -> TaskPage:
     )
 
 
-def _conditions(query: TaskQuery) -> list[Any]:
+def _conditions(query: TaskQuery, dialect: str) -> list[Any]:
     where: list[Any] = []
     if query.statuses:
         where.append(Task.status.in_(query.statuses))
@@ -238,22 +238,14 @@ def _conditions(query: TaskQuery) -> list[Any]:
     if query.group_id:
         where.append(Task.group_id == query.group_id)
     if query.q:
-        where.append(_search(query.q))
+        where.append(_search(query.q, dialect))
     return where
 
 
-def _search(text: str) -> Any:
-    """Case-insensitive LIKE on the message and on the JSON data as text.
-
-    JSON is stored with non-ASCII escaped (``\\u0443``), so the escaped spelling is searched too.
-    """
-    candidates = {text, json.dumps(text)[1:-1]}
-    data_text = sa.cast(Task.data, sa.Text)
-    clauses = []
-    for candidate in candidates:
-        clauses.append(Task.message.icontains(candidate, autoescape=True))
-        clauses.append(data_text.icontains(candidate, autoescape=True))
-    return sa.or_(*clauses)
+def _search(text: str, dialect: str) -> Any:
+    """Case-insensitive substring of the message or the JSON data, through this database's
+    search index (:mod:`stask.service.search`: on MariaDB, words)."""
+    return search.condition(text, dialect)
 
 
 # -- deleting ----------------------------------------------------------------------------------

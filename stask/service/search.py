@@ -1,0 +1,94 @@
+"""The task list's text search (``q``): what it matches, and the index that finds it on each database.
+
+The meaning, on every database: the text occurs, case-insensitively, in the task's message or
+in its data as JSON text (JSON keeps non-ASCII escaped, ``\\u0443``, so that spelling is looked
+for too). That condition is always part of the statement, so a row is returned only if it holds.
+
+In front of it, the search index of :mod:`stask.search_index` narrows the rows to look at:
+
+* PostgreSQL: the trigram indexes serve the ``ILIKE`` itself; nothing is added.
+* SQLite: the FTS5 trigram table gives the rows containing the text (3 characters or more:
+  shorter texts have no trigram and are looked for row by row).
+* MariaDB: its FULLTEXT indexes know words, not substrings, so there a search finds the rows in
+  which each of its words (3 characters or more, not a stopword) begins a word, and that also
+  contain the whole text: ``quota`` finds "quota exceeded", ``exceed`` too, ``uota`` does not.
+  A text with no such word is looked for row by row.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..models import Task
+from ..search_index import SQLITE_TABLE
+
+#: Shorter texts have no trigram (SQLite) or are not indexed as words (MariaDB's default
+#: ``innodb_ft_min_token_size``).
+MIN_INDEXED = 3
+#: InnoDB's default full-text stopwords: a required stopword would match nothing.
+MARIADB_STOPWORDS = frozenset(
+    "a about an are as at be by com de en for from how i in is it la of on or that the this to was what when"
+    " where who will with und www".split()
+)
+#: A word as InnoDB's full-text parser splits text: letters and digits.
+_WORD = re.compile(r"[^\W_]+")
+_FTS_TABLE = sa.table(SQLITE_TABLE, sa.column("rowid"))
+
+
+def candidates(text: str) -> list[str]:
+    """The spellings looked for: the text, and the text as JSON escapes it (when different)."""
+    escaped = json.dumps(text)[1:-1]
+    return [text] if escaped == text else [text, escaped]
+
+
+def substring(text: str) -> Any:
+    """The search's meaning: a case-insensitive LIKE on the message and on the data as text."""
+    data_text = sa.cast(Task.data, sa.Text)
+    clauses = []
+    for candidate in candidates(text):
+        clauses.append(Task.message.icontains(candidate, autoescape=True))
+        clauses.append(data_text.icontains(candidate, autoescape=True))
+    return sa.or_(*clauses)
+
+
+def sqlite_match(text: str) -> str | None:
+    """An FTS5 query: each spelling as a quoted phrase (substrings, with the trigram tokenizer)."""
+    if len(text) < MIN_INDEXED:
+        return None
+    return " OR ".join('"' + candidate.replace('"', '""') + '"' for candidate in candidates(text))
+
+
+def mariadb_words(text: str) -> str | None:
+    """A boolean-mode query requiring each indexed word as a word prefix, or None (no such word)."""
+    words = [w for w in _WORD.findall(text.lower()) if len(w) >= MIN_INDEXED and w not in MARIADB_STOPWORDS]
+    return " ".join(f"+{word}*" for word in dict.fromkeys(words)) or None
+
+
+def condition(text: str, dialect: str) -> Any:
+    """The WHERE clause of a search for ``text`` on ``dialect`` (see the module's docstring)."""
+    meaning = substring(text)
+    if dialect == "sqlite":
+        match = sqlite_match(text)
+        if match is None:
+            return meaning
+        found = sa.select(_FTS_TABLE.c.rowid).where(sa.text(f"{SQLITE_TABLE} MATCH :fts").bindparams(fts=match))
+        return sa.and_(Task.id.in_(found), meaning)
+    if dialect in ("mysql", "mariadb"):
+        words = [mariadb_words(spelling) for spelling in candidates(text)]
+        if None in words:
+            return meaning
+        found = []
+        for number, spelling_words in enumerate(dict.fromkeys(words)):
+            for column in ("message", "data"):
+                name = f"ft_{column}_{number}"
+                match = sa.text(f"MATCH ({column}) AGAINST (:{name} IN BOOLEAN MODE)").bindparams(
+                    **{name: spelling_words}
+                )
+                found.append(sa.select(Task.id).where(match))
+        ids = sa.union(*found).subquery("search_ids")
+        return sa.and_(Task.id.in_(sa.select(ids.c.id)), meaning)
+    return meaning
