@@ -229,7 +229,7 @@ def recreate_mariadb_database(url: str) -> None:
     """Drop and create the bench's MariaDB database (it belongs to the bench)."""
     name = sa.engine.make_url(url).database
     admin = sa.create_engine(
-        sa.engine.make_url(url).set(database=None), isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
+        sa.engine.make_url(url).set(database="mysql"), isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
     )
     try:
         with admin.connect() as connection:

@@ -1,8 +1,10 @@
 """The task list's filters: a query string (or a dict) validated into a :class:`TaskQuery`.
 
 Shared by ``GET /stask/api/tasks``, the panel's task table and the CLI. The statements it
-becomes are in :func:`stask.service.store.task_page`: two bounded ones, fast on a million
-rows because every filter and sort key leads an index on ``s_tasks``.
+becomes are in :func:`stask.service.store.task_page`: two bounded ones, fast at ten million
+rows because every filter and sort key leads an index on ``s_tasks`` followed by ``id`` (a page
+is read in order and stops after its rows) and a text search has an index on each database
+(:mod:`stask.service.search`). Counts stop at ``COUNT_CAP`` (``SEARCH_COUNT_CAP`` for ``q``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from ..workers.base import IDENTIFIER_RE
 
 #: Counting stops here; beyond it the total is reported as ``COUNT_CAP`` with ``total_capped``.
 COUNT_CAP = 10_000
+#: A text search counts at most this many: every match is read from its row to be checked (the
+#: search indexes narrow, they do not decide), so 10,000 would cost ~250 ms at ten million rows.
+SEARCH_COUNT_CAP = 1_000
 DEFAULT_PER_PAGE = 50
 MAX_PER_PAGE = 200
 #: Keeps OFFSET within what every database accepts (and what anyone would page to).

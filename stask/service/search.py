@@ -63,9 +63,17 @@ def sqlite_match(text: str) -> str | None:
 
 
 def mariadb_words(text: str) -> str | None:
-    """A boolean-mode query requiring each indexed word as a word prefix, or None (no such word)."""
-    words = [w for w in _WORD.findall(text.lower()) if len(w) >= MIN_INDEXED and w not in MARIADB_STOPWORDS]
-    return " ".join(f"+{word}*" for word in dict.fromkeys(words)) or None
+    """A boolean-mode query requiring each indexed word as a word prefix, or None (no such word).
+
+    ``data`` is JSON, which MariaDB collates as binary: its index is case-sensitive, so each
+    word is asked for as typed, in lower case, upper case and capitalised.
+    """
+    words = [w for w in _WORD.findall(text) if len(w) >= MIN_INDEXED and w.lower() not in MARIADB_STOPWORDS]
+    required = []
+    for word in dict.fromkeys(words):
+        spellings = dict.fromkeys((word, word.lower(), word.upper(), word.capitalize()))
+        required.append("+(" + " ".join(f"{spelling}*" for spelling in spellings) + ")")
+    return " ".join(required) or None
 
 
 def condition(text: str, dialect: str) -> Any:

@@ -370,6 +370,13 @@ class TaskService:
         self.db.session.commit()
         return count
 
+    def failed_count_capped(self) -> tuple[int, bool]:
+        """Failed tasks counted up to the list's cap, and whether there are more (the task list's button)."""
+        cap = self.runtime.settings.list_count_cap
+        counted = store.capped_count(self.db.session, store.failed_condition(), cap)
+        self.db.session.commit()
+        return min(counted, cap), counted > cap
+
     # -- changing ---------------------------------------------------------------------------
     def retry(self, task_id: Any) -> Task:
         """Queue a failed or cancelled task again with its own budget of attempts once more.

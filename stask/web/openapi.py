@@ -17,7 +17,15 @@ from flask import Response, jsonify
 from .. import __name__ as _package
 from ..enums import Priority, Status
 from ..service import audit, current_stask
-from ..service.listing import COUNT_CAP, MAX_SEARCH, ORDERS, SEARCH_PATTERN, SORTS, STATUS_LIST_PATTERN
+from ..service.listing import (
+    COUNT_CAP,
+    MAX_SEARCH,
+    ORDERS,
+    SEARCH_COUNT_CAP,
+    SEARCH_PATTERN,
+    SORTS,
+    STATUS_LIST_PATTERN,
+)
 from .api import (
     MAX_BULK,
     MAX_LOG_LINES,
@@ -439,7 +447,7 @@ def _list_parameters() -> list[dict[str, Any]]:
         query(
             "q",
             {"type": "string", "maxLength": MAX_SEARCH, "pattern": SEARCH_PATTERN},
-            "Text in the message or the data",
+            "Text in the message or the data, case-insensitive (on MariaDB its words must begin words)",
         ),
         query("sort", {"type": "string", "enum": list(SORTS)}, "Sort key"),
         query("order", {"type": "string", "enum": list(ORDERS)}, "Sort order"),
@@ -766,8 +774,9 @@ def build_document(prefix: str, count_cap: int = COUNT_CAP) -> dict[str, Any]:
     prefix = prefix.rstrip("/")
     schemas = copy.deepcopy(SCHEMAS)
     listed = schemas["TaskList"]["properties"]
-    listed["total"]["description"] = f"Matching tasks, counted up to {count_cap}"
-    listed["total_capped"]["description"] = f"More than {count_cap} tasks match"
+    search_cap = min(count_cap, SEARCH_COUNT_CAP)
+    listed["total"]["description"] = f"Matching tasks, counted up to {count_cap} ({search_cap} with q)"
+    listed["total_capped"]["description"] = f"More than {count_cap} tasks match ({search_cap} with q)"
     paths: dict[str, Any] = {}
     unprefixed = {**_paths(), **_monitoring_paths()}
     add_schedules(schemas, unprefixed)

@@ -167,8 +167,8 @@ def tasks() -> BaseResponse | str | tuple[str, int]:
         "args": request.args,
         "workers": [w.identifier for w in service.workers.registered()],
         "statuses": list(Status),
-        "failed_count": service.tasks.failed_count(),
     }
+    context["failed_count"], context["failed_capped"] = service.tasks.failed_count_capped()
     if is_htmx():  # the table alone (swapped whole) and the filter form's kept values out of band
         body = render_template("stask/fragments/task_table.html", **context)
         body += render_template("stask/fragments/task_filter_keep.html", oob=True, **context)

@@ -20,8 +20,7 @@ from flask import Flask
 from flask_migrate import downgrade, upgrade
 from sqlalchemy.schema import CreateTable
 
-from stask import create_app
-from stask import search_index
+from stask import create_app, search_index
 from stask.models import Base
 from stask.monitoring import rollups  # noqa: F401 (its table is part of the metadata)
 from tests.support.apps import close_app

@@ -1,0 +1,128 @@
+"""The task list's search and filters at scale keep their meaning on every database (issue 14).
+
+The search goes through a different index on each database (trigrams, FTS5, FULLTEXT) and, on
+SQLite and MariaDB, first through the newest rows (``store.SEARCH_WINDOW``, made tiny here so
+that both paths run); every answer must be the rows the plain condition gives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from flask import Flask
+
+from stask.enums import Status
+from stask.models import utcnow
+from stask.service import store
+from tests.support.api import ADMIN, AUTH_CONFIG, READONLY, create, set_row
+
+
+def listing(app: Flask, query: str) -> dict[str, Any]:
+    response = app.test_client().get(f"/stask/api/tasks?{query}", headers=READONLY)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_json()  # type: ignore[no-any-return]
+
+
+def ids(app: Flask, query: str) -> list[int]:
+    return [item["id"] for item in listing(app, query)["items"]]
+
+
+def search(app: Flask, text: str) -> set[int]:
+    return set(ids(app, f"q={quote(text)}&per_page=200"))
+
+
+def test_search_matches_substrings_case_insensitively_and_escapes_wildcards(api_app_any: Flask, backend: str) -> None:
+    app = api_app_any
+    quota = create(app)
+    disk = create(app)
+    city = create(app, data={"city": "Lviv", "note": "50%_off"})
+    quoted = create(app, data={"name": 'O\'Brien "the" quoted'})
+    kyiv = create(app, data={"city": "Київ"})
+    plain = create(app, data={"note": "5000 off"})
+    set_row(app, quota, status=int(Status.FAILED), message="RuntimeError: quota exceeded")
+    set_row(app, disk, status=int(Status.FAILED), message="OSError: disk FULL")
+    assert search(app, "quota") == {quota}
+    assert search(app, "QUOTA Exceeded") == {quota}
+    assert search(app, "disk full") == {disk}
+    assert search(app, "lviv") == {city}
+    assert search(app, "Київ") == {kyiv}
+    assert search(app, "O'Brien") == {quoted}
+    assert search(app, '"the" quoted') == {quoted}
+    assert search(app, "50%_") == {city}
+    assert search(app, "%") == {city}
+    assert search(app, "%_o") == {city}
+    assert search(app, "0_o") == set()
+    assert search(app, "nowhere-to-be-found") == set()
+    assert plain not in search(app, "50%")
+    # Inside a word: a substring everywhere but on MariaDB, whose FULLTEXT index knows words.
+    assert search(app, "uota") == (set() if backend == "mariadb" else {quota})
+    assert search(app, "rror: quota") == (set() if backend == "mariadb" else {quota})
+    # The other filters apply to the matches.
+    assert search(app, "quota") & set(ids(app, "status=failed&q=quota")) == {quota}
+    assert ids(app, "status=queued&q=quota") == []
+
+
+@pytest.mark.parametrize("window", [1, 3, 100])
+def test_a_search_through_the_newest_rows_first_gives_every_page_and_count_exactly(
+    backend: str, make_app: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch, window: int
+) -> None:
+    monkeypatch.setattr(store, "SEARCH_WINDOW", window)
+    monkeypatch.setattr(store, "SEARCH_COUNT_CAP", 4)
+    app = make_app(backend, discover=True, **AUTH_CONFIG)
+    made = [create(app, data={"word": "needle" if k % 3 else "hay"}) for k in range(11)]
+    needles = [task_id for k, task_id in enumerate(made) if k % 3]
+    for order, expected in (("desc", needles[::-1]), ("asc", needles)):
+        seen = []
+        for page in range(1, 5):
+            body = listing(app, f"q=needle&order={order}&per_page=3&page={page}")
+            seen += [item["id"] for item in body["items"]]
+            assert (body["total"], body["total_capped"]) == (4, True), (order, page)
+        assert seen == expected
+    small = listing(app, "q=hay&per_page=2&page=2")
+    assert [item["id"] for item in small["items"]] == [made[3], made[0]]
+    assert (small["total"], small["total_capped"]) == (4, False)
+
+
+def test_filters_combined_return_exactly_the_matching_rows(api_app_any: Flask) -> None:
+    app = api_app_any
+    now = utcnow()
+    rows: list[tuple[int, dict[str, Any]]] = []
+    for k in range(24):
+        identifier, action = ("flaky", "run") if k % 2 else ("echo", "say")
+        priority = ("high", "normal", "low")[k % 3]
+        task_id = create(app, identifier, action, priority=priority)
+        status = (Status.FAILED, Status.FINISHED)[k % 4 // 2]
+        created = now - timedelta(days=k % 6)
+        set_row(app, task_id, status=int(status), created_at=created, message=f"row {k}")
+        rows.append((task_id, {"k": k, "identifier": identifier, "priority": priority, "status": status, "c": created}))
+    day_from = (now - timedelta(days=4)).date()
+    day_to = (now - timedelta(days=1)).date()
+    expected = [
+        task_id
+        for task_id, row in reversed(rows)
+        if row["status"] == Status.FAILED
+        and row["identifier"] == "flaky"
+        and row["priority"] == "normal"
+        and day_from <= row["c"].date() <= day_to
+    ]
+    query = f"status=failed&identifier=flaky&action=run&priority=normal&created_from={day_from}&created_to={day_to}"
+    assert expected and ids(app, query) == expected
+    assert ids(app, query + "&q=row") == expected
+    assert ids(app, query.replace("action=run", "action=say")) == []
+    by_priority = ids(app, "status=failed&sort=priority&order=asc&per_page=200")
+    ranks = {task_id: row["priority"] for task_id, row in rows}
+    assert [ranks[i] for i in by_priority] == sorted(ranks[i] for i in by_priority)
+
+
+def test_the_panels_retry_button_counts_failed_tasks_up_to_the_cap(make_app: Callable[..., Flask]) -> None:
+    app = make_app("sqlite", discover=True, **{**AUTH_CONFIG, "STASK_LIST_COUNT_CAP": 3})
+    for _ in range(5):
+        set_row(app, create(app), status=int(Status.FAILED))
+    page = app.test_client().get("/stask/tasks", headers=ADMIN).get_data(as_text=True)
+    assert "Retry all failed (3+)" in page
+    filtered = app.test_client().get("/stask/tasks?status=failed&per_page=2", headers=ADMIN).get_data(as_text=True)
+    assert "more than 3 tasks" in filtered
