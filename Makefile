@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 DEV_STAMP := $(VENV)/.installed-dev
 RUN_STAMP := $(VENV)/.installed-runtime
 
-.PHONY: install install-runtime run test test-fast lint format bench chaos fuzz mutants clean chromium
+.PHONY: install install-runtime run test test-fast lint format bench bench-pages chaos fuzz mutants clean chromium
 
 ## The whole dev toolchain (tests, lint, browser and API fuzzing tools) and the runtime extras.
 install: $(DEV_STAMP)
@@ -77,6 +77,12 @@ mutants: install
 ## Benchmarks against bare RQ (not part of the tests).
 bench: install
 	$(BIN)/python -m bench
+
+## Every page's server time at the issue's scale: 10M task rows on PostgreSQL, 1M on SQLite and
+## MariaDB (loads take minutes); PASS/MISS against 100 ms, per database. ARGS="--reuse" keeps a
+## loaded database, ARGS="--backends postgresql --only search" narrows. Own databases (stask_bench).
+bench-pages: install
+	$(BIN)/python -m bench.pages_main $(ARGS)
 
 ## Faults against real worker processes: SIGKILLs, a Redis and a database outage; prints a table
 ## (about 5 minutes, not part of `make test`; a private Redis and its own PostgreSQL database).

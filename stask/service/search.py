@@ -83,20 +83,20 @@ def condition(text: str, dialect: str) -> Any:
         match = sqlite_match(text)
         if match is None:
             return meaning
-        found = sa.select(_FTS_TABLE.c.rowid).where(sa.text(f"{SQLITE_TABLE} MATCH :fts").bindparams(fts=match))
-        return sa.and_(Task.id.in_(found), meaning)
+        matching = sa.select(_FTS_TABLE.c.rowid).where(sa.text(f"{SQLITE_TABLE} MATCH :fts").bindparams(fts=match))
+        return sa.and_(Task.id.in_(matching), meaning)
     if dialect in ("mysql", "mariadb"):
         words = [mariadb_words(spelling) for spelling in candidates(text)]
         if None in words:
             return meaning
-        found = []
+        found: list[sa.Select[Any]] = []
         for number, spelling_words in enumerate(dict.fromkeys(words)):
             for column in ("message", "data"):
                 name = f"ft_{column}_{number}"
-                match = sa.text(f"MATCH ({column}) AGAINST (:{name} IN BOOLEAN MODE)").bindparams(
+                against = sa.text(f"MATCH ({column}) AGAINST (:{name} IN BOOLEAN MODE)").bindparams(
                     **{name: spelling_words}
                 )
-                found.append(sa.select(Task.id).where(match))
+                found.append(sa.select(Task.id).where(against))
         ids = sa.union(*found).subquery("search_ids")
         return sa.and_(Task.id.in_(sa.select(ids.c.id)), meaning)
     return meaning

@@ -215,7 +215,12 @@ def task_page(session: Session, query: TaskQuery, cap: int) -> TaskPage:
     if query.q and query.sort == "id" and dialect == "sqlite":
         items, counted = _newest_first(session, query, cap)
     if items is None:
-        statement = sa.select(Task).where(*where).order_by(*ordering).limit(query.per_page).offset(query.offset)
+        # The page's ids first, from the index alone, then their rows: skipping OFFSET rows reads
+        # index entries, not whole rows (MariaDB would otherwise fetch every skipped row).
+        page_ids = (
+            sa.select(Task.id).where(*where).order_by(*ordering).limit(query.per_page).offset(query.offset)
+        ).subquery("page_ids")
+        statement = sa.select(Task).join(page_ids, Task.id == page_ids.c.id).order_by(*ordering)
         items = list(session.scalars(statement))
     if counted is not None:
         pass

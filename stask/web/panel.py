@@ -160,7 +160,10 @@ def tasks() -> BaseResponse | str | tuple[str, int]:
         page = service.tasks.page(query)
     except StaskError as exc:
         error, query, page = str(exc), None, None
+    failed_count, failed_capped = service.tasks.failed_count_capped()
     context = {
+        "failed_count": failed_count,
+        "failed_capped": failed_capped,
         "query": query,
         "page": page,
         "error": error,
@@ -168,7 +171,6 @@ def tasks() -> BaseResponse | str | tuple[str, int]:
         "workers": [w.identifier for w in service.workers.registered()],
         "statuses": list(Status),
     }
-    context["failed_count"], context["failed_capped"] = service.tasks.failed_count_capped()
     if is_htmx():  # the table alone (swapped whole) and the filter form's kept values out of band
         body = render_template("stask/fragments/task_table.html", **context)
         body += render_template("stask/fragments/task_filter_keep.html", oob=True, **context)
