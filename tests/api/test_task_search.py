@@ -9,14 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 
+from stask import search_index
 from stask.enums import Status
-from stask.models import utcnow
+from stask.models import Base, Task, utcnow
+from stask.service import search as task_search
 from stask.service import store
 from tests.support.api import ADMIN, AUTH_CONFIG, READONLY, create, set_row
 
@@ -39,15 +43,18 @@ def test_search_matches_substrings_case_insensitively_and_escapes_wildcards(api_
     app = api_app_any
     quota = create(app)
     disk = create(app)
+    other = create(app)
     city = create(app, data={"city": "Lviv", "note": "50%_off"})
     quoted = create(app, data={"name": 'O\'Brien "the" quoted'})
     kyiv = create(app, data={"city": "Київ"})
     plain = create(app, data={"note": "5000 off"})
     set_row(app, quota, status=int(Status.FAILED), message="RuntimeError: quota exceeded")
     set_row(app, disk, status=int(Status.FAILED), message="OSError: disk FULL")
+    set_row(app, other, status=int(Status.FAILED), message="full of disk images")  # the words, not the text
     assert search(app, "quota") == {quota}
     assert search(app, "QUOTA Exceeded") == {quota}
     assert search(app, "disk full") == {disk}
+    assert search(app, "full") == {disk, other}
     assert search(app, "lviv") == {city}
     assert search(app, "Київ") == {kyiv}
     assert search(app, "O'Brien") == {quoted}
@@ -126,3 +133,16 @@ def test_the_panels_retry_button_counts_failed_tasks_up_to_the_cap(make_app: Cal
     assert "Retry all failed (3+)" in page
     filtered = app.test_client().get("/stask/tasks?status=failed&per_page=2", headers=ADMIN).get_data(as_text=True)
     assert "more than 3 tasks" in filtered
+
+
+def test_create_tables_builds_the_search_index_too(tmp_path: Path) -> None:
+    """Host apps without Alembic (``create_tables``) search through the same FTS5 table."""
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'plain.db'}")
+    Base.metadata.create_all(engine)
+    with engine.begin() as connection:
+        names = set(connection.scalars(sa.text("SELECT name FROM sqlite_master")))
+        assert {search_index.SQLITE_TABLE, *search_index.SQLITE_TRIGGERS} <= names
+        connection.execute(sa.insert(Task).values(identifier="echo", action="say", message="quota exceeded"))
+        found = connection.scalars(sa.select(Task.id).where(task_search.condition("QUOTA", "sqlite"))).all()
+    engine.dispose()
+    assert found == [1]
