@@ -44,6 +44,10 @@ class Base(DeclarativeBase):
 NEVER_REUSED_IDS: dict[str, Any] = {"sqlite_autoincrement": True}
 
 
+#: The task list's other filters, after ``id`` in its status indexes (migration 0012).
+LIST_FILTERS = ("action", "priority", "created_at")
+
+
 class Task(Base):
     __tablename__ = "s_tasks"
 
@@ -92,9 +96,10 @@ class Task(Base):
     __table_args__ = (
         sa.Index("ix_s_tasks_status_start_at", "status", "start_at"),
         # The task list (migration 0012): each filter or sort key followed by id, so a page is
-        # read in order and stops after its rows, at any table size.
-        sa.Index("ix_s_tasks_status_id", "status", "id"),
-        sa.Index("ix_s_tasks_identifier_status_id", "identifier", "status", "id"),
+        # read in order and stops after its rows, at any table size. After id (unique, so the
+        # order is kept) the other filters ride along: combined, they are checked in the index.
+        sa.Index("ix_s_tasks_status_id", "status", "id", *LIST_FILTERS),
+        sa.Index("ix_s_tasks_identifier_status_id", "identifier", "status", "id", *LIST_FILTERS),
         sa.Index("ix_s_tasks_identifier_id", "identifier", "id"),
         sa.Index("ix_s_tasks_priority_id", "priority", "id"),
         sa.Index("ix_s_tasks_created_at_id", "created_at", "id"),

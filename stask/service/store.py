@@ -28,7 +28,7 @@ TASKS = cast(sa.Table, Task.__table__)
 _CLAIMABLE = [int(s) for s in CLAIMABLE]
 _FINAL = [int(s) for s in FINAL]
 #: A text search on SQLite reads this many of the newest rows first (see _newest_first).
-SEARCH_WINDOW = 20_000
+SEARCH_WINDOW = 5_000
 #: When a queued task became due: its ``start_at``, else its creation.
 _DUE_SINCE = sa.func.coalesce(Task.start_at, Task.created_at)
 
@@ -239,9 +239,9 @@ def _newest_first(session: Session, query: TaskQuery, cap: int) -> tuple[list[Ta
     """A text search in id order, tried on the ``SEARCH_WINDOW`` newest (or oldest) rows first.
 
     SQLite's FTS5 index hands over every match before the first row is returned: a common word
-    means a million ids to sort. (Not on MariaDB: there the index also decides what matches, words,
-    so reading rows by the plain condition would find more on a small table than on a large one.) Read in id order, the
-    newest rows usually hold a whole page (and more than the count's cap) of such a word. The
+    means a million ids to sort. Read in id order, the newest rows usually hold a whole page (and
+    more than the count's cap) of such a word. (Not on MariaDB: there the index also decides what
+    matches, words, so the plain condition would find more in a small table than in a large one.) The
     window is the rows after the ``SEARCH_WINDOW``-th id (the whole table when it is smaller),
     read from the id index with the search's own condition, not its index. Returns the page
     when the window held it (or is the whole table), and the count when the window alone passes
