@@ -171,7 +171,7 @@ def run(args: argparse.Namespace, sizes: Sizes, say: Any = print) -> dict[str, A
                         if reason
                         else guarded("1", engine.throughput, env, backend, kind, n, sizes.rounds)
                     )
-            if first is not None:
+            if first is not None and sizes.scale_out:
                 step(f"1 scale-out ({first})")
                 results["scale_out"] = guarded("1", engine.scale_out, env, first, sizes.scale_out)
             step("1 enqueue cost")

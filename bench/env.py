@@ -34,6 +34,8 @@ from flask import Flask
 from bench import BENCH_WORKERS
 
 ROOT = Path(__file__).resolve().parents[1]
+#: The source tree the worker commands run from: another checkout to measure a before/after.
+WORKER_ROOT = Path(os.environ.get("STASK_BENCH_WORKER_ROOT") or ROOT)
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/5"
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/stask_bench"
 DEFAULT_MARIADB_URL = "mysql+pymysql://root@127.0.0.1:3306/stask_bench"
@@ -166,7 +168,7 @@ class BenchEnv:
             STASK_WORKERS=BENCH_WORKERS,
             STASK_AUTO_ACTIVATE="1",
             STASK_INSTANCE_PATH=str(self.workdir / "instance"),
-            PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+            PYTHONPATH=os.pathsep.join(filter(None, [str(WORKER_ROOT), os.environ.get("PYTHONPATH")])),
         )
         return env
 
@@ -180,7 +182,7 @@ class BenchEnv:
 
     def stask_command(self, kind: str) -> list[str]:
         """``flask --app wsgi stask worker --burst -w <kind>``: the command users run."""
-        target = "wsgi" if (ROOT / "wsgi.py").exists() else "stask.app:create_app"
+        target = "wsgi" if (WORKER_ROOT / "wsgi.py").exists() else "stask.app:create_app"
         return [sys.executable, "-m", "flask", "--app", target, "stask", "worker", "--burst", "-w", kind]
 
     def bare_command(self, kind: str, redis_url: str | None = None) -> list[str]:
@@ -200,7 +202,7 @@ class BenchEnv:
             env["REDIS_URL"] = redis_url
         log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 (closed with the process)
         try:
-            return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+            return subprocess.Popen(argv, cwd=WORKER_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         finally:
             log.close()
 
@@ -217,11 +219,11 @@ class BenchEnv:
 
     def spawn_worker(self, backend: str, kind: str = "simple") -> subprocess.Popen[bytes]:
         """``flask stask worker -w <kind>`` as users run it; its log goes to a file (a pipe would fill)."""
-        target = "wsgi" if (ROOT / "wsgi.py").exists() else "stask.app:create_app"
+        target = "wsgi" if (WORKER_ROOT / "wsgi.py").exists() else "stask.app:create_app"
         log = open(self.workdir / f"worker-{backend}-{kind}.log", "ab")  # noqa: SIM115 (closed with the process)
         process = subprocess.Popen(
             [sys.executable, "-m", "flask", "--app", target, "stask", "worker", "-w", kind],
-            cwd=ROOT,
+            cwd=WORKER_ROOT,
             env=self.worker_env(backend),
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -48,7 +48,7 @@ def rows(results: dict[str, Any]) -> list[Row]:
         add(
             Row(
                 "1 throughput",
-                f"{item['backend']}, --worker-class {item['worker']}: stask / bare RQ ({item['tasks']:,} no-op, CLI burst)",
+                f"{item['backend']}, -w {item['worker']}: stask / bare RQ ({item['tasks']:,} no-op, CLI burst)",
                 f"{item['stask_per_s']:,.0f} / {item['bare_per_s']:,.0f} tasks/s = {item['ratio']:.2f}x",
                 ">= 0.90x",
                 check(item["ratio"], 0.9, True),
@@ -60,7 +60,8 @@ def rows(results: dict[str, Any]) -> list[Row]:
             add(
                 Row(
                     "1 SQL",
-                    f"{item['backend']}: s_tasks rows written per task (pg_stat_user_tables; commits {stats['commits_per_task']:.2f})",
+                    f"{item['backend']}: s_tasks rows written per task (pg_stat_user_tables;"
+                    f" commits {stats['commits_per_task']:.2f})",
                     f"{written:.2f}",
                     "<= 3",
                     check(written, 3, False),
@@ -196,7 +197,7 @@ def rows(results: dict[str, Any]) -> list[Row]:
         add(
             Row(
                 "6 memory",
-                f"worker RSS ({mem.get('backend', 'sqlite')}) after {mem['total']:,} tasks minus after {mem['first']:,}",
+                f"worker RSS ({mem.get('backend', 'sqlite')}) after {mem['total']:,} tasks - after {mem['first']:,}",
                 f"{mem['growth_mb']:+.2f} MB ({mem['rss_first_kb'] / 1024:.1f} -> {mem['rss_total_kb'] / 1024:.1f} MB)",
                 "< 10 MB",
                 below(mem["growth_mb"], 10),
