@@ -66,9 +66,11 @@ def _stask_burst(env: BenchEnv, backend: str, kind: str, n: int, processes: int 
     commands = [(env.stask_command(kind), env.other_redis_url() if split and i % 2 else None) for i in range(processes)]
     name = f"stask-{backend}-{kind}-{processes}"
     startup = env.run_commands(commands, backend, name)
+    startup_cpu = env.last_cpu
     with app.app_context():
         app.extensions["stask"].create_many([NOOP] * n)
     loaded = env.run_commands(commands, backend, name)
+    env.last_cpu -= startup_cpu  # the tasks' own CPU seconds, for the caller
     done = finished_count(app)
     if done != n:
         raise RuntimeError(f"stask {kind} on {backend}: {done} of {n} tasks finished")
@@ -80,9 +82,11 @@ def _bare_burst(env: BenchEnv, kind: str, n: int) -> float:
     env.flush_redis()
     command = [(env.bare_command(kind), None)]
     startup = env.run_commands(command, "sqlite", f"bare-{kind}")
+    startup_cpu = env.last_cpu
     queues = bare_queues(env)
     queues[1].enqueue_many(bare_jobs(n))
     loaded = env.run_commands(command, "sqlite", f"bare-{kind}")
+    env.last_cpu -= startup_cpu
     left = sum(q.count for q in queues) + sum(q.failed_job_registry.count for q in queues)
     if left:
         raise RuntimeError(f"bare RQ {kind}: {left} jobs not done")
@@ -91,16 +95,18 @@ def _bare_burst(env: BenchEnv, kind: str, n: int) -> float:
 
 def throughput(env: BenchEnv, backend: str, kind: str, n: int, rounds: int) -> dict[str, Any]:
     """``flask stask worker --burst -w kind`` beside ``rq worker --burst``; rounds alternate, best counts."""
-    stask_runs, bare_runs = [], []
+    stask_runs, bare_runs, stask_cpu, bare_cpu = [], [], [], []
     stats: dict[str, Any] | None = None
     for index in range(rounds):
         bare_runs.append(_bare_burst(env, kind, n))
+        bare_cpu.append(env.last_cpu)
         if backend == "postgresql" and kind == "simple" and index == 0:
             with pg_statistics(env) as stats:
                 stask_runs.append(_stask_burst(env, backend, kind, n))
             stats = _per_task(stats, n)
         else:
             stask_runs.append(_stask_burst(env, backend, kind, n))
+        stask_cpu.append(env.last_cpu)
     best_stask, best_bare = min(stask_runs), min(bare_runs)
     result = {
         "backend": backend,
@@ -112,6 +118,9 @@ def throughput(env: BenchEnv, backend: str, kind: str, n: int, rounds: int) -> d
         "ratio": best_bare / best_stask,
         "stask_runs_s": stask_runs,
         "bare_runs_s": bare_runs,
+        # Worker processes' CPU per task (start-up taken out): steadier than wall time on a busy machine.
+        "stask_cpu_ms": 1000 * min(stask_cpu) / n,
+        "bare_cpu_ms": 1000 * min(bare_cpu) / n,
     }
     if stats is not None:
         result["pg_statistics"] = stats

@@ -54,6 +54,14 @@ def rows(results: dict[str, Any]) -> list[Row]:
                 check(item["ratio"], 0.9, True),
             )
         )
+        if "stask_cpu_ms" in item:
+            add(
+                Row(
+                    "1 throughput",
+                    f"{item['backend']}, -w {item['worker']}: worker CPU per task, stask / bare RQ",
+                    f"{item['stask_cpu_ms']:.2f} / {item['bare_cpu_ms']:.2f} ms",
+                )
+            )
         stats = item.get("pg_statistics")
         if stats:
             written = stats["rows_written_per_task"]
