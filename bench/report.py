@@ -161,7 +161,7 @@ def rows(results: dict[str, Any]) -> list[Row]:
         add(
             Row(
                 "3 pickup",
-                f"idle in-process worker, {item['backend']}: p95 / max",
+                f"idle flask stask worker, {item['backend']}: p95 / max",
                 f"{item['p95_ms']:.1f} / {item['max_ms']:.1f} ms",
             )
         )
