@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import engine
-from bench.env import DEFAULT_POSTGRES_URL, DEFAULT_REDIS_URL, ROOT, BenchEnv, machine
+from bench.env import DEFAULT_MARIADB_URL, DEFAULT_POSTGRES_URL, DEFAULT_REDIS_URL, ROOT, BenchEnv, machine
 from bench.report import table, verdicts, write_json
 
 SECTIONS = (1, 2, 3, 4, 5, 6, 7)
@@ -39,6 +39,7 @@ class Sizes:
     page_repeats: int
     memory_first: int
     memory_total: int
+    scale_out: int = 0
 
 
 FULL = Sizes(
@@ -51,8 +52,9 @@ FULL = Sizes(
     create_many=10_000,
     page_rows=1_000_000,
     page_repeats=5,
-    memory_first=100,
-    memory_total=10_000,
+    memory_first=1000,
+    memory_total=100_000,
+    scale_out=2000,
 )
 QUICK = Sizes(
     simple=500,
@@ -66,6 +68,7 @@ QUICK = Sizes(
     page_repeats=3,
     memory_first=100,
     memory_total=2_000,
+    scale_out=400,
 )
 #: The smoke test's configuration (tests/test_bench.py): seconds, not minutes.
 SMOKE = Sizes(
@@ -80,6 +83,7 @@ SMOKE = Sizes(
     page_repeats=1,
     memory_first=10,
     memory_total=50,
+    scale_out=20,
 )
 
 
@@ -101,7 +105,10 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
         help="comma-separated section numbers, e.g. 1,2,7 (default: all)",
     )
     parser.add_argument(
-        "--backends", default="sqlite,postgresql", help="databases for sections 3-5 (default: sqlite,postgresql)"
+        "--backends",
+        default="postgresql,sqlite,mariadb",
+        help="databases, in this order, for sections 1 and 3-6 (default: postgresql,sqlite,mariadb;"
+        " one that is not reachable is reported n/a)",
     )
     parser.add_argument(
         "--redis-url",
@@ -113,6 +120,11 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
         default=os.environ.get("STASK_BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL),
         help="PostgreSQL database the bench owns (its schema is dropped)",
     )
+    parser.add_argument(
+        "--mariadb-url",
+        default=os.environ.get("STASK_BENCH_MARIADB_URL", DEFAULT_MARIADB_URL),
+        help="MariaDB database the bench owns (dropped and created again)",
+    )
     parser.add_argument("--page-rows", type=int, default=None, help="rows in s_tasks for section 5")
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "latest.json")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (SQLite file, worker logs)")
@@ -121,7 +133,7 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
 
 def run(args: argparse.Namespace, sizes: Sizes, say: Any = print) -> dict[str, Any]:
     """Run the chosen sections; returns the results (also what the smoke test calls)."""
-    env = BenchEnv(args.redis_url, args.postgres_url or None, keep=args.keep)
+    env = BenchEnv(args.redis_url, args.postgres_url or None, args.mariadb_url or None, keep=args.keep)
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     results: dict[str, Any] = {"machine": machine(env), "sizes": sizes.__dict__, "sections": args.sections}
     timings: dict[str, float] = {}
@@ -146,15 +158,22 @@ def run(args: argparse.Namespace, sizes: Sizes, say: Any = print) -> dict[str, A
         return reason
 
     try:
-        for app in ("sqlite",):
-            env.app(app)
+        first = next((b for b in backends if not env.available(b)), None)
         if 1 in args.sections:
-            t = step("1 throughput (in-process)")
-            results["throughput"] = {
-                "simple": guarded("1", engine.throughput, env, "simple", sizes.simple, sizes.rounds)
-            }
-            step("1 throughput (forking)")
-            results["throughput"]["fork"] = guarded("1", engine.throughput, env, "fork", sizes.fork, sizes.rounds)
+            t = step("1 throughput through the commands")
+            results["throughput"] = []
+            for backend in backends:
+                reason = usable(backend)
+                for kind, n in (("simple", sizes.simple), ("fork", sizes.fork)):
+                    step(f"1 throughput ({backend}, {kind})")
+                    results["throughput"].append(
+                        {"backend": backend, "worker": kind, "skipped": f"n/a ({reason})"}
+                        if reason
+                        else guarded("1", engine.throughput, env, backend, kind, n, sizes.rounds)
+                    )
+            if first is not None and sizes.scale_out:
+                step(f"1 scale-out ({first})")
+                results["scale_out"] = guarded("1", engine.scale_out, env, first, sizes.scale_out)
             step("1 enqueue cost")
             results["enqueue"] = guarded("1", engine.enqueue_cost, env, sizes.simple, sizes.enqueue_single)
             timings["1"] = time.monotonic() - t
@@ -185,8 +204,12 @@ def run(args: argparse.Namespace, sizes: Sizes, say: Any = print) -> dict[str, A
                 )
                 timings[f"4 {backend}"] = time.monotonic() - t
         if 6 in args.sections:
-            t = step("6 worker memory")
-            results["memory"] = guarded("6", engine.memory, env, sizes.memory_first, sizes.memory_total)
+            t = step(f"6 worker memory ({first})")
+            results["memory"] = (
+                guarded("6", engine.memory, env, first, sizes.memory_first, sizes.memory_total)
+                if first
+                else {"skipped": "n/a (no database)"}
+            )
             timings["6"] = time.monotonic() - t
         if 5 in args.sections:
             from bench.pages import pages

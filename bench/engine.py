@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,7 +30,7 @@ BARE_TIMEOUT = 1800
 
 def bare_queues(env: BenchEnv) -> list[Queue]:
     """Bare RQ on the same three-queue layout stask listens on (high, normal, low)."""
-    return [Queue(f"bare-{name}", connection=env.redis) for name in QUEUE_ORDER]
+    return [Queue(name, connection=env.redis) for name in BARE_QUEUES]
 
 
 def bare_jobs(n: int) -> list[Any]:
@@ -39,63 +41,171 @@ def bare_jobs(n: int) -> list[Any]:
 
 def finished_count(app: Any) -> int:
     db = app.extensions["stask"].db
-    count = db.session.scalar(sa.select(sa.func.count()).where(Task.status == int(Status.FINISHED)))
-    db.session.commit()
+    with app.app_context():
+        count = db.session.scalar(sa.select(sa.func.count()).where(Task.status == int(Status.FINISHED)))
+        db.session.commit()
     return int(count or 0)
 
 
-# -- 1. throughput --------------------------------------------------------------------------
-def _stask_round(env: BenchEnv, kind: str, n: int) -> dict[str, float]:
-    from stask.engine.processes import build_worker
+# -- 1. throughput through the real commands ---------------------------------------------------
+#: The bare side's queues: the same three-queue layout stask listens on (high, normal, low).
+BARE_QUEUES = [f"bare-{name}" for name in QUEUE_ORDER]
 
-    app = env.app("sqlite")
+
+def _stask_burst(env: BenchEnv, backend: str, kind: str, n: int, processes: int = 1, split: bool = False) -> float:
+    """Seconds of ``processes`` burst commands over ``n`` no-op tasks, their start-up subtracted.
+
+    The start-up is a burst of the same commands on empty queues just before: imports, app,
+    registration, the start-up reconcile (which then holds its lock, so the loaded burst does
+    not reconcile again). ``split`` gives every other process a second Redis URL (another
+    client set-up, as if on another host) for the same server.
+    """
+    app = env.app(backend)
     env.clear_tasks(app)
     env.flush_redis()
+    commands = [(env.stask_command(kind), env.other_redis_url() if split and i % 2 else None) for i in range(processes)]
+    name = f"stask-{backend}-{kind}-{processes}"
+    startup = env.run_commands(commands, backend, name)
+    startup_cpu = env.last_cpu
     with app.app_context():
-        stask = app.extensions["stask"]
-        enqueue_s, _ = measure(lambda: stask.create_many([NOOP] * n))
-        worker = build_worker(app, kind=kind)
-        run_s, _ = measure(lambda: worker.work(burst=True, logging_level="WARNING"))
-        done = finished_count(app)
+        app.extensions["stask"].create_many([NOOP] * n)
+    loaded = env.run_commands(commands, backend, name)
+    env.last_cpu -= startup_cpu  # the tasks' own CPU seconds, for the caller
+    done = finished_count(app)
     if done != n:
-        raise RuntimeError(f"stask {kind}: {done} of {n} tasks finished")
-    return {"enqueue_s": enqueue_s, "run_s": run_s}
+        raise RuntimeError(f"stask {kind} on {backend}: {done} of {n} tasks finished")
+    return max(loaded - startup, 1e-6)
 
 
-def _bare_round(env: BenchEnv, kind: str, n: int) -> dict[str, float]:
+def _bare_burst(env: BenchEnv, kind: str, n: int) -> float:
+    """Seconds of ``rq worker --burst`` over ``n`` pre-enqueued no-op jobs, its start-up subtracted."""
     env.flush_redis()
+    command = [(env.bare_command(kind), None)]
+    startup = env.run_commands(command, "sqlite", f"bare-{kind}")
+    startup_cpu = env.last_cpu
     queues = bare_queues(env)
-    enqueue_s, _ = measure(lambda: queues[1].enqueue_many(bare_jobs(n)))
-    worker = BARE_WORKERS[kind](queues, connection=env.redis)
-    run_s, _ = measure(lambda: worker.work(burst=True, logging_level="WARNING"))
+    queues[1].enqueue_many(bare_jobs(n))
+    loaded = env.run_commands(command, "sqlite", f"bare-{kind}")
+    env.last_cpu -= startup_cpu
     left = sum(q.count for q in queues) + sum(q.failed_job_registry.count for q in queues)
     if left:
         raise RuntimeError(f"bare RQ {kind}: {left} jobs not done")
-    return {"enqueue_s": enqueue_s, "run_s": run_s}
+    return max(loaded - startup, 1e-6)
 
 
-def throughput(env: BenchEnv, kind: str, n: int, rounds: int) -> dict[str, Any]:
-    """Burst over ``n`` pre-enqueued no-op jobs; rounds alternate, the best of each side counts."""
-    stask_rounds, bare_rounds = [], []
-    for _ in range(rounds):
-        bare_rounds.append(_bare_round(env, kind, n))
-        stask_rounds.append(_stask_round(env, kind, n))
-    best_stask = min(r["run_s"] for r in stask_rounds)
-    best_bare = min(r["run_s"] for r in bare_rounds)
-    stask_enqueue = min(r["enqueue_s"] for r in stask_rounds)
-    bare_enqueue = min(r["enqueue_s"] for r in bare_rounds)
-    return {
+def throughput(env: BenchEnv, backend: str, kind: str, n: int, rounds: int) -> dict[str, Any]:
+    """``flask stask worker --burst -w kind`` beside ``rq worker --burst``; rounds alternate, best counts."""
+    stask_runs, bare_runs, stask_cpu, bare_cpu = [], [], [], []
+    stats: dict[str, Any] | None = None
+    for index in range(rounds):
+        bare_runs.append(_bare_burst(env, kind, n))
+        bare_cpu.append(env.last_cpu)
+        if backend == "postgresql" and kind == "simple" and index == 0:
+            with pg_statistics(env) as stats:
+                stask_runs.append(_stask_burst(env, backend, kind, n))
+            stats = _per_task(stats, n)
+        else:
+            stask_runs.append(_stask_burst(env, backend, kind, n))
+        stask_cpu.append(env.last_cpu)
+    best_stask, best_bare = min(stask_runs), min(bare_runs)
+    result = {
+        "backend": backend,
         "worker": kind,
         "tasks": n,
         "rounds": rounds,
         "stask_per_s": n / best_stask,
         "bare_per_s": n / best_bare,
         "ratio": best_bare / best_stask,
-        "stask_end_to_end_per_s": n / (best_stask + stask_enqueue),
-        "bare_end_to_end_per_s": n / (best_bare + bare_enqueue),
-        "stask_runs_s": [r["run_s"] for r in stask_rounds],
-        "bare_runs_s": [r["run_s"] for r in bare_rounds],
+        "stask_runs_s": stask_runs,
+        "bare_runs_s": bare_runs,
+        # Worker processes' CPU per task (start-up taken out): steadier than wall time on a busy machine.
+        "stask_cpu_ms": 1000 * min(stask_cpu) / n,
+        "bare_cpu_ms": 1000 * min(bare_cpu) / n,
     }
+    if stats is not None:
+        result["pg_statistics"] = stats
+    return result
+
+
+def scale_out(env: BenchEnv, backend: str, n: int, counts: tuple[int, ...] = (1, 2, 4, 8)) -> dict[str, Any]:
+    """Tasks/s of 1..8 ``--worker-class simple`` burst processes, on one Redis URL and split over two."""
+    rows = []
+    for processes in counts:
+        for split in (False, True) if processes > 1 else (False,):
+            _stask_burst(env, backend, "simple", n, processes, split)
+            # From the rows: first start to last finish. Subtracting the start-up of several
+            # processes started at once (they share 2 cores) was noisier than the work itself.
+            seconds = _task_span(env.app(backend))
+            rows.append({"processes": processes, "split": split, "per_s": n / seconds, "seconds": seconds})
+    one = next(r["per_s"] for r in rows if r["processes"] == 1)
+    for row in rows:
+        row["speedup"] = row["per_s"] / one
+    return {"backend": backend, "tasks": n, "rows": rows, "urls": [env.redis_url, env.other_redis_url()]}
+
+
+def _task_span(app: Any) -> float:
+    """Seconds from the first task's start to the last one's finish (the rows' own times)."""
+    db = app.extensions["stask"].db
+    with app.app_context():
+        first, last = db.session.execute(sa.select(sa.func.min(Task.started_at), sa.func.max(Task.finished_at))).one()
+        db.session.commit()
+    return max((last - first).total_seconds(), 1e-6)
+
+
+@contextmanager
+def pg_statistics(env: BenchEnv) -> Iterator[dict[str, Any]]:
+    """PostgreSQL's own counts over the block: rows written to ``s_tasks``, commits, statements.
+
+    The counters a backend keeps are flushed when it exits; the bench's own connections are
+    closed before each reading so that theirs are in too. ``pg_stat_statements`` counts the
+    statements themselves when the extension is installed (it needs ``shared_preload_libraries``).
+    """
+    app = env.app("postgresql")
+    with app.app_context():
+        engine = app.extensions["stask"].db.engine
+    query = sa.text(
+        "SELECT t.n_tup_ins, t.n_tup_upd, t.n_tup_del, d.xact_commit FROM pg_stat_user_tables t,"
+        " pg_stat_database d WHERE t.relname = 's_tasks' AND d.datname = current_database()"
+    )
+    statements = sa.text(
+        "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements WHERE query ILIKE '%s_tasks%'"
+        " AND (query ILIKE 'UPDATE%' OR query ILIKE 'INSERT%')"
+    )
+
+    def read() -> dict[str, int]:
+        with app.app_context():
+            app.extensions["stask"].db.session.remove()
+        engine.dispose()
+        time.sleep(0.5)  # exited backends report asynchronously
+        with engine.connect() as connection:
+            connection.execute(sa.text("SELECT pg_stat_clear_snapshot()"))
+            ins, upd, dele, commits = connection.execute(query).one()
+            values = {"inserted": ins, "updated": upd, "deleted": dele, "commits": commits}
+            try:
+                with connection.begin_nested():
+                    values["statements"] = int(connection.execute(statements).scalar() or 0)
+            except sa.exc.DBAPIError:
+                pass
+            connection.rollback()
+        engine.dispose()
+        return {k: int(v) for k, v in values.items()}
+
+    out: dict[str, Any] = {}
+    before = read()
+    yield out
+    after = read()
+    out.update({k: after[k] - before[k] for k in after if k in before})
+
+
+def _per_task(stats: dict[str, Any], n: int) -> dict[str, Any]:
+    """Rows written per task (each INSERT/UPDATE of one row is one statement on this path)."""
+    stats = dict(stats)
+    stats["tasks"] = n
+    stats["rows_written_per_task"] = (stats["inserted"] + stats["updated"]) / n
+    stats["commits_per_task"] = stats["commits"] / n
+    if "statements" in stats:
+        stats["statements_per_task"] = stats["statements"] / n
+    return stats
 
 
 def enqueue_cost(env: BenchEnv, n_many: int, n_single: int) -> dict[str, Any]:
@@ -308,12 +418,12 @@ def _wait_all_finished(app: Any, n: int, timeout: float) -> float:
     return time.monotonic() - started
 
 
-def memory(env: BenchEnv, first: int, total: int, batch: int = 1000) -> dict[str, Any]:
-    """RSS of an in-process worker subprocess after ``total`` tasks minus after ``first``."""
-    app = env.app("sqlite")
+def memory(env: BenchEnv, backend: str, first: int, total: int, batch: int = 1000) -> dict[str, Any]:
+    """RSS of ``flask stask worker -w simple`` after ``total`` tasks minus after ``first``."""
+    app = env.app(backend)
     env.clear_tasks(app)
     env.flush_redis()
-    process = env.spawn_worker("sqlite", "simple")
+    process = env.spawn_worker(backend, "simple")
     try:
         with app.app_context():
             stask = app.extensions["stask"]
@@ -333,6 +443,7 @@ def memory(env: BenchEnv, first: int, total: int, batch: int = 1000) -> dict[str
         stop_process(process)
     env.clear_tasks(app)
     return {
+        "backend": backend,
         "first": first,
         "total": total,
         "rss_first_kb": rss_first,

@@ -34,10 +34,13 @@ from flask import Flask
 from bench import BENCH_WORKERS
 
 ROOT = Path(__file__).resolve().parents[1]
+#: The source tree the worker commands run from: another checkout to measure a before/after.
+WORKER_ROOT = Path(os.environ.get("STASK_BENCH_WORKER_ROOT") or ROOT)
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/5"
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/stask_bench"
-#: MariaDB for the pages bench (``make bench-pages``); the database is dropped and created again.
 DEFAULT_MARIADB_URL = "mysql+pymysql://root@127.0.0.1:3306/stask_bench"
+#: The order databases are measured in: PostgreSQL (production's) first when it is reachable.
+BACKEND_ORDER = ("postgresql", "sqlite", "mariadb")
 _CACHE_COUNTERS = ("l1_hits", "l2_hits", "misses", "evictions")
 
 
@@ -49,9 +52,12 @@ class Unavailable(Exception):
 class BenchEnv:
     redis_url: str
     postgres_url: str | None
+    mariadb_url: str | None = None
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="stask-bench-")))
     keep: bool = False
     _apps: dict[str, Flask] = field(default_factory=dict)
+    #: CPU seconds of the last :meth:`run_commands` (its processes, user + system).
+    last_cpu: float = 0.0
     #: Worker-cache counters saved before each flush of the Redis DB (section 7 adds them up).
     cache_totals: Counter[str] = field(default_factory=Counter)
 
@@ -75,8 +81,8 @@ class BenchEnv:
             return self.sqlite_url
         if backend == "postgresql" and self.postgres_url:
             return self.postgres_url
-        if backend == "mariadb":
-            return os.environ.get("STASK_BENCH_MARIADB_URL", DEFAULT_MARIADB_URL)
+        if backend == "mariadb" and self.mariadb_url:
+            return self.mariadb_url
         raise Unavailable(f"{backend}: no URL")
 
     def config(self, backend: str) -> dict[str, Any]:
@@ -164,17 +170,72 @@ class BenchEnv:
             STASK_WORKERS=BENCH_WORKERS,
             STASK_AUTO_ACTIVATE="1",
             STASK_INSTANCE_PATH=str(self.workdir / "instance"),
-            PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+            PYTHONPATH=os.pathsep.join(filter(None, [str(WORKER_ROOT), os.environ.get("PYTHONPATH")])),
         )
         return env
 
+    def other_redis_url(self) -> str:
+        """The same Redis server and DB by another name (127.0.0.1 <-> localhost): a second client set-up."""
+        parsed = urlparse(self.redis_url)
+        host = parsed.hostname or "127.0.0.1"
+        other = "localhost" if host != "localhost" else "127.0.0.1"
+        netloc = parsed.netloc.replace(host, other, 1)
+        return parsed._replace(netloc=netloc).geturl()
+
+    def stask_command(self, kind: str) -> list[str]:
+        """``flask --app wsgi stask worker --burst -w <kind>``: the command users run."""
+        target = "wsgi" if (WORKER_ROOT / "wsgi.py").exists() else "stask.app:create_app"
+        return [sys.executable, "-m", "flask", "--app", target, "stask", "worker", "--burst", "-w", kind]
+
+    def bare_command(self, kind: str, redis_url: str | None = None) -> list[str]:
+        """Bare ``rq worker --burst`` with RQ's own worker class, on the bench's three bare queues."""
+        from bench.engine import BARE_QUEUES
+
+        cls = {"simple": "rq.worker.SimpleWorker", "fork": "rq.worker.Worker"}[kind]
+        rq = str(Path(sys.executable).parent / "rq")
+        return [rq, "worker", "--burst", "-w", cls, "--url", redis_url or self.redis_url, *BARE_QUEUES]
+
+    def start_command(
+        self, argv: list[str], backend: str, name: str, redis_url: str | None = None
+    ) -> subprocess.Popen[bytes]:
+        """Start ``argv`` (a worker command) with the bench's environment; output to a log file."""
+        env = self.worker_env(backend)
+        if redis_url:
+            env["REDIS_URL"] = redis_url
+        log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 (closed with the process)
+        try:
+            return subprocess.Popen(argv, cwd=WORKER_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        finally:
+            log.close()
+
+    def run_commands(self, commands: list[tuple[list[str], str | None]], backend: str, name: str) -> float:
+        """Wall seconds for ``commands`` (argv, Redis URL) started together, until the last exits.
+
+        The CPU seconds they used (user + system, from ``wait4``) are left in :attr:`last_cpu`:
+        a figure the machine's other load disturbs far less than the wall time.
+        """
+        started = time.perf_counter()
+        processes = [self.start_command(argv, backend, name, url) for argv, url in commands]
+        failed, cpu = [], 0.0
+        for process in processes:
+            _, status, usage = os.wait4(process.pid, 0)
+            process.returncode = os.waitstatus_to_exitcode(status)
+            failed.append(process.returncode)
+            cpu += usage.ru_utime + usage.ru_stime
+        seconds = time.perf_counter() - started
+        self.last_cpu = cpu
+        if any(failed):
+            tail = (self.workdir / f"{name}.log").read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"{name}: exit status {failed}:\n{tail}")
+        return seconds
+
     def spawn_worker(self, backend: str, kind: str = "simple") -> subprocess.Popen[bytes]:
         """``flask stask worker -w <kind>`` as users run it; its log goes to a file (a pipe would fill)."""
-        target = "wsgi" if (ROOT / "wsgi.py").exists() else "stask.app:create_app"
+        target = "wsgi" if (WORKER_ROOT / "wsgi.py").exists() else "stask.app:create_app"
         log = open(self.workdir / f"worker-{backend}-{kind}.log", "ab")  # noqa: SIM115 (closed with the process)
         process = subprocess.Popen(
             [sys.executable, "-m", "flask", "--app", target, "stask", "worker", "-w", kind],
-            cwd=ROOT,
+            cwd=WORKER_ROOT,
             env=self.worker_env(backend),
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -250,6 +311,12 @@ def reset_schema(app: Flask, backend: str) -> None:
         with db.engine.begin() as connection:
             connection.execute(sa.text("DROP SCHEMA public CASCADE"))
             connection.execute(sa.text("CREATE SCHEMA public"))
+    elif backend == "mariadb":
+        name = db.engine.url.database
+        with db.engine.begin() as connection:
+            connection.execute(sa.text(f"DROP DATABASE `{name}`"))
+            connection.execute(sa.text(f"CREATE DATABASE `{name}`"))
+        db.engine.dispose()
     upgrade()
     # Alembic's logging setup disables existing loggers; stask's errors must stay visible.
     logging.getLogger("stask").disabled = False

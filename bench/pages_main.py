@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask
 
-from bench.env import DEFAULT_POSTGRES_URL, DEFAULT_REDIS_URL, BenchEnv
+from bench.env import DEFAULT_MARIADB_URL, DEFAULT_POSTGRES_URL, DEFAULT_REDIS_URL, BenchEnv
 from bench.pages import fill, time_pages
 
 #: Rows per database: the issue's scale (PostgreSQL is the production database).
@@ -72,7 +72,7 @@ def run_backend(env: BenchEnv, backend: str, rows: int, args: argparse.Namespace
 def main(argv: list[str] | None = None) -> int:
     args = arguments(argv)
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    env = BenchEnv(args.redis_url, args.postgres_url)
+    env = BenchEnv(args.redis_url, args.postgres_url, os.environ.get("STASK_BENCH_MARIADB_URL", DEFAULT_MARIADB_URL))
     misses = 0
     try:
         for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:

@@ -28,6 +28,7 @@ from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 
 from . import forking
+from .engine import idle_ping
 from .engine.context import EXTENSION_KEY as ENGINE_KEY
 from .models import Base, Worker
 from .monitoring import rollups  # noqa: F401  (registers s_stats_hourly on Base.metadata)
@@ -99,6 +100,7 @@ class STask:
         for spec in declared():
             if not spec.secret:
                 app.config.setdefault(spec.key, getattr(settings, spec.name))
+        own_engines = False
         if self._own_db is None and "sqlalchemy" in app.extensions:
             self.db = app.extensions["sqlalchemy"]  # the host's own instance, configured by the host
         elif "sqlalchemy" not in app.extensions:
@@ -107,7 +109,8 @@ class STask:
                 os.makedirs(app.instance_path, exist_ok=True)
                 uri = "sqlite:///" + os.path.join(app.instance_path, "stask.db")
             app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(uri)
-            app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(app.config["SQLALCHEMY_DATABASE_URI"]))
+            options = engine_options(app.config["SQLALCHEMY_DATABASE_URI"])
+            own_engines = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", options) is options
             self.db.init_app(app)
         runtime = Runtime(app, settings)
         service = Service(self.db, runtime)
@@ -118,6 +121,10 @@ class STask:
         with app.app_context():
             engines = list(self.db.engines.values())
         _configure_sqlite(engines)
+        if own_engines:
+            for server in engines:
+                if server.dialect.name != "sqlite":
+                    idle_ping.install(server)
         app.extensions["stask.fork"] = fork_hook = _DisposeAfterFork(engines)
         forking.after_fork_in_child(fork_hook)
 
@@ -180,7 +187,8 @@ class STask:
 def engine_options(uri: str) -> dict[str, Any]:
     if uri.startswith("sqlite"):
         return {"connect_args": {"timeout": 30}}
-    return {"pool_pre_ping": True, "pool_recycle": 1800}
+    # Pinged when idle instead of at every checkout (stask.engine.idle_ping, installed below).
+    return {"pool_recycle": 1800}
 
 
 def _configure_sqlite(engines: list[sa.Engine]) -> None:

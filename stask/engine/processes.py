@@ -204,6 +204,7 @@ class StaskWorkerMixin:
                 self.heartbeat()
                 if self.should_run_maintenance_tasks:  # type: ignore[attr-defined]
                     self.run_maintenance_tasks()
+                waited = time.monotonic()
                 try:
                     result = self.queue_class.dequeue_any(  # type: ignore[attr-defined]
                         self._ordered_queues,  # type: ignore[attr-defined]
@@ -220,7 +221,8 @@ class StaskWorkerMixin:
                     self.reorder_queues(reference_queue=queue)  # type: ignore[attr-defined]
                     job.redis_server_version = self.get_redis_server_version()  # type: ignore[attr-defined]
                     self.log.info("Worker %s: %s: %s", self.name, queue.name, job.id)  # type: ignore[attr-defined]
-                self.heartbeat()
+                if time.monotonic() - waited > 1.0:  # a long wait: renew the worker's TTL (RQ's own step does it once)
+                    self.heartbeat()
                 return result
 
         try:

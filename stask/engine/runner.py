@@ -14,6 +14,7 @@ import os
 import socket
 import time
 import traceback
+import weakref
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
@@ -224,8 +225,36 @@ def _finish_statement(columns: tuple[str, ...], follow_up: bool = False) -> sa.U
     return statement
 
 
+#: Per engine, its autocommit form (same pool): see :func:`_alone`.
+_AUTOCOMMIT: weakref.WeakKeyDictionary[sa.Engine, sa.Engine] = weakref.WeakKeyDictionary()
+
+
+def _alone(ctx: EngineContext, statement: sa.Update, params: dict[str, Any]) -> int | None:
+    """Run a statement that is a transaction by itself in autocommit mode; None: use the session.
+
+    On PostgreSQL that is one round trip instead of three (BEGIN, the UPDATE, COMMIT), the
+    largest cost of a no-op task there. Only when the session has no transaction of its own
+    (an action may leave work that its task's end must commit with it, as before), and not on
+    SQLite (no second connection to lock the file) nor MariaDB (switching autocommit on a
+    pooled connection costs round trips of its own, and its UPDATE needs no BEGIN anyway).
+    """
+    if ctx.session().in_transaction():
+        return None
+    engine = ctx.db.engine
+    if engine.dialect.name != "postgresql":
+        return None
+    autocommit = _AUTOCOMMIT.get(engine)
+    if autocommit is None:
+        autocommit = _AUTOCOMMIT[engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
+    with autocommit.connect() as connection:
+        return int(connection.execute(statement, params).rowcount)
+
+
 def _execute_one(ctx: EngineContext, statement: sa.Update, params: dict[str, Any]) -> int:
-    """Execute and commit on the session's connection (no second connection to lock SQLite)."""
+    """Execute and commit alone, else on the session's connection (no second connection to lock SQLite)."""
+    count = _alone(ctx, statement, params)
+    if count is not None:
+        return count
     session = ctx.session
     count = session.connection().execute(statement, params).rowcount
     session.commit()
@@ -588,11 +617,15 @@ def _record(
     (only when a notification rule may match) records the event's deliveries in that same
     transaction. Returns the payloads to enqueue after the commit.
     """
+    # No notification to record with it: the plain form alone, when it matches, is the whole transaction.
+    alone = None if notify is not None else _alone(ctx, _finish_statement(columns), params)
+    if alone == 1:
+        return []
     session = ctx.session
     connection = session.connection()
     released: list[dict[str, Any]] = []
     follow_up = False
-    if connection.execute(_finish_statement(columns), params).rowcount != 1:
+    if alone == 0 or connection.execute(_finish_statement(columns), params).rowcount != 1:
         if connection.execute(_finish_statement(columns, follow_up=True), params).rowcount != 1:
             session.commit()
             return None

@@ -143,6 +143,27 @@ def test_a_failing_signal_receiver_changes_nothing_for_the_task(app: Flask, stas
     assert fresh(stask, task.id).status == Status.FINISHED
 
 
+def test_work_an_action_leaves_uncommitted_is_committed_with_its_tasks_end(app: Flask, stask: Any) -> None:
+    """The finish goes alone in autocommit (PostgreSQL) only when the session holds nothing:
+    what the task path left in the session's transaction is committed with the task's end, as
+    when the finish always ran in that transaction."""
+    from stask import signals
+
+    def leave_pending(sender: Any, task: dict[str, Any]) -> None:
+        stask.db.session.execute(sa.update(Worker).where(Worker.identifier == "echo").values(title="left pending"))
+
+    signals.task_started.connect(leave_pending)
+    try:
+        task = stask.create("echo", "say")
+        run_worker(app)
+    finally:
+        signals.task_started.disconnect(leave_pending)
+    with stask.db.engine.connect() as other:  # committed, seen from another connection
+        title = other.scalar(sa.select(Worker.title).where(Worker.identifier == "echo"))
+        status = other.scalar(sa.select(Task.status).where(Task.id == task.id))
+    assert (title, status) == ("left pending", Status.FINISHED)
+
+
 # -- workers that cannot be loaded or constructed ------------------------------------------------------
 def point_worker_at(stask: Any, identifier: str, class_path: str) -> None:
     stask.db.session.execute(sa.update(Worker).where(Worker.identifier == identifier).values(class_path=class_path))
