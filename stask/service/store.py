@@ -57,8 +57,7 @@ def insert_tasks(session: Session, columns: list[dict[str, Any]]) -> list[int]:
     SQLite and MariaDB give a statement's rows ascending ids in the order of its VALUES (a
     rowid above the largest; InnoDB's counter, whatever ``innodb_autoinc_lock_mode``, never
     hands a row of one statement a smaller id than an earlier row's), so sorting the
-    returned ids restores the input order. Rows of differing shapes fall back to
-    SQLAlchemy's executemany (its "insertmanyvalues").
+    returned ids restores the input order. Rows of differing shapes are inserted shape by shape.
     """
     table = TASKS
     if not columns:
@@ -71,12 +70,8 @@ def insert_tasks(session: Session, columns: list[dict[str, Any]]) -> list[int]:
     shape = columns[0].keys()
     dialect = session.get_bind().dialect
     if any(row.keys() != shape for row in columns):
-        if dialect.name == "postgresql":
-            ids = _draw_ids(session, len(columns))
-            session.execute(sa.insert(table), [dict(values, id=i) for i, values in zip(ids, columns, strict=True)])
-            return ids
-        return sorted(int(i) for i in session.execute(sa.insert(table).returning(table.c.id), columns).scalars())
-    bulk = _BulkRows(list(shape), columns, dialect)
+        return _insert_by_shape(session, columns)
+    bulk = _BulkRows(list(shape), columns, dialect, _defaults(shape))
     if dialect.name == "postgresql":
         ids = _draw_ids(session, len(columns))
         for start, end in bulk.chunks(INSERT_ROWS):
@@ -89,6 +84,35 @@ def insert_tasks(session: Session, columns: list[dict[str, Any]]) -> list[int]:
     found: list[int] = []
     for start, end in bulk.chunks(rows):
         found.extend(sorted(insert(session, bulk, start, end)))
+    return found
+
+
+def _insert_by_shape(session: Session, columns: list[dict[str, Any]]) -> list[int]:
+    """Rows of several shapes (a dependent cancelled at creation has a message and an end):
+    each shape in bulk, the ids put back in input order. (One executemany would take the
+    first row's keys for every row and drop the others' extra values.)"""
+    shapes: dict[frozenset[str], list[int]] = {}
+    for position, row in enumerate(columns):
+        shapes.setdefault(frozenset(row), []).append(position)
+    ids = [0] * len(columns)
+    for positions in shapes.values():
+        for position, task_id in zip(positions, insert_tasks(session, [columns[p] for p in positions]), strict=True):
+            ids[position] = task_id
+    return ids
+
+
+def _defaults(shape: Any) -> dict[str, Any]:
+    """The Python-side defaults SQLAlchemy's own INSERT would fill in for columns the rows lack
+    (evaluated once for all of them: ``created_at`` is one moment for the batch)."""
+    found: dict[str, Any] = {}
+    for column in TASKS.c:
+        default: Any = column.default
+        if column.name in shape or default is None or column.primary_key:
+            continue
+        if default.is_scalar:
+            found[column.name] = default.arg
+        elif default.is_callable:
+            found[column.name] = default.arg(None)  # SQLAlchemy's wrapper of a no-argument callable
     return found
 
 
@@ -110,25 +134,33 @@ class _BulkRows:
     column type's bind processor for the dialect, as SQLAlchemy's own INSERT would.
     """
 
-    def __init__(self, names: list[str], rows: list[dict[str, Any]], dialect: sa.Dialect) -> None:
+    def __init__(
+        self, names: list[str], rows: list[dict[str, Any]], dialect: sa.Dialect, defaults: dict[str, Any]
+    ) -> None:
         self.constants: dict[str, Any] = {}
         self.varying: dict[str, list[Any]] = {}
         self.types: dict[str, str] = {}
         self.sizes: list[int] | None = None
-        for name in names:
+        for name in [*names, *defaults]:
             column = TASKS.c[name]
             kind = column.type.dialect_impl(dialect)
             self.types[name] = kind.compile(dialect=dialect)
             process = kind.bind_processor(dialect)
             if dialect.name == "postgresql" and isinstance(column.type, sa.JSON):
                 process = _json_text  # to text, cast to JSON by the statement
-            values = [row[name] for row in rows]
+            values = [row[name] for row in rows] if name not in defaults else [defaults[name]]
+            if isinstance(column.type, sa.JSON) and process:
+                # Compared as stored: {"a": 1} == {"a": True} == {"a": 1.0} in Python, not in JSON.
+                values = [process(v) for v in values]
+                process = None
             if _all_equal(values):
                 self.constants[name] = process(values[0]) if process else values[0]
             else:
                 self.varying[name] = [process(v) for v in values] if process else values
-                if isinstance(column.type, sa.JSON):
-                    self.sizes = [len(v) if isinstance(v, str) else 0 for v in self.varying[name]]
+                if isinstance(column.type, sa.JSON):  # the values that can be large
+                    sizes = [len(v) if isinstance(v, str | bytes) else 0 for v in self.varying[name]]
+                    before = self.sizes or [0] * len(sizes)
+                    self.sizes = [a + b for a, b in zip(before, sizes, strict=True)]
         if not self.varying:  # every row alike: one column still says how many rows there are
             name = next(iter(self.constants))
             self.varying[name] = [self.constants.pop(name)] * len(rows)
