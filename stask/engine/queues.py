@@ -33,6 +33,11 @@ def job_id(task_id: int, attempt: int) -> str:
     return f"stask-{task_id}-{attempt}"
 
 
+def at_front(payload: dict[str, Any]) -> bool:
+    """A retry (an attempt after the first) goes to the front of its queue: see :meth:`Transport.enqueue`."""
+    return payload["attempts"] > 0
+
+
 def description(payload: dict[str, Any]) -> str:
     """What ``rq info`` and RQ's logs show of a job."""
     return f"stask task {payload['id']} {payload['identifier']}.{payload['action']}"
@@ -111,7 +116,7 @@ class Transport:
             args=(payload,),
             description=description(payload),
             timeout=payload["timeout"],
-            at_front=payload["attempts"] > 0,
+            at_front=at_front(payload),
         )
 
     def _schedule(self, payload: dict[str, Any], pipe: Any) -> None:
@@ -126,7 +131,7 @@ class Transport:
             job_id=job_id(payload["id"], payload["attempts"] + 1),
             description=description(payload),
         )
-        job.enqueue_at_front = payload["attempts"] > 0
+        job.enqueue_at_front = at_front(payload)
         queue.schedule_job(job, _whole_second_after(payload["start_at"]), pipeline=pipe)
 
     def live_job_ids(self, overdue_after: float | None = None, silent_after: float | None = None) -> set[str]:
