@@ -1,8 +1,9 @@
 """Tasks: create, read, retry, cancel, delete, list and clean up.
 
 Every method needs an app context (like Flask-SQLAlchemy). Statement counts matter here:
-``create`` is one INSERT and one Redis pipeline; ``create_many`` one executemany INSERT
-(plus, on PostgreSQL, one SELECT drawing the ids) and one pipeline, however many tasks. Both
+``create`` is one INSERT and one Redis write; ``create_many`` one multi-row INSERT per chunk
+of 10,000 rows (plus, on PostgreSQL, one SELECT drawing the ids: ``store.insert_tasks``) and
+one Redis write (``stask.engine.bulk_jobs``), however many tasks. Both
 also read the worker-cache version once (one ``GET``, see ``stask.workers.registry``).
 Neither needs Redis to store the rows: without it, workers are read from the database and
 the rows wait, queued, for the reconcile step to enqueue them.
