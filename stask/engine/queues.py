@@ -20,6 +20,7 @@ from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 from rq.utils import utcparse
 
 from ..enums import QUEUE_ORDER
+from . import bulk_jobs
 
 #: Dotted path of the function every job runs (kept stable: jobs in Redis refer to it by name).
 JOB_FUNCTION = "stask.engine.runner.run_task"
@@ -33,6 +34,16 @@ FAILURE_TTL = 7 * 86400
 
 def job_id(task_id: int, attempt: int) -> str:
     return f"stask-{task_id}-{attempt}"
+
+
+def at_front(payload: dict[str, Any]) -> bool:
+    """A retry (an attempt after the first) goes to the front of its queue: see :meth:`Transport.enqueue`."""
+    return payload["attempts"] > 0
+
+
+def description(payload: dict[str, Any]) -> str:
+    """What ``rq info`` and RQ's logs show of a job."""
+    return f"stask task {payload['id']} {payload['identifier']}.{payload['action']}"
 
 
 def _aware(moment: datetime) -> datetime:
@@ -70,7 +81,11 @@ class Transport:
         return [self.queues[name] for name in (names or QUEUE_ORDER)]
 
     def enqueue(self, payloads: list[dict[str, Any]], now: datetime, *, reschedule: bool = False) -> None:
-        """Enqueue (or schedule, for a future ``start_at``) every payload in one pipeline.
+        """Enqueue (or schedule, for a future ``start_at``) every payload.
+
+        Due jobs go out in one write (:mod:`stask.engine.bulk_jobs`: the keys RQ's
+        ``enqueue_many`` writes, without its per-job cost); jobs due later, and with
+        ``reschedule`` the removal of overdue scheduled copies, in one pipeline before it.
 
         A retry (an attempt after the first) goes to the front of its priority's queue, now or
         when the scheduler moves it there (RQ honours the job's ``enqueue_at_front``): a due
@@ -78,42 +93,49 @@ class Transport:
         """
         if not payloads:
             return
-        pipe = self.connection.pipeline()
-        immediate: dict[str, list[Any]] = {}
-        for payload in payloads:
-            queue = self.queues[payload["priority"]]
-            retry = payload["attempts"] > 0
-            data = Queue.prepare_data(
-                JOB_FUNCTION,
-                args=(payload,),
-                timeout=payload["timeout"],
-                result_ttl=RESULT_TTL,
-                failure_ttl=FAILURE_TTL,
-                job_id=job_id(payload["id"], payload["attempts"] + 1),
-                description=f"stask task {payload['id']} {payload['identifier']}.{payload['action']}",
-                at_front=retry,
-            )
-            start_at = payload.get("start_at")
-            if start_at and start_at > now:
-                job = queue.create_job(
-                    data.func,
-                    args=data.args,
-                    timeout=data.timeout,
-                    result_ttl=data.result_ttl,
-                    failure_ttl=data.failure_ttl,
-                    job_id=data.job_id,
-                    description=data.description,
-                )
-                job.enqueue_at_front = retry
-                queue.schedule_job(job, _whole_second_after(start_at), pipeline=pipe)
-            else:
-                immediate.setdefault(queue.name, []).append(data)
-        for name, datas in immediate.items():
-            queue = self.queues[name]
-            queue.enqueue_many(datas, pipeline=pipe)
+        due = [p for p in payloads if not (p.get("start_at") and p["start_at"] > now)]
+        later = [p for p in payloads if p.get("start_at") and p["start_at"] > now]
+        if later or (reschedule and due):
+            pipe = self.connection.pipeline()
+            for payload in later:
+                self._schedule(payload, pipe)
             if reschedule:  # an overdue scheduled copy would otherwise be delivered a second time
-                pipe.zrem(ScheduledJobRegistry(queue=queue).key, *[d.job_id for d in datas])
-        pipe.execute()
+                for name, queue in self.queues.items():
+                    ids = [job_id(p["id"], p["attempts"] + 1) for p in due if p["priority"] == name]
+                    if ids:
+                        pipe.zrem(ScheduledJobRegistry(queue=queue).key, *ids)
+            pipe.execute()
+        if due:
+            writes, replies = bulk_jobs.encode(map(self._bulk_job, due), bulk_jobs.JobWriter(RESULT_TTL, FAILURE_TTL))
+            bulk_jobs.write(self.connection, writes, replies)
+
+    def _bulk_job(self, payload: dict[str, Any]) -> bulk_jobs.BulkJob:
+        queue = self.queues[payload["priority"]]
+        return bulk_jobs.BulkJob(
+            job_id=job_id(payload["id"], payload["attempts"] + 1),
+            queue_key=queue.key,
+            origin=queue.name,
+            func_name=JOB_FUNCTION,
+            args=(payload,),
+            description=description(payload),
+            timeout=payload["timeout"],
+            at_front=at_front(payload),
+        )
+
+    def _schedule(self, payload: dict[str, Any], pipe: Any) -> None:
+        """RQ's own scheduling of a job due later (rare in bulk: kept on RQ's path)."""
+        queue = self.queues[payload["priority"]]
+        job = queue.create_job(
+            JOB_FUNCTION,
+            args=(payload,),
+            timeout=payload["timeout"],
+            result_ttl=RESULT_TTL,
+            failure_ttl=FAILURE_TTL,
+            job_id=job_id(payload["id"], payload["attempts"] + 1),
+            description=description(payload),
+        )
+        job.enqueue_at_front = at_front(payload)
+        queue.schedule_job(job, _whole_second_after(payload["start_at"]), pipeline=pipe)
 
     def live_job_ids(self, overdue_after: float | None = None, silent_after: float | None = None) -> set[str]:
         """Every job id queued, scheduled or executing on our queues.

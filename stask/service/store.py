@@ -34,35 +34,233 @@ _DUE_SINCE = sa.func.coalesce(Task.start_at, Task.created_at)
 
 
 # -- inserting -------------------------------------------------------------------------------
+#: Rows per INSERT of a bulk insert, and the bytes of their varying values: bounds one
+#: statement's size (MariaDB's ``max_allowed_packet`` is 16 MiB by default) and its memory.
+INSERT_ROWS = 10_000
+INSERT_BYTES = 4 << 20
+#: SQLite's bound on a statement's parameters (``SQLITE_MAX_VARIABLE_NUMBER`` since 3.32).
+SQLITE_PARAMETERS = 32_766
+
+
 def insert_tasks(session: Session, columns: list[dict[str, Any]]) -> list[int]:
     """INSERT rows; returns their ids in input order.
 
-    One row: one INSERT. Many on PostgreSQL: the ids are drawn from the table's sequence
-    first (one SELECT), then a plain executemany INSERT runs in psycopg's pipeline mode (4x
-    faster than INSERT ... RETURNING over 10,000 rows). Elsewhere: an executemany with
-    RETURNING, which SQLAlchemy's "insertmanyvalues" sends as one multi-row INSERT per batch
-    from a statement compiled once; ids within one statement are assigned in row order and
-    batches run in order, so sorting them restores the input order.
+    One row: one INSERT. Many rows of one shape (the same keys, as ``create_many`` and every
+    caller make them): one multi-row statement per chunk (:data:`INSERT_ROWS` rows), whose
+    columns holding one value for every row are sent once, not once per row, and whose
+    values are converted as SQLAlchemy converts them (its bind processors):
+
+    * PostgreSQL: the ids are drawn from the table's sequence first (one SELECT for all
+      chunks), then ``INSERT ... SELECT ... FROM unnest(<one array per varying column>)``:
+      a handful of parameters however many rows; no order of RETURNING is relied on.
+    * SQLite: ``INSERT ... SELECT ... FROM (VALUES (...), ...) RETURNING id``.
+    * MariaDB: ``INSERT ... VALUES (...), ... RETURNING id`` with the constants inlined as
+      literals escaped once by the driver (PyMySQL escapes every bound value in Python).
+
+    SQLite and MariaDB give a statement's rows ascending ids in the order of its VALUES (a
+    rowid above the largest; InnoDB's counter, whatever ``innodb_autoinc_lock_mode``, never
+    hands a row of one statement a smaller id than an earlier row's), so sorting the
+    returned ids restores the input order. Rows of differing shapes are inserted shape by shape.
     """
     table = TASKS
+    if not columns:
+        return []
     if len(columns) == 1:
         result = cast(sa.CursorResult[Any], session.execute(sa.insert(table).values(**columns[0])))
         key = result.inserted_primary_key
         assert key is not None  # an INSERT of one row always has one
         return [int(key[0])]
-    if session.get_bind().dialect.name == "postgresql":
-        ids = [
-            int(i)
-            for i in session.execute(
-                sa.text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"),
-                {"table": table.name, "n": len(columns)},
-            ).scalars()
-        ]
-        session.execute(
-            sa.insert(table), [dict(values, id=task_id) for task_id, values in zip(ids, columns, strict=True)]
-        )
+    shape = columns[0].keys()
+    dialect = session.get_bind().dialect
+    if any(row.keys() != shape for row in columns):
+        return _insert_by_shape(session, columns)
+    bulk = _BulkRows(list(shape), columns, dialect, _defaults(shape))
+    if dialect.name == "postgresql":
+        ids = _draw_ids(session, len(columns))
+        for start, end in bulk.chunks(INSERT_ROWS):
+            _insert_unnest(session, bulk, start, end, ids[start:end])
         return ids
-    return sorted(int(i) for i in session.execute(sa.insert(table).returning(table.c.id), columns).scalars())
+    rows = INSERT_ROWS
+    if dialect.name == "sqlite":
+        rows = min(rows, SQLITE_PARAMETERS // max(1, len(bulk.varying)))
+    insert = _insert_values if dialect.name == "sqlite" else _insert_literals
+    found: list[int] = []
+    for start, end in bulk.chunks(rows):
+        found.extend(sorted(insert(session, bulk, start, end)))
+    return found
+
+
+def _insert_by_shape(session: Session, columns: list[dict[str, Any]]) -> list[int]:
+    """Rows of several shapes (a dependent cancelled at creation has a message and an end):
+    each shape in bulk, the ids put back in input order. (One executemany would take the
+    first row's keys for every row and drop the others' extra values.)"""
+    shapes: dict[frozenset[str], list[int]] = {}
+    for position, row in enumerate(columns):
+        shapes.setdefault(frozenset(row), []).append(position)
+    ids = [0] * len(columns)
+    for positions in shapes.values():
+        for position, task_id in zip(positions, insert_tasks(session, [columns[p] for p in positions]), strict=True):
+            ids[position] = task_id
+    return ids
+
+
+def _defaults(shape: Any) -> dict[str, Any]:
+    """The Python-side defaults SQLAlchemy's own INSERT would fill in for columns the rows lack
+    (evaluated once for all of them: ``created_at`` is one moment for the batch)."""
+    found: dict[str, Any] = {}
+    for column in TASKS.c:
+        default: Any = column.default
+        if column.name in shape or default is None or column.primary_key:
+            continue
+        if default.is_scalar:
+            found[column.name] = default.arg
+        elif default.is_callable:
+            found[column.name] = default.arg(None)  # SQLAlchemy's wrapper of a no-argument callable
+    return found
+
+
+def _draw_ids(session: Session, count: int) -> list[int]:
+    """``count`` new ids from the table's sequence (PostgreSQL): one statement."""
+    return [
+        int(i)
+        for i in session.execute(
+            sa.text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"),
+            {"table": TASKS.name, "n": count},
+        ).scalars()
+    ]
+
+
+class _BulkRows:
+    """Rows of one shape, split into the columns with one value for all and the varying ones.
+
+    Values are converted once per column (constants) or once per value (varying) by the
+    column type's bind processor for the dialect, as SQLAlchemy's own INSERT would.
+    """
+
+    def __init__(
+        self, names: list[str], rows: list[dict[str, Any]], dialect: sa.Dialect, defaults: dict[str, Any]
+    ) -> None:
+        self.constants: dict[str, Any] = {}
+        self.varying: dict[str, list[Any]] = {}
+        self.types: dict[str, str] = {}
+        self.sizes: list[int] | None = None
+        for name in [*names, *defaults]:
+            column = TASKS.c[name]
+            kind = column.type.dialect_impl(dialect)
+            self.types[name] = kind.compile(dialect=dialect)
+            process = kind.bind_processor(dialect)
+            if dialect.name == "postgresql" and isinstance(column.type, sa.JSON):
+                process = _json_text  # to text, cast to JSON by the statement
+            values = [row[name] for row in rows] if name not in defaults else [defaults[name]]
+            if isinstance(column.type, sa.JSON) and process:
+                # Compared as stored: {"a": 1} == {"a": True} == {"a": 1.0} in Python, not in JSON.
+                values = [process(v) for v in values]
+                process = None
+            if _all_equal(values):
+                self.constants[name] = process(values[0]) if process else values[0]
+            else:
+                self.varying[name] = [process(v) for v in values] if process else values
+                if isinstance(column.type, sa.JSON):  # the values that can be large
+                    sizes = [len(v) if isinstance(v, str | bytes) else 0 for v in self.varying[name]]
+                    before = self.sizes or [0] * len(sizes)
+                    self.sizes = [a + b for a, b in zip(before, sizes, strict=True)]
+        if not self.varying:  # every row alike: one column still says how many rows there are
+            name = next(iter(self.constants))
+            self.varying[name] = [self.constants.pop(name)] * len(rows)
+        self.count = len(rows)
+
+    def chunks(self, rows: int) -> list[tuple[int, int]]:
+        """(start, end) of consecutive chunks of at most ``rows`` rows and about :data:`INSERT_BYTES`."""
+        bounds: list[tuple[int, int]] = []
+        start = 0
+        while start < self.count:
+            end = min(self.count, start + rows)
+            if self.sizes is not None:
+                total = 0
+                for index in range(start, end):
+                    total += self.sizes[index]
+                    if total > INSERT_BYTES and index > start:
+                        end = index
+                        break
+            bounds.append((start, end))
+            start = end
+        return bounds
+
+
+def _all_equal(values: list[Any]) -> bool:
+    """Equal values of equal types (``==`` alone holds 1 equal to True and to 1.0)."""
+    return values.count(values[0]) == len(values) and len(set(map(type, values))) == 1
+
+
+def _json_text(value: Any) -> str:
+    """What SQLAlchemy's JSON type sends (``json.dumps``; None is the JSON ``null``)."""
+    return json.dumps(value)
+
+
+def _insert_unnest(session: Session, bulk: _BulkRows, start: int, end: int, ids: list[int]) -> None:
+    """PostgreSQL: one ``INSERT ... SELECT ... FROM unnest(...)`` with the ids drawn before."""
+    quote = session.get_bind().dialect.identifier_preparer.quote
+    params: dict[str, Any] = {"p0": ids}
+    arrays = ["CAST(:p0 AS BIGINT[])"]
+    names = ["id"]
+    for name, values in bulk.varying.items():
+        key = f"p{len(params)}"
+        params[key] = values[start:end]
+        arrays.append(f"CAST(:{key} AS {bulk.types[name]}[])")
+        names.append(name)
+    constants = []
+    for name, value in bulk.constants.items():
+        key = f"p{len(params)}"
+        params[key] = value
+        constants.append(f"CAST(:{key} AS {bulk.types[name]})")
+        names.append(name)
+    selected = ", ".join(["u.*", *constants])
+    session.execute(
+        sa.text(
+            f"INSERT INTO {quote(TASKS.name)} ({', '.join(quote(n) for n in names)}) "
+            f"SELECT {selected} FROM unnest({', '.join(arrays)}) AS u"
+        ),
+        params,
+    )
+
+
+def _insert_values(session: Session, bulk: _BulkRows, start: int, end: int) -> list[int]:
+    """SQLite: one ``INSERT ... SELECT ... FROM (VALUES ...) RETURNING id``; constants bound once."""
+    quote = session.get_bind().dialect.identifier_preparer.quote
+    names = [*bulk.varying, *bulk.constants]
+    width = len(bulk.varying)
+    row = "(" + ", ".join(["?"] * width) + ")"
+    parameters: list[Any] = list(bulk.constants.values())  # their marks come first in the text
+    for values in zip(*(v[start:end] for v in bulk.varying.values()), strict=True):
+        parameters.extend(values)
+    selected = ", ".join(["*", *(["?"] * len(bulk.constants))])
+    statement = (
+        f"INSERT INTO {quote(TASKS.name)} ({', '.join(quote(n) for n in names)}) "
+        f"SELECT {selected} FROM (VALUES {', '.join([row] * (end - start))}) RETURNING id"
+    )
+    return [int(i) for i in session.connection().exec_driver_sql(statement, tuple(parameters)).scalars()]
+
+
+def _insert_literals(session: Session, bulk: _BulkRows, start: int, end: int) -> list[int]:
+    """MariaDB: one multi-row ``INSERT ... VALUES ... RETURNING id``; the constants are escaped
+    once by the driver (``Cursor.mogrify``) and written into every row as literals."""
+    connection = session.connection()
+    quote = connection.dialect.identifier_preparer.quote
+    names = [*bulk.varying, *bulk.constants]
+    cursor: Any = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        constants = cursor.mogrify("".join(", %s" for _ in bulk.constants), tuple(bulk.constants.values()))
+    finally:
+        cursor.close()
+    row = "(" + ", ".join(["%s"] * len(bulk.varying)) + constants.replace("%", "%%") + ")"
+    parameters: list[Any] = []
+    for values in zip(*(v[start:end] for v in bulk.varying.values()), strict=True):
+        parameters.extend(values)
+    statement = (
+        f"INSERT INTO {quote(TASKS.name)} ({', '.join(quote(n) for n in names)}) "
+        f"VALUES {', '.join([row] * (end - start))} RETURNING id"
+    )
+    return [int(i) for i in connection.exec_driver_sql(statement, tuple(parameters)).scalars()]
 
 
 # -- guarded changes (the row count says whether the row was in the expected state) ----------
