@@ -8,6 +8,7 @@ says how many statements it runs. No function commits; the service decides when.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
