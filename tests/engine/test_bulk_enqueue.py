@@ -125,7 +125,7 @@ def test_rq_reads_the_jobs_back_as_it_wrote_them(client: redis.Redis) -> None:
         assert (job.func_name, job.args, job.kwargs) == (JOB_FUNCTION, (p,), {})
         assert (job.timeout, job.result_ttl, job.failure_ttl, job.origin) == (
             p["timeout"],
-            0,
+            RESULT_TTL,
             FAILURE_TTL,
             p["priority"],
         )
