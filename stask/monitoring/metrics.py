@@ -8,12 +8,22 @@ Cost at scale. A window is split into whole hours already rolled up into
 ``s_stats_hourly`` (read as a few small rows each) and at most two raw edges — the
 partial first hour and the hours not yet closed — scanned through the ``finished_at``
 index. Each scan is four ``GROUP BY`` statements (outcomes, run-time values, wait-time
-values, error messages); the values come back as a histogram (one row per distinct
-millisecond value), never one row per task, so percentiles are exact without fetching
-a column of a million values.
+values, error messages); the values come back as a histogram (one row per bucket), never
+one row per task. Closed hours are rolled up by the workers' maintenance pass
+(:func:`roll_up`, from :func:`stask.monitoring.event_watch.watch_events`), so a read
+normally finds them; a read only rolls hours itself when no maintenance ran since they closed.
+Tasks per status (the live part of the totals) come from ``s_task_counts``
+(:mod:`stask.monitoring.counters`), never from a count over ``s_tasks``.
 
-Percentiles use the nearest-rank definition: the p-th percentile of N values is the
-smallest value v such that at least ceil(p * N / 100) values are <= v (p50 of
+Buckets: durations are kept to two significant figures (HDR-histogram style): exact below
+100 ms, then 100, 110, ... 990, 1000, 1100, ... (a bucket's width is at most a tenth of its
+lower bound). A value is reported as its bucket's lower bound, so a percentile, the average
+and the maximum are at most 10 % below the exact figure (exact for values below 100 ms and
+for values with two significant figures). That bounds a rollup row to about 90 pairs per
+decade of durations, instead of one pair per distinct millisecond.
+
+Percentiles use the nearest-rank definition on the bucketed values: the p-th percentile of N
+values is the smallest value v such that at least ceil(p * N / 100) values are <= v (p50 of
 1, 2, 3, 4 is 2; p95 of 1..100 is 95). Rates are judged on tasks that ended finished
 or failed; cancelled tasks count in throughput but are neither success nor error.
 """
@@ -36,6 +46,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from ..enums import INCOMPLETE, Status
 from ..models import Task, Worker, utcnow
+from . import counters
 from .rollups import HourlyStats
 
 log = logging.getLogger("stask")
@@ -99,15 +110,42 @@ def iso(moment: datetime | None) -> str | None:
     return moment.isoformat() + "Z" if moment else None
 
 
+# -- buckets -------------------------------------------------------------------------------
+def bucket(value: int) -> int:
+    """``value`` to two significant figures, rounded down (exact below 100)."""
+    value = int(value)
+    if value < 100:
+        return value
+    step = 10 ** (len(str(value)) - 2)
+    return value - value % step
+
+
+#: Decades handled by :func:`bucket_sql` (an INTEGER column holds at most 2**31 ms).
+_SQL_DECADES = range(3, 11)
+
+
+def bucket_sql(column: Any) -> Any:
+    """:func:`bucket` in SQL (the same on the three databases: ``%`` on integers). Numbers are
+    literals, not bound parameters, so PostgreSQL sees the same expression in GROUP BY."""
+
+    def number(value: int) -> Any:
+        return sa.literal_column(str(value), sa.Integer)
+
+    whens = [(column < number(100), column)]
+    for digits in _SQL_DECADES:
+        whens.append((column < number(10**digits), column - column % number(10 ** (digits - 2))))
+    return sa.case(*whens, else_=column)
+
+
 # -- accumulators ---------------------------------------------------------------------------
 @dataclass
 class Distribution:
-    """Every distinct value with its count: merges exactly, gives exact percentiles."""
+    """Values by bucket (:func:`bucket`) with their counts: merges exactly, percentiles to the bucket."""
 
     hist: Counter[int] = field(default_factory=Counter)
 
     def add(self, value: int, count: int) -> None:
-        self.hist[int(value)] += int(count)
+        self.hist[bucket(value)] += int(count)
 
     def merge(self, other: Distribution) -> None:
         self.hist.update(other.hist)
@@ -267,7 +305,8 @@ def scan(session: Session, condition: Any) -> dict[Key, Stats]:
         target.retried += int(row[5] or 0)
         target.add_memory(row[6], row[7], row[8])
     for column, attribute in ((Task.run_ms, "run"), (Task.wait_ms, "wait")):
-        values = sa.select(*keys, column, sa.func.count()).where(where, column.is_not(None)).group_by(*keys, column)
+        value = bucket_sql(column)
+        values = sa.select(*keys, value, sa.func.count()).where(where, column.is_not(None)).group_by(*keys, value)
         for row in session.execute(values):
             getattr(stats(row), attribute).add(row[3], row[4])
     message = sa.func.substr(
@@ -401,14 +440,32 @@ def collect(
 
 
 def unfinished_counts(session: Session, identifier: str | None = None) -> dict[tuple[str, int], int]:
-    """Tasks queued, preparing or running now, per (worker, status): the live part of the totals."""
-    query = sa.select(Task.identifier, Task.status, sa.func.count()).where(
-        Task.status.in_([int(s) for s in INCOMPLETE])
-    )
-    if identifier:
-        query = query.where(Task.identifier == identifier)
-    rows = session.execute(query.group_by(Task.identifier, Task.status)).all()
-    return {(row[0], int(row[1])): int(row[2]) for row in rows}
+    """Tasks queued, preparing or running now, per (worker, status): the live part of the totals,
+    read from ``s_task_counts`` (kept by triggers), one statement over a few dozen rows."""
+    live = {int(s) for s in INCOMPLETE}
+    return {key: count for key, count in counters.counts(session, identifier).items() if key[1] in live}
+
+
+def roll_up(session: Session, now: datetime | None = None) -> datetime:
+    """Roll the hours closed since the newest rollup: the maintenance pass calls this, so reads
+    find them done. One small statement when nothing closed; an hour's rows when one did."""
+    return ensure_rollups(session, now or utcnow())
+
+
+def rebuild(session: Session, now: datetime | None = None) -> dict[str, int]:
+    """Recount ``s_task_counts`` and roll every closed hour again from the rows (for operators
+    upgrading a database, and the bench after it generates rows). The hourly rollups of tasks
+    already deleted by cleanup are kept: only hours that still have rows are rebuilt."""
+    counted = counters.rebuild(session)
+    session.commit()
+    first = session.scalar(sa.select(sa.func.min(Task.finished_at)).where(Task.status.in_(FINAL)))
+    if first is not None:
+        session.execute(sa.delete(HourlyStats).where(HourlyStats.hour >= floor_hour(first)))
+        session.commit()
+    ensure_rollups(session, now or utcnow(), first)
+    hours = int(session.scalar(sa.select(sa.func.count(sa.distinct(HourlyStats.hour)))) or 0)
+    session.commit()
+    return {"counters": counted, "hours": hours}
 
 
 # -- public figures --------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from sqlalchemy.orm import scoped_session
 
 from ..enums import CLAIMABLE, FINAL, Priority, Status
 from ..models import Task, Worker
+from ..monitoring import counters
 from .listing import SORTS, TaskPage, TaskQuery
 
 #: A session or Flask-SQLAlchemy's scoped ``db.session`` (which proxies one).
@@ -28,6 +29,8 @@ _CLAIMABLE = [int(s) for s in CLAIMABLE]
 _FINAL = [int(s) for s in FINAL]
 #: When a queued task became due: its ``start_at``, else its creation.
 _DUE_SINCE = sa.func.coalesce(Task.start_at, Task.created_at)
+#: The backlog counts due tasks up to this many per priority ("more than" beyond).
+BACKLOG_CAP = 10_000
 
 
 # -- inserting -------------------------------------------------------------------------------
@@ -104,11 +107,12 @@ def _changed(result: sa.Result[Any]) -> bool:
 
 # -- reading tasks ---------------------------------------------------------------------------
 def counts_by_status(session: Session, identifier: str | None = None) -> dict[int, int]:
-    """One grouped COUNT (on an index), for every task or one worker's."""
-    query = sa.select(Task.status, sa.func.count()).group_by(Task.status)
-    if identifier is not None:
-        query = query.where(Task.identifier == identifier)
-    return {int(code): int(count) for code, count in session.execute(query).all()}
+    """Tasks per status, for every task or one worker's: one statement over ``s_task_counts``
+    (a few dozen rows kept exact by triggers), never a count over ``s_tasks``."""
+    out: dict[int, int] = {}
+    for (_identifier, status), count in counters.counts(session, identifier).items():
+        out[status] = out.get(status, 0) + count
+    return out
 
 
 def worker_counts(session: Session) -> tuple[int, int]:
@@ -126,7 +130,8 @@ def failed_ids(session: Session, limit: int) -> list[int]:
 
 
 def failed_count(session: Session) -> int:
-    return int(session.scalar(sa.select(sa.func.count()).where(Task.status == int(Status.FAILED))) or 0)
+    """Failed tasks: one statement over ``s_task_counts``."""
+    return counts_by_status(session).get(int(Status.FAILED), 0)
 
 
 def recent_tasks(session: Session, limit: int) -> list[Task]:
@@ -137,15 +142,42 @@ def recent_tasks(session: Session, limit: int) -> list[Task]:
     return tasks
 
 
-def backlog(session: Session, now: datetime) -> dict[str, tuple[int, datetime | None]]:
-    """Per priority: how many queued tasks are due, and since when the oldest waits (one grouped statement)."""
-    rows = session.execute(
-        sa.select(Task.priority, sa.func.count(), sa.func.min(_DUE_SINCE))
-        .where(Task.status.in_(_CLAIMABLE), Task.waiting_parents == 0)
-        .where(sa.or_(Task.start_at.is_(None), Task.start_at <= now))
-        .group_by(Task.priority)
-    ).all()
-    return {str(priority): (int(count or 0), oldest) for priority, count, oldest in rows}
+def backlog(session: Session, now: datetime, cap: int = BACKLOG_CAP) -> dict[str, tuple[int, datetime | None]]:
+    """Per priority: how many queued tasks are due (counted up to ``cap + 1``), and since when
+    the oldest waits. Two statements per priority, each stopping early on the
+    (priority, status) index: a count over at most ``cap + 1`` rows and the oldest due row.
+
+    A count above ``cap`` means "more than ``cap``" (the dashboard says so); exact counting
+    would read every queued row, and a backlog of a million reads a million.
+    """
+    due = sa.and_(
+        Task.status.in_(_CLAIMABLE),
+        Task.waiting_parents == 0,
+        sa.or_(Task.start_at.is_(None), Task.start_at <= now),
+    )
+    out: dict[str, tuple[int, datetime | None]] = {}
+    for priority in Priority:
+        mine = sa.and_(due, Task.priority == priority.value)
+        inner = sa.select(Task.id).where(mine).limit(cap + 1).subquery()
+        count = int(session.scalar(sa.select(sa.func.count()).select_from(inner)) or 0)
+        if not count:
+            continue
+        out[priority.value] = (count, _oldest_due(session, mine))
+    return out
+
+
+def _oldest_due(session: Session, condition: Any) -> datetime | None:
+    """When the longest-waiting due task became due: the smaller of the earliest ``start_at``
+    and the earliest ``created_at`` of the rows without one (ids follow creation order, so the
+    lowest id is the oldest creation: an index walk of one row, not a scan)."""
+    scheduled = session.scalar(
+        sa.select(Task.start_at).where(condition, Task.start_at.is_not(None)).order_by(Task.start_at).limit(1)
+    )
+    immediate = session.scalar(
+        sa.select(Task.created_at).where(condition, Task.start_at.is_(None)).order_by(Task.id).limit(1)
+    )
+    found = [moment for moment in (scheduled, immediate) if moment is not None]
+    return min(found) if found else None
 
 
 def due_tasks(session: Session, now: datetime, limit: int | None) -> list[Task]:
@@ -305,7 +337,11 @@ def worker(session: Session, identifier: str) -> Worker | None:
 
 
 def task_counts_by_worker(session: Session) -> list[tuple[str, int, int, datetime | None]]:
-    """(identifier, status, count, last start) for every worker and status: one grouped statement."""
+    """(identifier, status, count, last start) for every worker and status: one grouped statement.
+
+    Still a scan of ``s_tasks`` (the last start per worker has no index to walk); the workers
+    page is the one caller, the dashboard and the metrics read ``s_task_counts``.
+    """
     rows = session.execute(
         sa.select(Task.identifier, Task.status, sa.func.count(), sa.func.max(Task.started_at)).group_by(
             Task.identifier, Task.status

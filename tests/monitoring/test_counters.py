@@ -1,0 +1,107 @@
+"""Tasks per (worker, status) in ``s_task_counts`` stay exactly what a count over ``s_tasks`` says,
+through every path that adds, changes or deletes rows, on every database."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask
+
+from stask import Task
+from stask.models import utcnow
+from stask.monitoring import counters
+from stask.monitoring.metrics import rebuild
+from stask.service import current_stask, store
+from tests.support.apps import run_worker
+from tests.support.monitoring import add_rows
+
+
+def counted(stask: Any) -> dict[tuple[str, int], int]:
+    """What a scan of the rows says."""
+    rows = stask.db.session.execute(
+        sa.select(Task.identifier, Task.status, sa.func.count()).group_by(Task.identifier, Task.status)
+    ).all()
+    stask.db.session.commit()
+    return {(str(row[0]), int(row[1])): int(row[2]) for row in rows}
+
+
+def kept(stask: Any) -> dict[tuple[str, int], int]:
+    """What the triggers kept."""
+    found = counters.counts(stask.db.session)
+    stask.db.session.commit()
+    return found
+
+
+def assert_exact(stask: Any, step: str) -> None:
+    assert kept(stask) == counted(stask), f"after {step}"
+
+
+def test_counts_follow_every_path_that_changes_rows(stask: Any, app: Flask) -> None:
+    assert kept(stask) == {}
+    first = stask.create("echo", "say", data={"text": "a"})
+    stask.create("echo", "noop")
+    stask.create("flaky", "give_up", max_attempts=1)
+    stask.create("flaky", "run", data={"fail_times": 1}, max_attempts=2)
+    assert_exact(stask, "create")
+    stask.create_many([{"identifier": "echo", "action": "noop"} for _ in range(5)])
+    assert_exact(stask, "create_many")
+    stask.cancel(first.id)
+    assert_exact(stask, "cancel")
+    run_worker(app)  # claim, finish, fail, a failed attempt retried by the engine
+    assert_exact(stask, "claim and finish")
+    statuses = {status for (_identifier, status) in kept(stask)}
+    assert {80, 90, 100} <= statuses
+    failed = stask.db.session.scalar(sa.select(Task.id).where(Task.status == 100))
+    stask.db.session.commit()
+    stask.retry(failed)
+    assert_exact(stask, "retry")
+    stask.delete(first.id)
+    assert_exact(stask, "delete")
+    ids = list(stask.db.session.scalars(sa.select(Task.id).where(Task.identifier == "echo").limit(3)))
+    stask.db.session.commit()
+    done, _refused = current_stask().tasks.bulk("delete", ids)
+    assert done == ids
+    assert_exact(stask, "bulk delete")
+    add_rows(stask, [{"status": 80, "finished_at": utcnow() - timedelta(days=60)}] * 4)
+    assert_exact(stask, "rows inserted by SQL")
+    assert stask.cleanup(30) == 4
+    assert_exact(stask, "cleanup")
+    stask.db.session.execute(sa.update(Task).values(identifier="renamed"))
+    stask.db.session.commit()
+    assert_exact(stask, "a bulk UPDATE of every row")
+    stask.db.session.execute(sa.delete(Task))
+    stask.db.session.commit()
+    assert kept(stask) == {} == counted(stask)
+
+
+def test_the_dashboard_counts_read_the_counters(stask: Any, count_queries: Any) -> None:
+    add_rows(stask, [{"status": 10}, {"status": 10}, {"status": 50}, {"status": 100}, {"status": 80}])
+    count_queries.statements.clear()
+    assert store.counts_by_status(stask.db.session) == {10: 2, 50: 1, 100: 1, 80: 1}
+    assert store.failed_count(stask.db.session) == 1
+    assert count_queries.statements and not any("s_tasks" in sql for sql in count_queries.statements)
+    stats = current_stask().tasks.stats()
+    assert (stats["failed"], stats["running"], stats["total"]) == (1, 1, 5)
+
+
+def test_rebuild_recounts_what_the_triggers_did_not_see(stask: Any) -> None:
+    add_rows(stask, [{"status": 80, "finished_at": utcnow() - timedelta(hours=3)}, {"status": 10}])
+    session = stask.db.session
+    session.execute(sa.delete(counters.TaskCount))
+    session.execute(sa.insert(counters.TaskCount).values(identifier="ghost", status=10, n=7))
+    session.commit()
+    assert kept(stask) != counted(stask)
+    done = rebuild(session)
+    assert kept(stask) == counted(stask) == {("echo", 80): 1, ("echo", 10): 1}
+    assert done["counters"] == 2 and done["hours"] >= 1
+
+
+def test_the_backlog_count_is_capped(stask: Any) -> None:
+    add_rows(stask, [{"status": 10, "priority": "high"}] * 7 + [{"status": 10, "priority": "low"}] * 2)
+    due = store.backlog(stask.db.session, utcnow(), cap=5)
+    stask.db.session.commit()
+    assert due["high"][0] == 6  # more than the cap: cap + 1, shown as "5+"
+    assert due["low"][0] == 2 and due["low"][1] is not None
+    assert "normal" not in due
