@@ -16,6 +16,7 @@ from .service import current_stask
 
 
 @stask_cli.group("rollups")
+@clean_errors
 def rollups_group() -> None:
     """Figures kept beside the tasks: tasks per status and hourly performance rollups."""
 

@@ -67,7 +67,7 @@ from ..service import Service, store
 from ..settings import Settings
 from .alert_types import CRITICAL, WARNING, Alert
 from .health import check_database, check_redis, live_workers, probe_redis, service_of
-from .metrics import Stats, collect, iso
+from .metrics import Stats, collect, iso, maintain_rollups
 from .schedule_alerts import schedule_rules
 
 log = logging.getLogger("stask")
@@ -343,8 +343,12 @@ def deliver_alerts(app: Flask, alerts: list[dict[str, Any]] | None = None) -> di
 
     Cheap when nothing is configured (no evaluation at all). Call it from the worker
     processes' periodic maintenance (one process at a time holds the reconcile lock) and when the
-    alerts endpoint is read. Delivery errors are logged, never raised.
+    alerts endpoint is read. Delivery errors are logged, never raised. Called without ``alerts``
+    (the maintenance pass), it first rolls up the hours that closed (:func:`maintain_rollups`:
+    one small statement when none did).
     """
+    if alerts is None:  # the maintenance pass, not a read of the alerts endpoint
+        maintain_rollups(app)
     settings = service_of(app).settings
     channels = []
     if settings.alert_webhook_url:

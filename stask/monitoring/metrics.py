@@ -10,7 +10,7 @@ partial first hour and the hours not yet closed — scanned through the ``finish
 index. Each scan is four ``GROUP BY`` statements (outcomes, run-time values, wait-time
 values, error messages); the values come back as a histogram (one row per bucket), never
 one row per task. Closed hours are rolled up by the workers' maintenance pass
-(:func:`roll_up`, from :func:`stask.monitoring.event_watch.watch_events`), so a read
+(:func:`maintain_rollups`, from :func:`stask.monitoring.alerts.deliver_alerts`), so a read
 normally finds them; a read only rolls hours itself when no maintenance ran since they closed.
 Tasks per status (the live part of the totals) come from ``s_task_counts``
 (:mod:`stask.monitoring.counters`), never from a count over ``s_tasks``.
@@ -452,6 +452,18 @@ def roll_up(session: Session, now: datetime | None = None) -> datetime:
     return ensure_rollups(session, now or utcnow())
 
 
+def maintain_rollups(app: Any, now: datetime | None = None) -> None:
+    """The maintenance pass's roll-up (:func:`stask.monitoring.alerts.deliver_alerts` calls it when
+    a worker's maintenance or ``flask stask alerts`` runs it): closed hours are rolled here, so no
+    page read has to. Errors are logged: figures then fall back to rolling on read."""
+    session: Any = app.extensions["stask"].db.session
+    try:
+        roll_up(session, now)
+    except SQLAlchemyError:
+        session.rollback()
+        log.warning("stask: rolling up closed hours failed; reads will roll them", exc_info=True)
+
+
 def rebuild(session: Session, now: datetime | None = None) -> dict[str, int]:
     """Recount ``s_task_counts`` and roll every closed hour again from the rows (for operators
     upgrading a database, and the bench after it generates rows). The hourly rollups of tasks
@@ -459,10 +471,11 @@ def rebuild(session: Session, now: datetime | None = None) -> dict[str, int]:
     counted = counters.rebuild(session)
     session.commit()
     first = session.scalar(sa.select(sa.func.min(Task.finished_at)).where(Task.status.in_(FINAL)))
-    if first is not None:
-        session.execute(sa.delete(HourlyStats).where(HourlyStats.hour >= floor_hour(first)))
+    since = floor_hour(first) if first is not None else None
+    if since is not None:
+        session.execute(sa.delete(HourlyStats).where(HourlyStats.hour >= since))
         session.commit()
-    ensure_rollups(session, now or utcnow(), first)
+    ensure_rollups(session, now or utcnow(), since)
     hours = int(session.scalar(sa.select(sa.func.count(sa.distinct(HourlyStats.hour)))) or 0)
     session.commit()
     return {"counters": counted, "hours": hours}

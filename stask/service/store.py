@@ -144,8 +144,10 @@ def recent_tasks(session: Session, limit: int) -> list[Task]:
 
 def backlog(session: Session, now: datetime, cap: int = BACKLOG_CAP) -> dict[str, tuple[int, datetime | None]]:
     """Per priority: how many queued tasks are due (counted up to ``cap + 1``), and since when
-    the oldest waits. Two statements per priority, each stopping early on the
-    (priority, status) index: a count over at most ``cap + 1`` rows and the oldest due row.
+    the oldest waits. One statement of three scalar subqueries per priority, each stopping early
+    on an index: the count reads at most ``cap + 1`` rows, the oldest due row is the first of the
+    (status, start_at) index for a scheduled one and the lowest id for an immediate one (ids follow
+    creation order).
 
     A count above ``cap`` means "more than ``cap``" (the dashboard says so); exact counting
     would read every queued row, and a backlog of a million reads a million.
@@ -155,29 +157,31 @@ def backlog(session: Session, now: datetime, cap: int = BACKLOG_CAP) -> dict[str
         Task.waiting_parents == 0,
         sa.or_(Task.start_at.is_(None), Task.start_at <= now),
     )
-    out: dict[str, tuple[int, datetime | None]] = {}
+    columns: list[Any] = []
     for priority in Priority:
         mine = sa.and_(due, Task.priority == priority.value)
-        inner = sa.select(Task.id).where(mine).limit(cap + 1).subquery()
-        count = int(session.scalar(sa.select(sa.func.count()).select_from(inner)) or 0)
-        if not count:
-            continue
-        out[priority.value] = (count, _oldest_due(session, mine))
+        capped = sa.select(Task.id).where(mine).limit(cap + 1).subquery(f"due_{priority.value}")
+        columns += [
+            sa.select(sa.func.count()).select_from(capped).scalar_subquery(),
+            sa.select(Task.start_at)
+            .where(mine, Task.start_at.is_not(None))
+            .order_by(Task.start_at)
+            .limit(1)
+            .scalar_subquery(),
+            sa.select(Task.created_at)
+            .where(mine, Task.start_at.is_(None))
+            .order_by(Task.id)
+            .limit(1)
+            .scalar_subquery(),
+        ]
+    row = session.execute(sa.select(*columns)).one()
+    out: dict[str, tuple[int, datetime | None]] = {}
+    for index, priority in enumerate(Priority):
+        count, scheduled, immediate = row[3 * index : 3 * index + 3]
+        if count:
+            found = [moment for moment in (scheduled, immediate) if moment is not None]
+            out[priority.value] = (int(count), min(found) if found else None)
     return out
-
-
-def _oldest_due(session: Session, condition: Any) -> datetime | None:
-    """When the longest-waiting due task became due: the smaller of the earliest ``start_at``
-    and the earliest ``created_at`` of the rows without one (ids follow creation order, so the
-    lowest id is the oldest creation: an index walk of one row, not a scan)."""
-    scheduled = session.scalar(
-        sa.select(Task.start_at).where(condition, Task.start_at.is_not(None)).order_by(Task.start_at).limit(1)
-    )
-    immediate = session.scalar(
-        sa.select(Task.created_at).where(condition, Task.start_at.is_(None)).order_by(Task.id).limit(1)
-    )
-    found = [moment for moment in (scheduled, immediate) if moment is not None]
-    return min(found) if found else None
 
 
 def due_tasks(session: Session, now: datetime, limit: int | None) -> list[Task]:

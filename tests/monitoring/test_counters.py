@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from flask import Flask
 
@@ -13,6 +14,7 @@ from stask import Task
 from stask.models import utcnow
 from stask.monitoring import counters
 from stask.monitoring.metrics import rebuild
+from stask.monitoring.rollups import HourlyStats
 from stask.service import current_stask, store
 from tests.support.apps import run_worker
 from tests.support.monitoring import add_rows
@@ -105,3 +107,26 @@ def test_the_backlog_count_is_capped(stask: Any) -> None:
     assert due["high"][0] == 6  # more than the cap: cap + 1, shown as "5+"
     assert due["low"][0] == 2 and due["low"][1] is not None
     assert "normal" not in due
+
+
+def test_the_bench_leaves_counters_and_rollups_consistent_with_its_rows(app: Flask, backend: str) -> None:
+    if backend not in ("sqlite", "postgresql"):
+        pytest.skip("the bench's row generator speaks SQLite and PostgreSQL")
+    from bench.pages import fill
+
+    fill(app, backend, 500)
+    stask = app.extensions["stask"]
+    with app.app_context():
+        assert kept(stask) == counted(stask) and sum(counted(stask).values()) == 500
+        session = stask.db.session
+        closed = utcnow().replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+        in_rows = session.scalar(
+            sa.select(sa.func.count()).where(Task.status.in_([80, 90, 100]), Task.finished_at < closed)
+        )
+        rolled = session.scalar(
+            sa.select(sa.func.sum(HourlyStats.finished + HourlyStats.failed + HourlyStats.cancelled)).where(
+                HourlyStats.hour < closed
+            )
+        )
+        session.commit()
+        assert in_rows and rolled == in_rows
