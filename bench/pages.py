@@ -20,7 +20,7 @@ from flask import Flask
 
 from bench.env import BenchEnv, measure
 from stask.models import Worker, utcnow
-from stask.monitoring.metrics import rebuild
+from stask.monitoring.rolling import rebuild
 
 #: (name, path under the URL prefix, target in ms or None for an informative figure)
 PAGES: list[tuple[str, str, int | None]] = [

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from .cli import clean_errors, stask_cli
-from .monitoring.metrics import rebuild
+from .monitoring.rolling import rebuild
 from .service import current_stask
 
 

@@ -67,7 +67,8 @@ from ..service import Service, store
 from ..settings import Settings
 from .alert_types import CRITICAL, WARNING, Alert
 from .health import check_database, check_redis, live_workers, probe_redis, service_of
-from .metrics import Stats, collect, iso, maintain_rollups
+from .metrics import Stats, collect, iso
+from .rolling import maintain_rollups
 from .schedule_alerts import schedule_rules
 
 log = logging.getLogger("stask")

@@ -39,7 +39,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
@@ -61,12 +61,12 @@ PERCENTILES = (50, 95)
 TOP_ERRORS = 10
 ERRORS_PER_ROLLUP = 25
 ERROR_CHARS = 200
-#: An hour is rolled up only this long after it ended, so late finish statements are counted.
-ROLLUP_GRACE = timedelta(minutes=2)
 
 Key = tuple[datetime, str, str]  # (hour, identifier, action)
 #: Identifier of the empty rollup rows that only mark an hour as rolled (no worker has it).
 MARKER = ""
+#: Identifier and action of the rows of every worker together (``rollups.ALL``).
+ALL_KEY = "*"
 _WHOLE = re.compile(r"[0-9]{1,7}")
 
 
@@ -273,7 +273,8 @@ def merged(parts: Iterable[Stats]) -> Stats:
 
 # -- reading rows ---------------------------------------------------------------------------
 def scan(session: Session, condition: Any) -> dict[Key, Stats]:
-    """Aggregate the final task rows matching ``condition`` per (hour, worker, action): four statements."""
+    """Aggregate the final task rows matching ``condition`` per (hour, worker, action): three
+    statements (outcomes; run and wait buckets in one UNION ALL; failure messages)."""
     hour = epoch_hour(Task.finished_at)
     keys = (hour, Task.identifier, Task.action)
     where = sa.and_(condition, Task.status.in_(FINAL))
@@ -304,11 +305,14 @@ def scan(session: Session, condition: Any) -> dict[Key, Stats]:
         target.add_outcome(int(row[3]), int(row[4]))
         target.retried += int(row[5] or 0)
         target.add_memory(row[6], row[7], row[8])
-    for column, attribute in ((Task.run_ms, "run"), (Task.wait_ms, "wait")):
-        value = bucket_sql(column)
-        values = sa.select(*keys, value, sa.func.count()).where(where, column.is_not(None)).group_by(*keys, value)
-        for row in session.execute(values):
-            getattr(stats(row), attribute).add(row[3], row[4])
+    durations = [
+        sa.select(*keys, sa.literal_column(f"'{kind}'"), bucket_sql(column), sa.func.count())
+        .where(where, column.is_not(None))
+        .group_by(*keys, bucket_sql(column))
+        for kind, column in (("run", Task.run_ms), ("wait", Task.wait_ms))
+    ]
+    for row in session.execute(sa.union_all(*durations)):
+        getattr(stats(row), row[3]).add(row[4], row[5])
     message = sa.func.substr(
         sa.func.coalesce(Task.error, Task.message, sa.literal_column("''")),
         sa.literal_column("1"),
@@ -324,118 +328,100 @@ def scan(session: Session, condition: Any) -> dict[Key, Stats]:
     return out
 
 
-def ensure_rollups(session: Session, now: datetime, since: datetime | None = None) -> datetime:
-    """Roll the closed hours from ``since`` (default: all) to now into ``s_stats_hourly``.
+@dataclass
+class Collected:
+    """What a window is made of: figures from rollups (keyed by the start of their hour or day),
+    figures scanned from the rows at the window's ends (keyed by hour), and the rolled range."""
 
-    Returns where rolled hours end. Rolled hours always form one contiguous range, found
-    as [oldest row, newest row]: hours after it are rolled as they close, hours before it
-    only when a window reaches back there (so the first read costs its own window, not
-    the whole table). Idempotent and safe between processes: the unique key makes a
-    second writer's insert fail, and that writer simply uses the rows the first one wrote.
-    """
-    closed_end = floor_hour(now - ROLLUP_GRACE)
-    want_from = ceil_hour(since) if since is not None else None
-    oldest, newest = session.execute(sa.select(sa.func.min(HourlyStats.hour), sa.func.max(HourlyStats.hour))).one()
-    ranges: list[tuple[datetime | None, datetime]] = []
-    if newest is None:
-        ranges.append((want_from, closed_end))
-    else:
-        if newest + HOUR < closed_end:
-            ranges.append((newest + HOUR, closed_end))
-        if want_from is not None and want_from < oldest:
-            ranges.append((want_from, oldest))
-    rows = []
-    for low, high in ranges:
-        if low is not None and low >= high:
-            continue
-        condition = Task.finished_at < high
-        if low is not None:
-            condition = sa.and_(condition, Task.finished_at >= low)
-        found = {key: stats for key, stats in scan(session, condition).items() if key[0] < high}
-        rows += [_rollup_row(key, stats) for key, stats in found.items()]
-        # Empty rows mark both ends as rolled, so quiet hours at the edges are not scanned again.
-        hours = {key[0] for key in found}
-        for edge in {low, high - HOUR} - hours - {None}:
-            rows.append(_rollup_row((edge, MARKER, MARKER), Stats()))  # type: ignore[arg-type]
-    session.add_all(rows)
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()  # another process rolled the same hours first
-    return closed_end
+    rolled: dict[Key, Stats] = field(default_factory=dict)
+    raw: dict[Key, Stats] = field(default_factory=dict)
+    #: [first, end) of the whole hours read from rollups (empty when first >= end).
+    first: datetime = EPOCH
+    end: datetime = EPOCH
+
+    def parts(self) -> list[Stats]:
+        return [*self.rolled.values(), *self.raw.values()]
+
+    def by_worker_action(self) -> dict[tuple[str, str], Stats]:
+        out: dict[tuple[str, str], Stats] = {}
+        for (_start, identifier, action), stats in [*self.rolled.items(), *self.raw.items()]:
+            out.setdefault((identifier, action), Stats()).merge(stats)
+        return out
 
 
-def _rollup_row(key: Key, stats: Stats) -> HourlyStats:
-    errors = sorted(stats.errors.items(), key=lambda item: (-item[1][0], item[0]))[:ERRORS_PER_ROLLUP]
-    return HourlyStats(
-        hour=key[0],
-        identifier=key[1],
-        action=key[2],
-        finished=stats.finished,
-        failed=stats.failed,
-        cancelled=stats.cancelled,
-        retried=stats.retried,
-        memory_count=stats.memory_count,
-        memory_sum=stats.memory_sum,
-        memory_max=stats.memory_max,
-        run_hist=stats.run.pairs(),
-        wait_hist=stats.wait.pairs(),
-        errors=[[message, count, iso(last)] for message, (count, last) in errors],
-        created_at=utcnow(),
-    )
+def gather(
+    session: Session,
+    start: datetime,
+    end: datetime,
+    *,
+    identifier: str | None = None,
+    rollups: bool = True,
+    combined: bool = False,
+) -> Collected:
+    """The tasks that ended in ``[start, end]``: whole days from day rollups, the whole hours at
+    both ends from hour rollups, the partial hours from the rows. ``combined`` reads the rows of
+    every worker together (:data:`ALL_KEY`), for the summary."""
+    from .rolling import ceil_day, ensure_rollups, floor_day, from_rollup
+    from .rollups import DailyStats
 
-
-def _from_rollup(row: Any) -> Stats:
-    stats = Stats(
-        finished=row.finished,
-        failed=row.failed,
-        cancelled=row.cancelled,
-        retried=row.retried,
-        memory_count=row.memory_count,
-        memory_sum=int(row.memory_sum or 0),
-        memory_max=row.memory_max,
-    )
-    stats.run.hist = Counter({value: count for value, count in row.run_hist or []})
-    stats.wait.hist = Counter({value: count for value, count in row.wait_hist or []})
-    for message, count, last in row.errors or []:
-        stats.add_error(message, count, datetime.fromisoformat(last.rstrip("Z")) if last else None)
-    return stats
-
-
-def collect(
-    session: Session, start: datetime, end: datetime, *, identifier: str | None = None, rollups: bool = True
-) -> dict[Key, Stats]:
-    """Statistics per (hour, worker, action) of the tasks that ended in ``[start, end]``."""
     only = (Task.identifier == identifier) if identifier else sa.true()
     raw = sa.and_(Task.finished_at >= start, Task.finished_at <= end)
-    out: dict[Key, Stats] = {}
+    out = Collected()
     if rollups:
         try:
             rolled_end = ensure_rollups(session, end, start)
             first_full = ceil_hour(start)
             if first_full < rolled_end:
-                query = sa.select(HourlyStats).where(HourlyStats.hour >= first_full, HourlyStats.hour < rolled_end)
-                if identifier:
-                    query = query.where(HourlyStats.identifier == identifier)
-                for row in session.scalars(query):
-                    if row.identifier != MARKER:
-                        out[(row.hour, row.identifier, row.action)] = _from_rollup(row)
+                out.first, out.end = first_full, rolled_end
+                day_from, day_to = ceil_day(first_full), floor_day(rolled_end)
+                reads: list[tuple[Any, list[tuple[datetime, datetime]]]] = [(HourlyStats, [(first_full, rolled_end)])]
+                if day_from < day_to:
+                    reads = [
+                        (HourlyStats, [(first_full, day_from), (day_to, rolled_end)]),
+                        (DailyStats, [(day_from, day_to)]),
+                    ]
+                for model, spans in reads:
+                    spans = [(low, high) for low, high in spans if low < high]
+                    if not spans:
+                        continue
+                    query = sa.select(model).where(
+                        sa.or_(*[sa.and_(model.hour >= low, model.hour < high) for low, high in spans])
+                    )
+                    if identifier:
+                        query = query.where(model.identifier == identifier)
+                    elif combined:
+                        query = query.where(model.identifier == ALL_KEY)
+                    else:
+                        query = query.where(model.identifier.not_in([ALL_KEY, MARKER]))
+                    for row in session.scalars(query):
+                        key = (row.hour, row.identifier, row.action)
+                        out.rolled.setdefault(key, Stats()).merge(from_rollup(row))
                 raw = sa.or_(
                     sa.and_(Task.finished_at >= start, Task.finished_at < first_full),
                     sa.and_(Task.finished_at >= rolled_end, Task.finished_at <= end),
                 )
         except SQLAlchemyError:
-            # No s_stats_hourly (a host app that skipped migration 0002): everything from raw rows.
-            log.warning("stask: hourly rollups unavailable, scanning raw rows", exc_info=True)
+            # No rollup tables (a host app that skipped the migrations): everything from raw rows.
+            log.warning("stask: rollups unavailable, scanning raw rows", exc_info=True)
             session.rollback()
-            out.clear()
+            out = Collected()
             raw = sa.and_(Task.finished_at >= start, Task.finished_at <= end)
     for key, stats in scan(session, sa.and_(raw, only)).items():
-        if key in out:
-            out[key].merge(stats)
-        else:
-            out[key] = stats
+        if combined:
+            key = (key[0], ALL_KEY, ALL_KEY)
+        out.raw.setdefault(key, Stats()).merge(stats)
     session.commit()
+    return out
+
+
+def collect(
+    session: Session, start: datetime, end: datetime, *, identifier: str | None = None, rollups: bool = True
+) -> dict[Key, Stats]:
+    """Statistics per (period start, worker, action) of the tasks that ended in ``[start, end]``."""
+    gathered = gather(session, start, end, identifier=identifier, rollups=rollups)
+    out: dict[Key, Stats] = {}
+    for key, stats in [*gathered.rolled.items(), *gathered.raw.items()]:
+        out.setdefault(key, Stats()).merge(stats)
     return out
 
 
@@ -444,41 +430,6 @@ def unfinished_counts(session: Session, identifier: str | None = None) -> dict[t
     read from ``s_task_counts`` (kept by triggers), one statement over a few dozen rows."""
     live = {int(s) for s in INCOMPLETE}
     return {key: count for key, count in counters.counts(session, identifier).items() if key[1] in live}
-
-
-def roll_up(session: Session, now: datetime | None = None) -> datetime:
-    """Roll the hours closed since the newest rollup: the maintenance pass calls this, so reads
-    find them done. One small statement when nothing closed; an hour's rows when one did."""
-    return ensure_rollups(session, now or utcnow())
-
-
-def maintain_rollups(app: Any, now: datetime | None = None) -> None:
-    """The maintenance pass's roll-up (:func:`stask.monitoring.alerts.deliver_alerts` calls it when
-    a worker's maintenance or ``flask stask alerts`` runs it): closed hours are rolled here, so no
-    page read has to. Errors are logged: figures then fall back to rolling on read."""
-    session: Any = app.extensions["stask"].db.session
-    try:
-        roll_up(session, now)
-    except SQLAlchemyError:
-        session.rollback()
-        log.warning("stask: rolling up closed hours failed; reads will roll them", exc_info=True)
-
-
-def rebuild(session: Session, now: datetime | None = None) -> dict[str, int]:
-    """Recount ``s_task_counts`` and roll every closed hour again from the rows (for operators
-    upgrading a database, and the bench after it generates rows). The hourly rollups of tasks
-    already deleted by cleanup are kept: only hours that still have rows are rebuilt."""
-    counted = counters.rebuild(session)
-    session.commit()
-    first = session.scalar(sa.select(sa.func.min(Task.finished_at)).where(Task.status.in_(FINAL)))
-    since = floor_hour(first) if first is not None else None
-    if since is not None:
-        session.execute(sa.delete(HourlyStats).where(HourlyStats.hour >= since))
-        session.commit()
-    ensure_rollups(session, now or utcnow(), since)
-    hours = int(session.scalar(sa.select(sa.func.count(sa.distinct(HourlyStats.hour)))) or 0)
-    session.commit()
-    return {"counters": counted, "hours": hours}
 
 
 # -- public figures --------------------------------------------------------------------------
@@ -508,26 +459,42 @@ def _live_totals(counts: dict[tuple[str, int], int]) -> dict[str, int]:
     return totals
 
 
-def series(parts: dict[Key, Stats], start: datetime, end: datetime) -> list[dict[str, Any]]:
-    """One point per hour of the window (partial first and last hours included) for the charts."""
+def series(session: Session, gathered: Collected, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """One point per hour of the window (partial first and last hours included) for the charts:
+    rolled hours from the :data:`ALL_KEY` rows' counts and ``run_p95`` (one statement, no
+    histogram read), the partial hours from the scanned rows."""
+    points_of: dict[datetime, tuple[int, int, int, int | None]] = {}
+    if gathered.first < gathered.end:
+        rows = session.execute(
+            sa.select(
+                HourlyStats.hour, HourlyStats.finished, HourlyStats.failed, HourlyStats.cancelled, HourlyStats.run_p95
+            ).where(
+                HourlyStats.identifier == ALL_KEY, HourlyStats.hour >= gathered.first, HourlyStats.hour < gathered.end
+            )
+        ).all()
+        session.commit()
+        for row in rows:
+            points_of[row[0]] = (int(row[1]), int(row[2]), int(row[3]), row[4])
     by_hour: dict[datetime, Stats] = {}
-    for (hour, _identifier, _action), stats in parts.items():
+    for (hour, _identifier, _action), stats in gathered.raw.items():
         by_hour.setdefault(hour, Stats()).merge(stats)
+    for hour, stats in by_hour.items():  # the raw hours are never rolled ones
+        points_of[hour] = (stats.finished, stats.failed, stats.cancelled, stats.run.percentile(95))
     points = []
     hour = floor_hour(start)
     while hour <= end:
-        stats = by_hour.get(hour, Stats())
+        finished, failed, cancelled, p95 = points_of.get(hour, (0, 0, 0, None))
         minutes = (min(hour + HOUR, end) - max(hour, start)).total_seconds() / 60
-        _success, error_rate = stats.rates()
+        judged = finished + failed
         points.append(
             {
                 "hour": iso(hour),
-                "finished": stats.finished,
-                "failed": stats.failed,
-                "cancelled": stats.cancelled,
-                "throughput_per_minute": round(stats.completed / minutes, 3) if minutes > 0 else 0.0,
-                "failure_rate": error_rate,
-                "run_ms_p95": stats.run.percentile(95),
+                "finished": finished,
+                "failed": failed,
+                "cancelled": cancelled,
+                "throughput_per_minute": round((finished + failed + cancelled) / minutes, 3) if minutes > 0 else 0.0,
+                "failure_rate": round(failed / judged, 4) if judged else None,
+                "run_ms_p95": p95,
             }
         )
         hour += HOUR
@@ -537,8 +504,8 @@ def series(parts: dict[Key, Stats], start: datetime, end: datetime) -> list[dict
 def summary(session: Session, hours: int = 24, *, now: datetime | None = None) -> dict[str, Any]:
     """Totals, throughput, rates, wait/run percentiles, memory, top errors and hourly series."""
     start, end = _window(hours, now)
-    parts = collect(session, start, end)
-    total = merged(parts.values())
+    gathered = gather(session, start, end, combined=True)
+    total = merged(gathered.parts())
     live = _live_totals(unfinished_counts(session))
     session.commit()
     figures = total.figures(hours * 60)
@@ -555,7 +522,7 @@ def summary(session: Session, hours: int = 24, *, now: datetime | None = None) -
         "totals": totals,
         **{k: v for k, v in figures.items() if k not in ("finished", "failed", "cancelled", "completed", "retried")},
         "top_errors": total.top_errors(),
-        "series": series(parts, start, end),
+        "series": series(session, gathered, start, end),
     }
 
 
@@ -565,7 +532,7 @@ def worker_stats(
     """The summary's figures per worker, each with the same per action. Registered workers
     without tasks in the window are listed with zeros, so a table shows every worker."""
     start, end = _window(hours, now)
-    parts = collect(session, start, end, identifier=identifier)
+    per_pair = gather(session, start, end, identifier=identifier).by_worker_action()
     live = unfinished_counts(session, identifier)
     query = sa.select(Worker.identifier, Worker.title, Worker.active).order_by(Worker.position, Worker.identifier)
     if identifier:
@@ -573,7 +540,7 @@ def worker_stats(
     registered = {row.identifier: (row.title, bool(row.active)) for row in session.execute(query)}
     session.commit()
     per_action: dict[str, dict[str, Stats]] = {}
-    for (_hour, ident, action), stats in parts.items():
+    for (ident, action), stats in per_pair.items():
         per_action.setdefault(ident, {}).setdefault(action, Stats()).merge(stats)
     seen = set(per_action) | {ident for ident, _status in live}
     names = list(registered) + sorted(seen - set(registered))

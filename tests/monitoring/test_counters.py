@@ -13,8 +13,8 @@ from flask import Flask
 from stask import Task
 from stask.models import utcnow
 from stask.monitoring import counters
-from stask.monitoring.metrics import rebuild
-from stask.monitoring.rollups import HourlyStats
+from stask.monitoring.rolling import rebuild
+from stask.monitoring.rollups import ALL, DailyStats, HourlyStats
 from stask.service import current_stask, store
 from tests.support.apps import run_worker
 from tests.support.monitoring import add_rows
@@ -120,13 +120,19 @@ def test_the_bench_leaves_counters_and_rollups_consistent_with_its_rows(app: Fla
         assert kept(stask) == counted(stask) and sum(counted(stask).values()) == 500
         session = stask.db.session
         closed = utcnow().replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
-        in_rows = session.scalar(
-            sa.select(sa.func.count()).where(Task.status.in_([80, 90, 100]), Task.finished_at < closed)
-        )
-        rolled = session.scalar(
-            sa.select(sa.func.sum(HourlyStats.finished + HourlyStats.failed + HourlyStats.cancelled)).where(
-                HourlyStats.hour < closed
-            )
-        )
+        midnight = closed.replace(hour=0)
+
+        def ended_before(moment: Any) -> int:
+            condition = sa.and_(Task.status.in_([80, 90, 100]), Task.finished_at < moment)
+            return int(session.scalar(sa.select(sa.func.count()).where(condition)) or 0)
+
+        def rolled(model: Any, moment: Any, every_worker: bool) -> int:
+            ended = sa.func.sum(model.finished + model.failed + model.cancelled)
+            which = model.identifier == ALL if every_worker else model.identifier.not_in([ALL, ""])
+            return int(session.scalar(sa.select(ended).where(model.hour < moment, which)) or 0)
+
+        in_rows = ended_before(closed)
+        assert in_rows and rolled(HourlyStats, closed, False) == in_rows == rolled(HourlyStats, closed, True)
+        by_day = ended_before(midnight)
+        assert by_day and rolled(DailyStats, midnight, True) == by_day == rolled(DailyStats, midnight, False)
         session.commit()
-        assert in_rows and rolled == in_rows
