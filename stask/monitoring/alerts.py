@@ -185,13 +185,18 @@ def stuck_tasks(service: Service, session: Any, now: datetime) -> list[Any]:
         return []
     alive = service.runtime.live.alive([row.id for row in running])
     default_timeout = settings.timeout
+    timeouts: dict[str, float] = {}  # one resolution per worker, not per running row
     stuck = []
     for row in running:
-        definition = service.workers.resolve(row.identifier)
-        try:
-            timeout = (definition.worker_class().timeout if definition else None) or default_timeout
-        except ImportError:  # a plugin that no longer imports: judge it by the default timeout
-            timeout = default_timeout
+        if row.identifier not in timeouts:
+            definition = service.workers.resolve(row.identifier)
+            try:
+                timeouts[row.identifier] = (
+                    definition.worker_class().timeout if definition else None
+                ) or default_timeout
+            except ImportError:  # a plugin that no longer imports: judge it by the default timeout
+                timeouts[row.identifier] = default_timeout
+        timeout = timeouts[row.identifier]
         overdue = (now - row.started_at).total_seconds() > timeout + grace
         if overdue or not alive[row.id]:
             stuck.append(row)

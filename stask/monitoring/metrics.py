@@ -31,8 +31,8 @@ or failed; cancelled tasks count in throughput but are neither success nor error
 from __future__ import annotations
 
 import logging
+import operator
 import re
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -138,21 +138,73 @@ def bucket_sql(column: Any) -> Any:
 
 
 # -- accumulators ---------------------------------------------------------------------------
+def bucket_index(value: int) -> int:
+    """The position of ``value``'s bucket: 0..99 for 0..99 ms, then 90 per decade (10..99 as the
+    two leading digits). Negative durations (clocks of two hosts apart) count as 0."""
+    value = max(0, int(value))
+    if value < 100:
+        return value
+    digits = len(str(value))
+    return 100 + (digits - 3) * 90 + value // 10 ** (digits - 2) - 10
+
+
+def bucket_value(index: int) -> int:
+    """The lower bound of the bucket at ``index`` (the inverse of :func:`bucket_index`)."""
+    if index < 100:
+        return index
+    decade, lead = divmod(index - 100, 90)
+    return (lead + 10) * 10 ** (decade + 1)
+
+
 @dataclass
 class Distribution:
-    """Values by bucket (:func:`bucket`) with their counts: merges exactly, percentiles to the bucket."""
+    """Counts per bucket (:func:`bucket`), as a dense list indexed by :func:`bucket_index`: two
+    distributions merge by adding lists (no per-value work), percentiles are exact to the bucket."""
 
-    hist: Counter[int] = field(default_factory=Counter)
+    counts: list[int] = field(default_factory=list)
 
     def add(self, value: int, count: int) -> None:
-        self.hist[bucket(value)] += int(count)
+        index = bucket_index(value)
+        if index >= len(self.counts):
+            self.counts.extend([0] * (index + 1 - len(self.counts)))
+        self.counts[index] += int(count)
 
     def merge(self, other: Distribution) -> None:
-        self.hist.update(other.hist)
+        mine, theirs = self.counts, other.counts
+        if len(mine) < len(theirs):
+            mine = mine + [0] * (len(theirs) - len(mine))
+        elif len(theirs) < len(mine):
+            theirs = theirs + [0] * (len(mine) - len(theirs))
+        self.counts = list(map(operator.add, mine, theirs))
+
+    @classmethod
+    def stored(cls, value: list[Any] | None) -> Distribution:
+        """From a rollup column: the dense list, or the ``[[ms, count], ...]`` pairs rows rolled
+        before migration 0011 hold."""
+        if not value:
+            return cls()
+        if isinstance(value[0], list):
+            found = cls()
+            for ms, count in value:
+                found.add(ms, count)
+            return found
+        return cls([int(count) for count in value])
+
+    def dense(self) -> list[int]:
+        """The list as stored (without trailing zeros)."""
+        end = len(self.counts)
+        while end and not self.counts[end - 1]:
+            end -= 1
+        return self.counts[:end]
+
+    @property
+    def hist(self) -> dict[int, int]:
+        """Bucket lower bound -> count, for the buckets that have values (in order)."""
+        return {bucket_value(index): count for index, count in enumerate(self.counts) if count}
 
     @property
     def count(self) -> int:
-        return sum(self.hist.values())
+        return sum(self.counts)
 
     def percentile(self, p: int) -> int | None:
         total = self.count
@@ -160,25 +212,23 @@ class Distribution:
             return None
         rank = max(1, -(-p * total // 100))  # ceil(p * total / 100) in integers
         seen = 0
-        for value in sorted(self.hist):
-            seen += self.hist[value]
+        for index, count in enumerate(self.counts):
+            seen += count
             if seen >= rank:
-                return value
+                return bucket_value(index)
         return None  # not reached: seen ends at total >= rank
 
     def summary(self) -> dict[str, Any]:
         total = self.count
         if not total:
             return {"count": 0, "avg": None, "p50": None, "p95": None, "max": None}
+        hist = self.hist
         return {
             "count": total,
-            "avg": round(sum(v * c for v, c in self.hist.items()) / total, 1),
+            "avg": round(sum(v * c for v, c in hist.items()) / total, 1),
             **{f"p{p}": self.percentile(p) for p in PERCENTILES},
-            "max": max(self.hist),
+            "max": max(hist),
         }
-
-    def pairs(self) -> list[list[int]]:
-        return [[value, count] for value, count in sorted(self.hist.items())]
 
 
 @dataclass

@@ -12,7 +12,6 @@ writer's insert fail, and that writer uses the rows the first one wrote.
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,7 +22,7 @@ from sqlalchemy.orm import Session
 from ..enums import Status
 from ..models import Task, utcnow
 from . import counters
-from .metrics import ERRORS_PER_ROLLUP, HOUR, MARKER, Key, Stats, ceil_hour, floor_hour, iso, scan
+from .metrics import ERRORS_PER_ROLLUP, HOUR, MARKER, Distribution, Key, Stats, ceil_hour, floor_hour, iso, scan
 from .rollups import ALL, DailyStats, HourlyStats
 
 log = logging.getLogger("stask")
@@ -151,8 +150,8 @@ def _row(model: Any, key: Key, stats: Stats) -> Any:
         memory_count=stats.memory_count,
         memory_sum=stats.memory_sum,
         memory_max=stats.memory_max,
-        run_hist=stats.run.pairs(),
-        wait_hist=stats.wait.pairs(),
+        run_hist=stats.run.dense(),
+        wait_hist=stats.wait.dense(),
         errors=[[message, count, iso(last)] for message, (count, last) in errors],
         run_p95=stats.run.percentile(95),
         created_at=utcnow(),
@@ -169,8 +168,8 @@ def from_rollup(row: Any) -> Stats:
         memory_sum=int(row.memory_sum or 0),
         memory_max=row.memory_max,
     )
-    stats.run.hist = Counter({value: count for value, count in row.run_hist or []})
-    stats.wait.hist = Counter({value: count for value, count in row.wait_hist or []})
+    stats.run = Distribution.stored(row.run_hist)
+    stats.wait = Distribution.stored(row.wait_hist)
     for message, count, last in row.errors or []:
         stats.add_error(message, count, datetime.fromisoformat(last.rstrip("Z")) if last else None)
     return stats

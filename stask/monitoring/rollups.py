@@ -1,7 +1,7 @@
 """Aggregates of finished tasks per hour (``s_stats_hourly``) and per day (``s_stats_daily``).
 
 One row per (period, worker, action) holds the counts per outcome and the distribution of run
-and wait times as ``[[milliseconds, count], ...]`` pairs, bucketed to two significant figures
+and wait times as counts per bucket of two significant figures
 (:func:`stask.monitoring.metrics.bucket`), so percentiles merged from many periods stay within
 a bucket. Each period also has one row for every worker together (identifier and action
 :data:`ALL`), which is what the summary reads: a 30-day summary reads 30 day rows and the hours
@@ -43,7 +43,8 @@ class _Figures:
     memory_count: Mapped[int] = mapped_column(sa.Integer, default=0)
     memory_sum: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     memory_max: Mapped[int | None] = mapped_column(sa.Integer)
-    #: ``[[run_ms, count], ...]`` per bucket (two significant figures).
+    #: Tasks per run-time bucket, a dense list indexed by ``metrics.bucket_index`` (two significant
+    #: figures); rows rolled before migration 0011 hold ``[[run_ms, count], ...]`` pairs instead.
     run_hist: Mapped[list[Any] | None] = mapped_column(sa.JSON)
     wait_hist: Mapped[list[Any] | None] = mapped_column(sa.JSON)
     #: ``[[message, count, last ISO time], ...]`` — the most frequent failure messages.
