@@ -97,6 +97,43 @@ def _epoch_hour_mysql(element: epoch_hour, compiler: Any, **kw: Any) -> str:
     return f"TIMESTAMPDIFF(HOUR, '1970-01-01 00:00:00', {compiler.process(element.clauses, **kw)})"
 
 
+class epoch_slice(FunctionElement[int]):  # noqa: N801 (SQL function naming)
+    """Whole :data:`SLICE` periods (five minutes) since 1970-01-01 of a naive UTC timestamp."""
+
+    type = sa.BigInteger()
+    inherit_cache = True
+    name = "epoch_slice"
+
+
+@compiles(epoch_slice)
+def _epoch_slice_sqlite(element: epoch_slice, compiler: Any, **kw: Any) -> str:
+    return f"(CAST(strftime('%s', {compiler.process(element.clauses, **kw)}) AS INTEGER) / 300)"
+
+
+@compiles(epoch_slice, "postgresql")
+def _epoch_slice_postgresql(element: epoch_slice, compiler: Any, **kw: Any) -> str:
+    return f"CAST(FLOOR(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) / 300) AS BIGINT)"
+
+
+@compiles(epoch_slice, "mysql")
+@compiles(epoch_slice, "mariadb")
+def _epoch_slice_mysql(element: epoch_slice, compiler: Any, **kw: Any) -> str:
+    return f"(TIMESTAMPDIFF(MINUTE, '1970-01-01 00:00:00', {compiler.process(element.clauses, **kw)}) DIV 5)"
+
+
+#: The period of the recent rollups (``s_stats_slices``): what a read may still scan at a window's ends.
+SLICE = timedelta(minutes=5)
+
+
+def floor_slice(moment: datetime) -> datetime:
+    return EPOCH + SLICE * ((moment - EPOCH) // SLICE)
+
+
+def ceil_slice(moment: datetime) -> datetime:
+    floor = floor_slice(moment)
+    return floor if floor == moment else floor + SLICE
+
+
 def floor_hour(moment: datetime) -> datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
 
@@ -322,16 +359,17 @@ def merged(parts: Iterable[Stats]) -> Stats:
 
 
 # -- reading rows ---------------------------------------------------------------------------
-def scan(session: Session, condition: Any) -> dict[Key, Stats]:
-    """Aggregate the final task rows matching ``condition`` per (hour, worker, action): three
-    statements (outcomes; run and wait buckets in one UNION ALL; failure messages)."""
-    hour = epoch_hour(Task.finished_at)
+def scan(session: Session, condition: Any, period: timedelta = HOUR) -> dict[Key, Stats]:
+    """Aggregate the final task rows matching ``condition`` per (period, worker, action), the
+    period an hour or a :data:`SLICE`: three statements (outcomes; run and wait buckets in one
+    UNION ALL; failure messages)."""
+    hour = epoch_hour(Task.finished_at) if period == HOUR else epoch_slice(Task.finished_at)
     keys = (hour, Task.identifier, Task.action)
     where = sa.and_(condition, Task.status.in_(FINAL))
     out: dict[Key, Stats] = {}
 
     def stats(row: Any) -> Stats:
-        key = (EPOCH + timedelta(hours=int(row[0])), row[1], row[2])
+        key = (EPOCH + period * int(row[0]), row[1], row[2])
         found = out.get(key)
         if found is None:
             found = out[key] = Stats()
@@ -384,6 +422,7 @@ class Collected:
     figures scanned from the rows at the window's ends (keyed by hour), and the rolled range."""
 
     rolled: dict[Key, Stats] = field(default_factory=dict)
+    #: The window's ends: scanned rows (keyed by hour) and five-minute slices (keyed by slice).
     raw: dict[Key, Stats] = field(default_factory=dict)
     #: [first, end) of the whole hours read from rollups (empty when first >= end).
     first: datetime = EPOCH
@@ -408,60 +447,119 @@ def gather(
     rollups: bool = True,
     combined: bool = False,
 ) -> Collected:
-    """The tasks that ended in ``[start, end]``: whole days from day rollups, the whole hours at
-    both ends from hour rollups, the partial hours from the rows. ``combined`` reads the rows of
-    every worker together (:data:`ALL_KEY`), for the summary."""
+    """The tasks that ended in ``[start, end]``: whole days from day rollups, whole hours from hour
+    rollups, the partial hours at both ends from five-minute slices, and only the minutes outside
+    those from the rows. ``combined`` reads the rows of every worker together (:data:`ALL_KEY`),
+    for the summary. Rollup rows are read in one statement, the rest in :func:`scan`'s three."""
     from .rolling import ceil_day, ensure_rollups, floor_day, from_rollup
-    from .rollups import DailyStats
+    from .rollups import DailyStats, SliceStats
 
     only = (Task.identifier == identifier) if identifier else sa.true()
-    raw = sa.and_(Task.finished_at >= start, Task.finished_at <= end)
+    raw = [(start, end, True)]
     out = Collected()
     if rollups:
         try:
-            rolled_end = ensure_rollups(session, end, start)
-            first_full = ceil_hour(start)
-            if first_full < rolled_end:
-                out.first, out.end = first_full, rolled_end
-                day_from, day_to = ceil_day(first_full), floor_day(rolled_end)
-                reads: list[tuple[Any, list[tuple[datetime, datetime]]]] = [(HourlyStats, [(first_full, rolled_end)])]
+            rolled = ensure_rollups(session, end, start)
+            spans, raw = _cover(start, end, rolled)
+            first_full, hours_end = ceil_hour(start), rolled.hours_end
+            if first_full < hours_end:
+                out.first, out.end = first_full, hours_end
+                day_from, day_to = ceil_day(first_full), floor_day(hours_end)
                 if day_from < day_to:
-                    reads = [
-                        (HourlyStats, [(first_full, day_from), (day_to, rolled_end)]),
-                        (DailyStats, [(day_from, day_to)]),
+                    spans.remove((HourlyStats, first_full, hours_end))
+                    spans += [
+                        (HourlyStats, first_full, day_from),
+                        (DailyStats, day_from, day_to),
+                        (HourlyStats, day_to, hours_end),
                     ]
-                for model, spans in reads:
-                    spans = [(low, high) for low, high in spans if low < high]
-                    if not spans:
-                        continue
-                    query = sa.select(model).where(
-                        sa.or_(*[sa.and_(model.hour >= low, model.hour < high) for low, high in spans])
-                    )
-                    if identifier:
-                        query = query.where(model.identifier == identifier)
-                    elif combined:
-                        query = query.where(model.identifier == ALL_KEY)
-                    else:
-                        query = query.where(model.identifier.not_in([ALL_KEY, MARKER]))
-                    for row in session.scalars(query):
-                        key = (row.hour, row.identifier, row.action)
-                        out.rolled.setdefault(key, Stats()).merge(from_rollup(row))
-                raw = sa.or_(
-                    sa.and_(Task.finished_at >= start, Task.finished_at < first_full),
-                    sa.and_(Task.finished_at >= rolled_end, Task.finished_at <= end),
+            reads = []
+            for model, low, high in spans:
+                if low >= high:
+                    continue
+                table = model.__table__
+                query = sa.select(*[table.c[name] for name in _ROLLUP_COLUMNS]).where(
+                    table.c.hour >= low, table.c.hour < high
                 )
+                if identifier:
+                    query = query.where(table.c.identifier == identifier)
+                elif combined:
+                    query = query.where(table.c.identifier == ALL_KEY)
+                else:
+                    query = query.where(table.c.identifier.not_in([ALL_KEY, MARKER]))
+                reads.append((model is SliceStats, query))
+            statement = sa.union_all(*[query for _slice, query in reads]) if len(reads) > 1 else None
+            rows = session.execute(statement if statement is not None else reads[0][1]).all() if reads else []
+            for row in rows:
+                key = (row.hour, row.identifier, row.action)
+                # Slices lie outside the whole hours: the series takes them with the raw edges.
+                target = out.rolled if out.first <= row.hour < out.end else out.raw
+                target.setdefault(key, Stats()).merge(from_rollup(row))
         except SQLAlchemyError:
             # No rollup tables (a host app that skipped the migrations): everything from raw rows.
             log.warning("stask: rollups unavailable, scanning raw rows", exc_info=True)
             session.rollback()
             out = Collected()
-            raw = sa.and_(Task.finished_at >= start, Task.finished_at <= end)
-    for key, stats in scan(session, sa.and_(raw, only)).items():
-        if combined:
-            key = (key[0], ALL_KEY, ALL_KEY)
-        out.raw.setdefault(key, Stats()).merge(stats)
+            raw = [(start, end, True)]
+    conditions = [
+        sa.and_(Task.finished_at >= low, Task.finished_at <= high if closed else Task.finished_at < high)
+        for low, high, closed in raw
+        if low < high or closed
+    ]
+    if conditions:
+        for key, stats in scan(session, sa.and_(sa.or_(*conditions), only)).items():
+            if combined:
+                key = (key[0], ALL_KEY, ALL_KEY)
+            out.raw.setdefault(key, Stats()).merge(stats)
     session.commit()
     return out
+
+
+_ROLLUP_COLUMNS = (
+    "hour",
+    "identifier",
+    "action",
+    "finished",
+    "failed",
+    "cancelled",
+    "retried",
+    "memory_count",
+    "memory_sum",
+    "memory_max",
+    "run_hist",
+    "wait_hist",
+    "errors",
+)
+
+
+def _cover(start: datetime, end: datetime, rolled: Any) -> tuple[list[Any], list[tuple[datetime, datetime, bool]]]:
+    """Split ``[start, end]`` into rollup spans (model, from, to) and raw spans (from, to, closed):
+    whole hours from hour rows, the partial hours from slices where slices exist, the rest raw."""
+    from .rollups import HourlyStats as Hours
+    from .rollups import SliceStats as Slices
+
+    spans: list[Any] = []
+    raw: list[tuple[datetime, datetime, bool]] = []
+    first_full, hours_end = ceil_hour(start), rolled.hours_end
+    left = ceil_slice(start)
+    has_left = left >= rolled.slices_from
+    if first_full < hours_end:
+        if has_left:
+            raw.append((start, left, False))
+            spans.append((Slices, left, first_full))
+        else:
+            raw.append((start, first_full, False))
+        spans.append((Hours, first_full, hours_end))
+        tail = hours_end
+    elif has_left and left < rolled.slices_end:
+        raw.append((start, left, False))
+        tail = left
+    else:
+        return spans, [(start, end, True)]
+    if rolled.slices_end > tail:
+        spans.append((Slices, tail, rolled.slices_end))
+        tail = rolled.slices_end
+    raw.append((tail, end, True))
+    return spans, raw
 
 
 def collect(
@@ -526,8 +624,8 @@ def series(session: Session, gathered: Collected, start: datetime, end: datetime
         for row in rows:
             points_of[row[0]] = (int(row[1]), int(row[2]), int(row[3]), row[4])
     by_hour: dict[datetime, Stats] = {}
-    for (hour, _identifier, _action), stats in gathered.raw.items():
-        by_hour.setdefault(hour, Stats()).merge(stats)
+    for (moment, _identifier, _action), stats in gathered.raw.items():
+        by_hour.setdefault(floor_hour(moment), Stats()).merge(stats)
     for hour, stats in by_hour.items():  # the raw hours are never rolled ones
         points_of[hour] = (stats.finished, stats.failed, stats.cancelled, stats.run.percentile(95))
     points = []

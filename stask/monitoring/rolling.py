@@ -12,6 +12,7 @@ writer's insert fail, and that writer uses the rows the first one wrote.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,14 +23,30 @@ from sqlalchemy.orm import Session
 from ..enums import Status
 from ..models import Task, utcnow
 from . import counters
-from .metrics import ERRORS_PER_ROLLUP, HOUR, MARKER, Distribution, Key, Stats, ceil_hour, floor_hour, iso, scan
-from .rollups import ALL, DailyStats, HourlyStats
+from .metrics import (
+    ERRORS_PER_ROLLUP,
+    HOUR,
+    MARKER,
+    SLICE,
+    Distribution,
+    Key,
+    Stats,
+    ceil_hour,
+    ceil_slice,
+    floor_hour,
+    floor_slice,
+    iso,
+    scan,
+)
+from .rollups import ALL, DailyStats, HourlyStats, SliceStats
 
 log = logging.getLogger("stask")
 
 DAY = timedelta(days=1)
-#: An hour is rolled up only this long after it ended, so late finish statements are counted.
+#: A period is rolled up only this long after it ended, so late finish statements are counted.
 ROLLUP_GRACE = timedelta(minutes=2)
+#: Five-minute slices are kept this long: windows up to a week read their partial hours from them.
+SLICE_RETENTION = timedelta(days=8)
 FINAL = [int(Status.FINISHED), int(Status.CANCELLED), int(Status.FAILED)]
 Rollup = type[HourlyStats] | type[DailyStats]
 
@@ -57,58 +74,92 @@ def _ranges(ends: tuple[Any, Any], want: tuple[datetime | None, datetime], step:
     return out
 
 
-def ensure_rollups(session: Session, now: datetime, since: datetime | None = None) -> datetime:
-    """Roll the closed hours from ``since`` (default: all) to ``now``, then the days they complete.
+@dataclass
+class Rolled:
+    """What the rollups cover after :func:`ensure_rollups`: whole hours (and the days they
+    complete) up to ``hours_end``; five-minute slices from ``slices_from`` to ``slices_end``."""
 
-    Returns where rolled hours end. One statement when nothing is missing.
+    hours_end: datetime
+    slices_from: datetime
+    slices_end: datetime
+
+
+def ensure_rollups(session: Session, now: datetime, since: datetime | None = None) -> Rolled:
+    """Roll the closed hours from ``since`` (default: all) to ``now``, the days they complete, and
+    the closed five-minute slices of the last :data:`SLICE_RETENTION`; drop older slices.
+
+    One statement when nothing is missing.
     """
-    closed_end = floor_hour(now - ROLLUP_GRACE)
+    hours_end = floor_hour(now - ROLLUP_GRACE)
+    slices_end = floor_slice(now - ROLLUP_GRACE)
+    slices_from = ceil_slice(now - SLICE_RETENTION)
     want_from = ceil_hour(since) if since is not None else None
     ends = session.execute(
         sa.select(
-            sa.select(sa.func.min(HourlyStats.hour)).scalar_subquery(),
-            sa.select(sa.func.max(HourlyStats.hour)).scalar_subquery(),
-            sa.select(sa.func.min(DailyStats.hour)).scalar_subquery(),
-            sa.select(sa.func.max(DailyStats.hour)).scalar_subquery(),
+            *[
+                sa.select(function(model.hour)).scalar_subquery()
+                for model in (HourlyStats, DailyStats, SliceStats)
+                for function in (sa.func.min, sa.func.max)
+            ]
         )
     ).one()
-    hour_ends: tuple[Any, Any] = (ends[0], ends[1])
-    missing = _ranges(hour_ends, (want_from, closed_end), HOUR)
-    rows: list[HourlyStats | DailyStats] = []
-    for low, high in missing:
-        condition = Task.finished_at < high
-        if low is not None:
-            condition = sa.and_(condition, Task.finished_at >= low)
-        found = {key: stats for key, stats in scan(session, condition).items() if key[0] < high}
-        rows += [_row(HourlyStats, key, stats) for key, stats in found.items()]
-        rows += [_row(HourlyStats, key, stats) for key, stats in _combined(found).items()]
-        # Empty rows mark both ends as rolled, so quiet hours at the edges are not scanned again.
-        hours = {key[0] for key in found}
-        for edge in {low, high - HOUR} - hours - {None}:
-            rows.append(_row(HourlyStats, (edge, MARKER, MARKER), Stats()))  # type: ignore[arg-type]
-    if missing:
-        lows = [low for low, _high in missing]
-        oldest = None if None in lows else min([*lows, *([hour_ends[0]] if hour_ends[0] else [])])
-        hour_ends = (oldest if oldest is not None else _first_hour(rows), closed_end - HOUR)
+    rows: list[Any] = []
+    hour_ends = _roll(session, HourlyStats, HOUR, (ends[0], ends[1]), (want_from, hours_end), rows)
     if hour_ends[0] is not None and hour_ends[1] is not None:
         day_want = (ceil_day(hour_ends[0]), floor_day(hour_ends[1] + HOUR))
         if day_want[0] < day_want[1]:
             for low, high in _ranges((ends[2], ends[3]), day_want, DAY):
                 rows += _roll_days(session, rows, low, high)
+    slice_want = (max(slices_from, ceil_slice(since)) if since is not None else slices_from, slices_end)
+    before = len(rows)
+    _roll(session, SliceStats, SLICE, (ends[4], ends[5]), slice_want, rows)
+    if len(rows) > before:
+        session.execute(sa.delete(SliceStats).where(SliceStats.hour < slices_from))
     session.add_all(rows)
     try:
         session.commit()
     except IntegrityError:
         session.rollback()  # another process rolled the same periods first
-    return closed_end
+    return Rolled(hours_end, slices_from, slices_end)
 
 
-def _first_hour(rows: list[Any]) -> datetime | None:
+def _roll(
+    session: Session,
+    model: Any,
+    period: timedelta,
+    ends: tuple[Any, Any],
+    want: tuple[datetime | None, datetime],
+    rows: list[Any],
+) -> tuple[Any, Any]:
+    """Append to ``rows`` the rollups of the periods of ``want`` outside the rolled range ``ends``
+    (one scan per missing range); returns the rolled range afterwards (oldest, newest start)."""
+    missing = _ranges(ends, want, period)
+    written: list[Any] = []
+    for low, high in missing:
+        condition = Task.finished_at < high
+        if low is not None:
+            condition = sa.and_(condition, Task.finished_at >= low)
+        found = {key: stats for key, stats in scan(session, condition, period).items() if key[0] < high}
+        written += [_row(model, key, stats) for key, stats in found.items()]
+        written += [_row(model, key, stats) for key, stats in _combined(found).items()]
+        # Empty rows mark both ends as rolled, so quiet periods at the edges are not scanned again.
+        starts = {key[0] for key in found}
+        for edge in {low, high - period} - starts - {None}:
+            written.append(_row(model, (edge, MARKER, MARKER), Stats()))  # type: ignore[arg-type]
+    rows += written
+    if not missing:
+        return ends
+    lows = [low for low, _high in missing]
+    oldest = None if None in lows else min([*lows, *([ends[0]] if ends[0] else [])])
+    return (oldest if oldest is not None else _first_start(written), want[1] - period)
+
+
+def _first_start(rows: list[Any]) -> datetime | None:
     return min((row.hour for row in rows), default=None)
 
 
 def _combined(found: dict[Key, Stats]) -> dict[Key, Stats]:
-    """One :data:`ALL` row per hour: every worker and action of it together."""
+    """One :data:`ALL` row per period: every worker and action of it together."""
     out: dict[Key, Stats] = {}
     for (hour, _identifier, _action), stats in found.items():
         out.setdefault((hour, ALL, ALL), Stats()).merge(stats)
@@ -176,7 +227,7 @@ def from_rollup(row: Any) -> Stats:
 
 
 # -- entry points ------------------------------------------------------------------------------
-def roll_up(session: Session, now: datetime | None = None) -> datetime:
+def roll_up(session: Session, now: datetime | None = None) -> Rolled:
     """Roll the hours (and days) closed since the newest rollup: one small statement when none did."""
     return ensure_rollups(session, now or utcnow())
 
@@ -204,6 +255,7 @@ def rebuild(session: Session, now: datetime | None = None) -> dict[str, int]:
     if since is not None:
         session.execute(sa.delete(HourlyStats).where(HourlyStats.hour >= since))
     session.execute(sa.delete(DailyStats))
+    session.execute(sa.delete(SliceStats))
     old = list(session.scalars(sa.select(HourlyStats).where(HourlyStats.identifier != MARKER)))
     have_all = {row.hour for row in old if row.identifier == ALL}
     kept = {(row.hour, row.identifier, row.action): from_rollup(row) for row in old if row.hour not in have_all}

@@ -70,3 +70,15 @@ class DailyStats(_Figures, Base):
 
     def __repr__(self) -> str:
         return f"<DailyStats {self.hour:%Y-%m-%d} {self.identifier}.{self.action}>"
+
+
+class SliceStats(_Figures, Base):
+    """The same figures per five minutes (``hour`` is the slice's start), kept for
+    ``rolling.SLICE_RETENTION``: a window's partial hours are read from these, so a read scans
+    at most the few minutes at each end of its window."""
+
+    __tablename__ = "s_stats_slices"
+    __table_args__ = (sa.UniqueConstraint("hour", "identifier", "action", name="uq_s_stats_slices_key"),)
+
+    def __repr__(self) -> str:
+        return f"<SliceStats {self.hour:%Y-%m-%d %H:%M} {self.identifier}.{self.action}>"

@@ -1,4 +1,4 @@
-"""s_task_counts: tasks per (worker, status), kept exact by triggers on s_tasks; s_stats_daily; run_p95
+"""s_task_counts: tasks per (worker, status), kept exact by triggers on s_tasks; s_stats_daily, s_stats_slices; run_p95
 
 Revision ID: 0011
 Revises: 0010
@@ -29,9 +29,8 @@ depends_on = None
 TIMESTAMP = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), 'mariadb').with_variant(mysql.DATETIME(fsp=6), 'mysql')
 
 
-def upgrade():
-    op.add_column('s_stats_hourly', sa.Column('run_p95', sa.Integer(), nullable=True))
-    op.create_table('s_stats_daily',
+def _figures_table(name):
+    op.create_table(name,
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('hour', TIMESTAMP, nullable=False),
     sa.Column('identifier', sa.String(length=64), nullable=False),
@@ -49,8 +48,14 @@ def upgrade():
     sa.Column('run_p95', sa.Integer(), nullable=True),
     sa.Column('created_at', TIMESTAMP, nullable=False),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('hour', 'identifier', 'action', name='uq_s_stats_daily_key')
+    sa.UniqueConstraint('hour', 'identifier', 'action', name=f'uq_{name}_key')
     )
+
+
+def upgrade():
+    op.add_column('s_stats_hourly', sa.Column('run_p95', sa.Integer(), nullable=True))
+    for table in ('s_stats_daily', 's_stats_slices'):
+        _figures_table(table)
     op.create_table('s_task_counts',
     sa.Column('identifier', sa.String(length=64), nullable=False),
     sa.Column('status', sa.SmallInteger(), autoincrement=False, nullable=False),
@@ -71,4 +76,5 @@ def downgrade():
         op.execute(statement)
     op.drop_table('s_task_counts')
     op.drop_table('s_stats_daily')
+    op.drop_table('s_stats_slices')
     op.drop_column('s_stats_hourly', 'run_p95')
