@@ -83,7 +83,7 @@ _local_sent: dict[str, float] = {}
 def _outcome_rules(settings: Settings, session: Any, now: datetime) -> list[Alert]:
     window = settings.alert_window_minutes
     minimum = max(1, settings.alert_min_tasks)
-    parts = collect(session, now - timedelta(minutes=window), now, rollups=False)
+    parts = collect(session, now - timedelta(minutes=window), now)
     per_worker: dict[str, Stats] = {}
     overall = Stats()
     for (_hour, identifier, _action), stats in parts.items():

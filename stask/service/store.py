@@ -30,7 +30,7 @@ _FINAL = [int(s) for s in FINAL]
 #: When a queued task became due: its ``start_at``, else its creation.
 _DUE_SINCE = sa.func.coalesce(Task.start_at, Task.created_at)
 #: The backlog counts due tasks up to this many per priority ("more than" beyond).
-BACKLOG_CAP = 1000
+BACKLOG_CAP = 500
 
 
 # -- inserting -------------------------------------------------------------------------------
