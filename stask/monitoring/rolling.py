@@ -45,8 +45,9 @@ log = logging.getLogger("stask")
 DAY = timedelta(days=1)
 #: A period is rolled up only this long after it ended, so late finish statements are counted.
 ROLLUP_GRACE = timedelta(minutes=2)
-#: Five-minute slices are kept this long: windows up to a week read their partial hours from them.
-SLICE_RETENTION = timedelta(days=8)
+#: Five-minute slices are kept this long: windows up to 31 days (the page's 720 h included) read
+#: their partial hours from them (about 9 rows per slice: 80,000 rows for a month of 8 workers).
+SLICE_RETENTION = timedelta(days=32)
 FINAL = [int(Status.FINISHED), int(Status.CANCELLED), int(Status.FAILED)]
 Rollup = type[HourlyStats] | type[DailyStats]
 
