@@ -686,4 +686,4 @@ def group_cancel_command(group_id: int) -> None:
 
 
 # Their commands register on stask_cli: notification rules and deliveries, triggers.
-from . import cli_notifications, cli_triggers  # noqa: E402,F401
+from . import cli_notifications, cli_rollups, cli_triggers  # noqa: E402,F401

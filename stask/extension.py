@@ -31,7 +31,7 @@ from . import forking
 from .engine import idle_ping
 from .engine.context import EXTENSION_KEY as ENGINE_KEY
 from .models import Base, Worker
-from .monitoring import rollups  # noqa: F401  (registers s_stats_hourly on Base.metadata)
+from .monitoring import counters, rollups  # noqa: F401  (registers s_task_counts, s_stats_hourly on Base.metadata)
 from .runtime import Runtime
 from .service import EXTENSION_KEY as SERVICE_KEY
 from .service import Service, current_stask

@@ -68,6 +68,7 @@ from ..settings import Settings
 from .alert_types import CRITICAL, WARNING, Alert
 from .health import check_database, check_redis, live_workers, probe_redis, service_of
 from .metrics import Stats, collect, iso
+from .rolling import maintain_rollups
 from .schedule_alerts import schedule_rules
 
 log = logging.getLogger("stask")
@@ -82,7 +83,7 @@ _local_sent: dict[str, float] = {}
 def _outcome_rules(settings: Settings, session: Any, now: datetime) -> list[Alert]:
     window = settings.alert_window_minutes
     minimum = max(1, settings.alert_min_tasks)
-    parts = collect(session, now - timedelta(minutes=window), now, rollups=False)
+    parts = collect(session, now - timedelta(minutes=window), now)
     per_worker: dict[str, Stats] = {}
     overall = Stats()
     for (_hour, identifier, _action), stats in parts.items():
@@ -184,13 +185,18 @@ def stuck_tasks(service: Service, session: Any, now: datetime) -> list[Any]:
         return []
     alive = service.runtime.live.alive([row.id for row in running])
     default_timeout = settings.timeout
+    timeouts: dict[str, float] = {}  # one resolution per worker, not per running row
     stuck = []
     for row in running:
-        definition = service.workers.resolve(row.identifier)
-        try:
-            timeout = (definition.worker_class().timeout if definition else None) or default_timeout
-        except ImportError:  # a plugin that no longer imports: judge it by the default timeout
-            timeout = default_timeout
+        if row.identifier not in timeouts:
+            definition = service.workers.resolve(row.identifier)
+            try:
+                timeouts[row.identifier] = (
+                    definition.worker_class().timeout if definition else None
+                ) or default_timeout
+            except ImportError:  # a plugin that no longer imports: judge it by the default timeout
+                timeouts[row.identifier] = default_timeout
+        timeout = timeouts[row.identifier]
         overdue = (now - row.started_at).total_seconds() > timeout + grace
         if overdue or not alive[row.id]:
             stuck.append(row)
@@ -343,8 +349,12 @@ def deliver_alerts(app: Flask, alerts: list[dict[str, Any]] | None = None) -> di
 
     Cheap when nothing is configured (no evaluation at all). Call it from the worker
     processes' periodic maintenance (one process at a time holds the reconcile lock) and when the
-    alerts endpoint is read. Delivery errors are logged, never raised.
+    alerts endpoint is read. Delivery errors are logged, never raised. Called without ``alerts``
+    (the maintenance pass), it first rolls up the hours that closed (:func:`maintain_rollups`:
+    one small statement when none did).
     """
+    if alerts is None:  # the maintenance pass, not a read of the alerts endpoint
+        maintain_rollups(app)
     settings = service_of(app).settings
     channels = []
     if settings.alert_webhook_url:

@@ -8,12 +8,22 @@ Cost at scale. A window is split into whole hours already rolled up into
 ``s_stats_hourly`` (read as a few small rows each) and at most two raw edges — the
 partial first hour and the hours not yet closed — scanned through the ``finished_at``
 index. Each scan is four ``GROUP BY`` statements (outcomes, run-time values, wait-time
-values, error messages); the values come back as a histogram (one row per distinct
-millisecond value), never one row per task, so percentiles are exact without fetching
-a column of a million values.
+values, error messages); the values come back as a histogram (one row per bucket), never
+one row per task. Closed hours are rolled up by the workers' maintenance pass
+(:func:`maintain_rollups`, from :func:`stask.monitoring.alerts.deliver_alerts`), so a read
+normally finds them; a read only rolls hours itself when no maintenance ran since they closed.
+Tasks per status (the live part of the totals) come from ``s_task_counts``
+(:mod:`stask.monitoring.counters`), never from a count over ``s_tasks``.
 
-Percentiles use the nearest-rank definition: the p-th percentile of N values is the
-smallest value v such that at least ceil(p * N / 100) values are <= v (p50 of
+Buckets: durations are kept to two significant figures (HDR-histogram style): exact below
+100 ms, then 100, 110, ... 990, 1000, 1100, ... (a bucket's width is at most a tenth of its
+lower bound). A value is reported as its bucket's lower bound, so a percentile, the average
+and the maximum are at most 10 % below the exact figure (exact for values below 100 ms and
+for values with two significant figures). That bounds a rollup row to about 90 pairs per
+decade of durations, instead of one pair per distinct millisecond.
+
+Percentiles use the nearest-rank definition on the bucketed values: the p-th percentile of N
+values is the smallest value v such that at least ceil(p * N / 100) values are <= v (p50 of
 1, 2, 3, 4 is 2; p95 of 1..100 is 95). Rates are judged on tasks that ended finished
 or failed; cancelled tasks count in throughput but are neither success nor error.
 """
@@ -21,21 +31,22 @@ or failed; cancelled tasks count in throughput but are neither success nor error
 from __future__ import annotations
 
 import logging
+import operator
 import re
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
 
 from ..enums import INCOMPLETE, Status
 from ..models import Task, Worker, utcnow
+from . import counters
 from .rollups import HourlyStats
 
 log = logging.getLogger("stask")
@@ -50,12 +61,12 @@ PERCENTILES = (50, 95)
 TOP_ERRORS = 10
 ERRORS_PER_ROLLUP = 25
 ERROR_CHARS = 200
-#: An hour is rolled up only this long after it ended, so late finish statements are counted.
-ROLLUP_GRACE = timedelta(minutes=2)
 
 Key = tuple[datetime, str, str]  # (hour, identifier, action)
 #: Identifier of the empty rollup rows that only mark an hour as rolled (no worker has it).
 MARKER = ""
+#: Identifier and action of the rows of every worker together (``rollups.ALL``).
+ALL_KEY = "*"
 _WHOLE = re.compile(r"[0-9]{1,7}")
 
 
@@ -86,6 +97,43 @@ def _epoch_hour_mysql(element: epoch_hour, compiler: Any, **kw: Any) -> str:
     return f"TIMESTAMPDIFF(HOUR, '1970-01-01 00:00:00', {compiler.process(element.clauses, **kw)})"
 
 
+class epoch_slice(FunctionElement[int]):  # noqa: N801 (SQL function naming)
+    """Whole :data:`SLICE` periods (five minutes) since 1970-01-01 of a naive UTC timestamp."""
+
+    type = sa.BigInteger()
+    inherit_cache = True
+    name = "epoch_slice"
+
+
+@compiles(epoch_slice)
+def _epoch_slice_sqlite(element: epoch_slice, compiler: Any, **kw: Any) -> str:
+    return f"(CAST(strftime('%s', {compiler.process(element.clauses, **kw)}) AS INTEGER) / 300)"
+
+
+@compiles(epoch_slice, "postgresql")
+def _epoch_slice_postgresql(element: epoch_slice, compiler: Any, **kw: Any) -> str:
+    return f"CAST(FLOOR(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) / 300) AS BIGINT)"
+
+
+@compiles(epoch_slice, "mysql")
+@compiles(epoch_slice, "mariadb")
+def _epoch_slice_mysql(element: epoch_slice, compiler: Any, **kw: Any) -> str:
+    return f"(TIMESTAMPDIFF(MINUTE, '1970-01-01 00:00:00', {compiler.process(element.clauses, **kw)}) DIV 5)"
+
+
+#: The period of the recent rollups (``s_stats_slices``): what a read may still scan at a window's ends.
+SLICE = timedelta(minutes=5)
+
+
+def floor_slice(moment: datetime) -> datetime:
+    return EPOCH + SLICE * ((moment - EPOCH) // SLICE)
+
+
+def ceil_slice(moment: datetime) -> datetime:
+    floor = floor_slice(moment)
+    return floor if floor == moment else floor + SLICE
+
+
 def floor_hour(moment: datetime) -> datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
 
@@ -99,22 +147,101 @@ def iso(moment: datetime | None) -> str | None:
     return moment.isoformat() + "Z" if moment else None
 
 
+# -- buckets -------------------------------------------------------------------------------
+def bucket(value: int) -> int:
+    """``value`` to two significant figures, rounded down (exact below 100)."""
+    value = int(value)
+    if value < 100:
+        return value
+    step = 10 ** (len(str(value)) - 2)
+    return value - value % step
+
+
+#: Decades handled by :func:`bucket_sql` (an INTEGER column holds at most 2**31 ms).
+_SQL_DECADES = range(3, 11)
+
+
+def bucket_sql(column: Any) -> Any:
+    """:func:`bucket` in SQL (the same on the three databases: ``%`` on integers). Numbers are
+    literals, not bound parameters, so PostgreSQL sees the same expression in GROUP BY."""
+
+    def number(value: int) -> Any:
+        return sa.literal_column(str(value), sa.Integer)
+
+    whens = [(column < number(100), column)]
+    for digits in _SQL_DECADES:
+        whens.append((column < number(10**digits), column - column % number(10 ** (digits - 2))))
+    return sa.case(*whens, else_=column)
+
+
 # -- accumulators ---------------------------------------------------------------------------
+def bucket_index(value: int) -> int:
+    """The position of ``value``'s bucket: 0..99 for 0..99 ms, then 90 per decade (10..99 as the
+    two leading digits). Negative durations (clocks of two hosts apart) count as 0."""
+    value = max(0, int(value))
+    if value < 100:
+        return value
+    digits = len(str(value))
+    return 100 + (digits - 3) * 90 + value // 10 ** (digits - 2) - 10
+
+
+def bucket_value(index: int) -> int:
+    """The lower bound of the bucket at ``index`` (the inverse of :func:`bucket_index`)."""
+    if index < 100:
+        return index
+    decade, lead = divmod(index - 100, 90)
+    return (lead + 10) * 10 ** (decade + 1)
+
+
 @dataclass
 class Distribution:
-    """Every distinct value with its count: merges exactly, gives exact percentiles."""
+    """Counts per bucket (:func:`bucket`), as a dense list indexed by :func:`bucket_index`: two
+    distributions merge by adding lists (no per-value work), percentiles are exact to the bucket."""
 
-    hist: Counter[int] = field(default_factory=Counter)
+    counts: list[int] = field(default_factory=list)
 
     def add(self, value: int, count: int) -> None:
-        self.hist[int(value)] += int(count)
+        index = bucket_index(value)
+        if index >= len(self.counts):
+            self.counts.extend([0] * (index + 1 - len(self.counts)))
+        self.counts[index] += int(count)
 
     def merge(self, other: Distribution) -> None:
-        self.hist.update(other.hist)
+        mine, theirs = self.counts, other.counts
+        if len(mine) < len(theirs):
+            mine = mine + [0] * (len(theirs) - len(mine))
+        elif len(theirs) < len(mine):
+            theirs = theirs + [0] * (len(mine) - len(theirs))
+        self.counts = list(map(operator.add, mine, theirs))
+
+    @classmethod
+    def stored(cls, value: list[Any] | None) -> Distribution:
+        """From a rollup column: the dense list, or the ``[[ms, count], ...]`` pairs rows rolled
+        before migration 0011 hold."""
+        if not value:
+            return cls()
+        if isinstance(value[0], list):
+            found = cls()
+            for ms, count in value:
+                found.add(ms, count)
+            return found
+        return cls(list(value))  # JSON numbers are ints already
+
+    def dense(self) -> list[int]:
+        """The list as stored (without trailing zeros)."""
+        end = len(self.counts)
+        while end and not self.counts[end - 1]:
+            end -= 1
+        return self.counts[:end]
+
+    @property
+    def hist(self) -> dict[int, int]:
+        """Bucket lower bound -> count, for the buckets that have values (in order)."""
+        return {bucket_value(index): count for index, count in enumerate(self.counts) if count}
 
     @property
     def count(self) -> int:
-        return sum(self.hist.values())
+        return sum(self.counts)
 
     def percentile(self, p: int) -> int | None:
         total = self.count
@@ -122,25 +249,23 @@ class Distribution:
             return None
         rank = max(1, -(-p * total // 100))  # ceil(p * total / 100) in integers
         seen = 0
-        for value in sorted(self.hist):
-            seen += self.hist[value]
+        for index, count in enumerate(self.counts):
+            seen += count
             if seen >= rank:
-                return value
+                return bucket_value(index)
         return None  # not reached: seen ends at total >= rank
 
     def summary(self) -> dict[str, Any]:
         total = self.count
         if not total:
             return {"count": 0, "avg": None, "p50": None, "p95": None, "max": None}
+        hist = self.hist
         return {
             "count": total,
-            "avg": round(sum(v * c for v, c in self.hist.items()) / total, 1),
+            "avg": round(sum(v * c for v, c in hist.items()) / total, 1),
             **{f"p{p}": self.percentile(p) for p in PERCENTILES},
-            "max": max(self.hist),
+            "max": max(hist),
         }
-
-    def pairs(self) -> list[list[int]]:
-        return [[value, count] for value, count in sorted(self.hist.items())]
 
 
 @dataclass
@@ -234,15 +359,19 @@ def merged(parts: Iterable[Stats]) -> Stats:
 
 
 # -- reading rows ---------------------------------------------------------------------------
-def scan(session: Session, condition: Any) -> dict[Key, Stats]:
-    """Aggregate the final task rows matching ``condition`` per (hour, worker, action): four statements."""
-    hour = epoch_hour(Task.finished_at)
+def scan(session: Session, condition: Any, period: timedelta = HOUR) -> dict[Key, Stats]:
+    """Aggregate the final task rows matching ``condition`` per (period, worker, action), the
+    period an hour or a :data:`SLICE`: four statements (outcomes; run buckets; wait buckets;
+    failure messages)."""
+    hour = epoch_hour(Task.finished_at) if period == HOUR else epoch_slice(Task.finished_at)
     keys = (hour, Task.identifier, Task.action)
-    where = sa.and_(condition, Task.status.in_(FINAL))
+    # ``status + 0``: the finished_at range is the index to use. On the bare column PostgreSQL
+    # ANDs in the status index (half a million failed rows read at ten million) for a few minutes' rows.
+    where = sa.and_(condition, (Task.status + sa.literal_column("0")).in_(FINAL))
     out: dict[Key, Stats] = {}
 
     def stats(row: Any) -> Stats:
-        key = (EPOCH + timedelta(hours=int(row[0])), row[1], row[2])
+        key = (EPOCH + period * int(row[0]), row[1], row[2])
         found = out.get(key)
         if found is None:
             found = out[key] = Stats()
@@ -266,10 +395,13 @@ def scan(session: Session, condition: Any) -> dict[Key, Stats]:
         target.add_outcome(int(row[3]), int(row[4]))
         target.retried += int(row[5] or 0)
         target.add_memory(row[6], row[7], row[8])
-    for column, attribute in ((Task.run_ms, "run"), (Task.wait_ms, "wait")):
-        values = sa.select(*keys, column, sa.func.count()).where(where, column.is_not(None)).group_by(*keys, column)
+    # Two statements, not one UNION ALL: PostgreSQL runs a UNION of two aggregates as a parallel
+    # append, whose worker start-up (about 10 ms) is most of the cost of a few minutes' rows.
+    for kind, column in (("run", Task.run_ms), ("wait", Task.wait_ms)):
+        value = bucket_sql(column)
+        values = sa.select(*keys, value, sa.func.count()).where(where, column.is_not(None)).group_by(*keys, value)
         for row in session.execute(values):
-            getattr(stats(row), attribute).add(row[3], row[4])
+            getattr(stats(row), kind).add(row[3], row[4])
     message = sa.func.substr(
         sa.func.coalesce(Task.error, Task.message, sa.literal_column("''")),
         sa.literal_column("1"),
@@ -277,7 +409,7 @@ def scan(session: Session, condition: Any) -> dict[Key, Stats]:
     )
     errors = (
         sa.select(*keys, message, sa.func.count(), sa.func.max(Task.finished_at))
-        .where(where, Task.status == int(Status.FAILED))
+        .where(where, Task.status + sa.literal_column("0") == int(Status.FAILED))
         .group_by(*keys, message)
     )
     for row in session.execute(errors):
@@ -285,130 +417,175 @@ def scan(session: Session, condition: Any) -> dict[Key, Stats]:
     return out
 
 
-def ensure_rollups(session: Session, now: datetime, since: datetime | None = None) -> datetime:
-    """Roll the closed hours from ``since`` (default: all) to now into ``s_stats_hourly``.
+@dataclass
+class Collected:
+    """What a window is made of: figures from rollups (keyed by the start of their hour or day),
+    figures scanned from the rows at the window's ends (keyed by hour), and the rolled range."""
 
-    Returns where rolled hours end. Rolled hours always form one contiguous range, found
-    as [oldest row, newest row]: hours after it are rolled as they close, hours before it
-    only when a window reaches back there (so the first read costs its own window, not
-    the whole table). Idempotent and safe between processes: the unique key makes a
-    second writer's insert fail, and that writer simply uses the rows the first one wrote.
-    """
-    closed_end = floor_hour(now - ROLLUP_GRACE)
-    want_from = ceil_hour(since) if since is not None else None
-    oldest, newest = session.execute(sa.select(sa.func.min(HourlyStats.hour), sa.func.max(HourlyStats.hour))).one()
-    ranges: list[tuple[datetime | None, datetime]] = []
-    if newest is None:
-        ranges.append((want_from, closed_end))
+    rolled: dict[Key, Stats] = field(default_factory=dict)
+    #: The window's ends: scanned rows (keyed by hour) and five-minute slices (keyed by slice).
+    raw: dict[Key, Stats] = field(default_factory=dict)
+    #: [first, end) of the whole hours read from rollups (empty when first >= end).
+    first: datetime = EPOCH
+    end: datetime = EPOCH
+
+    def parts(self) -> list[Stats]:
+        return [*self.rolled.values(), *self.raw.values()]
+
+    def by_worker_action(self) -> dict[tuple[str, str], Stats]:
+        out: dict[tuple[str, str], Stats] = {}
+        for (_start, identifier, action), stats in [*self.rolled.items(), *self.raw.items()]:
+            if (identifier, action) in out:
+                out[identifier, action].merge(stats)
+            else:
+                out[identifier, action] = stats  # this object is merged into from here on
+        return out
+
+
+def gather(
+    session: Session,
+    start: datetime,
+    end: datetime,
+    *,
+    identifier: str | None = None,
+    rollups: bool = True,
+    combined: bool = False,
+) -> Collected:
+    """The tasks that ended in ``[start, end]``: whole days from day rollups, whole hours from hour
+    rollups, the partial hours at both ends from five-minute slices, and only the minutes outside
+    those from the rows. ``combined`` reads the rows of every worker together (:data:`ALL_KEY`),
+    for the summary. Rollup rows are read in one statement, the rest in :func:`scan`'s four."""
+    from .rolling import ceil_day, ensure_rollups, floor_day, from_rollup
+    from .rollups import DailyStats, SliceStats
+
+    only = (Task.identifier == identifier) if identifier else sa.true()
+    raw = [(start, end, True)]
+    out = Collected()
+    if rollups:
+        try:
+            rolled = ensure_rollups(session, end, start)
+            spans, raw = _cover(start, end, rolled)
+            first_full, hours_end = ceil_hour(start), rolled.hours_end
+            if first_full < hours_end:
+                out.first, out.end = first_full, hours_end
+                day_from, day_to = ceil_day(first_full), floor_day(hours_end)
+                if day_from < day_to:
+                    spans.remove((HourlyStats, first_full, hours_end))
+                    spans += [
+                        (HourlyStats, first_full, day_from),
+                        (DailyStats, day_from, day_to),
+                        (HourlyStats, day_to, hours_end),
+                    ]
+            reads = []
+            for model, low, high in spans:
+                if low >= high:
+                    continue
+                table = model.__table__
+                query = sa.select(*[table.c[name] for name in _ROLLUP_COLUMNS]).where(
+                    table.c.hour >= low, table.c.hour < high
+                )
+                if identifier:
+                    query = query.where(table.c.identifier == identifier)
+                elif combined:
+                    query = query.where(table.c.identifier == ALL_KEY)
+                else:
+                    query = query.where(table.c.identifier.not_in([ALL_KEY, MARKER]))
+                reads.append((model is SliceStats, query))
+            statement = sa.union_all(*[query for _slice, query in reads]) if len(reads) > 1 else None
+            rows = session.execute(statement if statement is not None else reads[0][1]).all() if reads else []
+            for row in rows:
+                key = (row.hour, row.identifier, row.action)
+                # Slices lie outside the whole hours: the series takes them with the raw edges.
+                target = out.rolled if out.first <= row.hour < out.end else out.raw
+                found = from_rollup(row)
+                if key in target:
+                    target[key].merge(found)
+                else:
+                    target[key] = found
+        except SQLAlchemyError:
+            # No rollup tables (a host app that skipped the migrations): everything from raw rows.
+            log.warning("stask: rollups unavailable, scanning raw rows", exc_info=True)
+            session.rollback()
+            out = Collected()
+            raw = [(start, end, True)]
+    conditions = [
+        sa.and_(Task.finished_at >= low, Task.finished_at <= high if closed else Task.finished_at < high)
+        for low, high, closed in raw
+        if low < high or closed
+    ]
+    if conditions:
+        for key, stats in scan(session, sa.and_(sa.or_(*conditions), only)).items():
+            if combined:
+                key = (key[0], ALL_KEY, ALL_KEY)
+            out.raw.setdefault(key, Stats()).merge(stats)
+    session.commit()
+    return out
+
+
+_ROLLUP_COLUMNS = (
+    "hour",
+    "identifier",
+    "action",
+    "finished",
+    "failed",
+    "cancelled",
+    "retried",
+    "memory_count",
+    "memory_sum",
+    "memory_max",
+    "run_hist",
+    "wait_hist",
+    "errors",
+)
+
+
+def _cover(start: datetime, end: datetime, rolled: Any) -> tuple[list[Any], list[tuple[datetime, datetime, bool]]]:
+    """Split ``[start, end]`` into rollup spans (model, from, to) and raw spans (from, to, closed):
+    whole hours from hour rows, the partial hours from slices where slices exist, the rest raw."""
+    from .rollups import HourlyStats as Hours
+    from .rollups import SliceStats as Slices
+
+    spans: list[Any] = []
+    raw: list[tuple[datetime, datetime, bool]] = []
+    first_full, hours_end = ceil_hour(start), rolled.hours_end
+    left = ceil_slice(start)
+    has_left = left >= rolled.slices_from
+    if first_full < hours_end:
+        if has_left:
+            raw.append((start, left, False))
+            spans.append((Slices, left, first_full))
+        else:
+            raw.append((start, first_full, False))
+        spans.append((Hours, first_full, hours_end))
+        tail = hours_end
+    elif has_left and left < rolled.slices_end:
+        raw.append((start, left, False))
+        tail = left
     else:
-        if newest + HOUR < closed_end:
-            ranges.append((newest + HOUR, closed_end))
-        if want_from is not None and want_from < oldest:
-            ranges.append((want_from, oldest))
-    rows = []
-    for low, high in ranges:
-        if low is not None and low >= high:
-            continue
-        condition = Task.finished_at < high
-        if low is not None:
-            condition = sa.and_(condition, Task.finished_at >= low)
-        found = {key: stats for key, stats in scan(session, condition).items() if key[0] < high}
-        rows += [_rollup_row(key, stats) for key, stats in found.items()]
-        # Empty rows mark both ends as rolled, so quiet hours at the edges are not scanned again.
-        hours = {key[0] for key in found}
-        for edge in {low, high - HOUR} - hours - {None}:
-            rows.append(_rollup_row((edge, MARKER, MARKER), Stats()))  # type: ignore[arg-type]
-    session.add_all(rows)
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()  # another process rolled the same hours first
-    return closed_end
-
-
-def _rollup_row(key: Key, stats: Stats) -> HourlyStats:
-    errors = sorted(stats.errors.items(), key=lambda item: (-item[1][0], item[0]))[:ERRORS_PER_ROLLUP]
-    return HourlyStats(
-        hour=key[0],
-        identifier=key[1],
-        action=key[2],
-        finished=stats.finished,
-        failed=stats.failed,
-        cancelled=stats.cancelled,
-        retried=stats.retried,
-        memory_count=stats.memory_count,
-        memory_sum=stats.memory_sum,
-        memory_max=stats.memory_max,
-        run_hist=stats.run.pairs(),
-        wait_hist=stats.wait.pairs(),
-        errors=[[message, count, iso(last)] for message, (count, last) in errors],
-        created_at=utcnow(),
-    )
-
-
-def _from_rollup(row: Any) -> Stats:
-    stats = Stats(
-        finished=row.finished,
-        failed=row.failed,
-        cancelled=row.cancelled,
-        retried=row.retried,
-        memory_count=row.memory_count,
-        memory_sum=int(row.memory_sum or 0),
-        memory_max=row.memory_max,
-    )
-    stats.run.hist = Counter({value: count for value, count in row.run_hist or []})
-    stats.wait.hist = Counter({value: count for value, count in row.wait_hist or []})
-    for message, count, last in row.errors or []:
-        stats.add_error(message, count, datetime.fromisoformat(last.rstrip("Z")) if last else None)
-    return stats
+        return spans, [(start, end, True)]
+    if rolled.slices_end > tail:
+        spans.append((Slices, tail, rolled.slices_end))
+        tail = rolled.slices_end
+    raw.append((tail, end, True))
+    return spans, raw
 
 
 def collect(
     session: Session, start: datetime, end: datetime, *, identifier: str | None = None, rollups: bool = True
 ) -> dict[Key, Stats]:
-    """Statistics per (hour, worker, action) of the tasks that ended in ``[start, end]``."""
-    only = (Task.identifier == identifier) if identifier else sa.true()
-    raw = sa.and_(Task.finished_at >= start, Task.finished_at <= end)
+    """Statistics per (period start, worker, action) of the tasks that ended in ``[start, end]``."""
+    gathered = gather(session, start, end, identifier=identifier, rollups=rollups)
     out: dict[Key, Stats] = {}
-    if rollups:
-        try:
-            rolled_end = ensure_rollups(session, end, start)
-            first_full = ceil_hour(start)
-            if first_full < rolled_end:
-                query = sa.select(HourlyStats).where(HourlyStats.hour >= first_full, HourlyStats.hour < rolled_end)
-                if identifier:
-                    query = query.where(HourlyStats.identifier == identifier)
-                for row in session.scalars(query):
-                    if row.identifier != MARKER:
-                        out[(row.hour, row.identifier, row.action)] = _from_rollup(row)
-                raw = sa.or_(
-                    sa.and_(Task.finished_at >= start, Task.finished_at < first_full),
-                    sa.and_(Task.finished_at >= rolled_end, Task.finished_at <= end),
-                )
-        except SQLAlchemyError:
-            # No s_stats_hourly (a host app that skipped migration 0002): everything from raw rows.
-            log.warning("stask: hourly rollups unavailable, scanning raw rows", exc_info=True)
-            session.rollback()
-            out.clear()
-            raw = sa.and_(Task.finished_at >= start, Task.finished_at <= end)
-    for key, stats in scan(session, sa.and_(raw, only)).items():
-        if key in out:
-            out[key].merge(stats)
-        else:
-            out[key] = stats
-    session.commit()
+    for key, stats in [*gathered.rolled.items(), *gathered.raw.items()]:
+        out.setdefault(key, Stats()).merge(stats)
     return out
 
 
 def unfinished_counts(session: Session, identifier: str | None = None) -> dict[tuple[str, int], int]:
-    """Tasks queued, preparing or running now, per (worker, status): the live part of the totals."""
-    query = sa.select(Task.identifier, Task.status, sa.func.count()).where(
-        Task.status.in_([int(s) for s in INCOMPLETE])
-    )
-    if identifier:
-        query = query.where(Task.identifier == identifier)
-    rows = session.execute(query.group_by(Task.identifier, Task.status)).all()
-    return {(row[0], int(row[1])): int(row[2]) for row in rows}
+    """Tasks queued, preparing or running now, per (worker, status): the live part of the totals,
+    read from ``s_task_counts`` (kept by triggers), one statement over a few dozen rows."""
+    live = {int(s) for s in INCOMPLETE}
+    return {key: count for key, count in counters.counts(session, identifier).items() if key[1] in live}
 
 
 # -- public figures --------------------------------------------------------------------------
@@ -438,26 +615,42 @@ def _live_totals(counts: dict[tuple[str, int], int]) -> dict[str, int]:
     return totals
 
 
-def series(parts: dict[Key, Stats], start: datetime, end: datetime) -> list[dict[str, Any]]:
-    """One point per hour of the window (partial first and last hours included) for the charts."""
+def series(session: Session, gathered: Collected, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """One point per hour of the window (partial first and last hours included) for the charts:
+    rolled hours from the :data:`ALL_KEY` rows' counts and ``run_p95`` (one statement, no
+    histogram read), the partial hours from the scanned rows."""
+    points_of: dict[datetime, tuple[int, int, int, int | None]] = {}
+    if gathered.first < gathered.end:
+        rows = session.execute(
+            sa.select(
+                HourlyStats.hour, HourlyStats.finished, HourlyStats.failed, HourlyStats.cancelled, HourlyStats.run_p95
+            ).where(
+                HourlyStats.identifier == ALL_KEY, HourlyStats.hour >= gathered.first, HourlyStats.hour < gathered.end
+            )
+        ).all()
+        session.commit()
+        for row in rows:
+            points_of[row[0]] = (int(row[1]), int(row[2]), int(row[3]), row[4])
     by_hour: dict[datetime, Stats] = {}
-    for (hour, _identifier, _action), stats in parts.items():
-        by_hour.setdefault(hour, Stats()).merge(stats)
+    for (moment, _identifier, _action), stats in gathered.raw.items():
+        by_hour.setdefault(floor_hour(moment), Stats()).merge(stats)
+    for hour, stats in by_hour.items():  # the raw hours are never rolled ones
+        points_of[hour] = (stats.finished, stats.failed, stats.cancelled, stats.run.percentile(95))
     points = []
     hour = floor_hour(start)
     while hour <= end:
-        stats = by_hour.get(hour, Stats())
+        finished, failed, cancelled, p95 = points_of.get(hour, (0, 0, 0, None))
         minutes = (min(hour + HOUR, end) - max(hour, start)).total_seconds() / 60
-        _success, error_rate = stats.rates()
+        judged = finished + failed
         points.append(
             {
                 "hour": iso(hour),
-                "finished": stats.finished,
-                "failed": stats.failed,
-                "cancelled": stats.cancelled,
-                "throughput_per_minute": round(stats.completed / minutes, 3) if minutes > 0 else 0.0,
-                "failure_rate": error_rate,
-                "run_ms_p95": stats.run.percentile(95),
+                "finished": finished,
+                "failed": failed,
+                "cancelled": cancelled,
+                "throughput_per_minute": round((finished + failed + cancelled) / minutes, 3) if minutes > 0 else 0.0,
+                "failure_rate": round(failed / judged, 4) if judged else None,
+                "run_ms_p95": p95,
             }
         )
         hour += HOUR
@@ -467,8 +660,8 @@ def series(parts: dict[Key, Stats], start: datetime, end: datetime) -> list[dict
 def summary(session: Session, hours: int = 24, *, now: datetime | None = None) -> dict[str, Any]:
     """Totals, throughput, rates, wait/run percentiles, memory, top errors and hourly series."""
     start, end = _window(hours, now)
-    parts = collect(session, start, end)
-    total = merged(parts.values())
+    gathered = gather(session, start, end, combined=True)
+    total = merged(gathered.parts())
     live = _live_totals(unfinished_counts(session))
     session.commit()
     figures = total.figures(hours * 60)
@@ -485,7 +678,7 @@ def summary(session: Session, hours: int = 24, *, now: datetime | None = None) -
         "totals": totals,
         **{k: v for k, v in figures.items() if k not in ("finished", "failed", "cancelled", "completed", "retried")},
         "top_errors": total.top_errors(),
-        "series": series(parts, start, end),
+        "series": series(session, gathered, start, end),
     }
 
 
@@ -495,7 +688,7 @@ def worker_stats(
     """The summary's figures per worker, each with the same per action. Registered workers
     without tasks in the window are listed with zeros, so a table shows every worker."""
     start, end = _window(hours, now)
-    parts = collect(session, start, end, identifier=identifier)
+    per_pair = gather(session, start, end, identifier=identifier).by_worker_action()
     live = unfinished_counts(session, identifier)
     query = sa.select(Worker.identifier, Worker.title, Worker.active).order_by(Worker.position, Worker.identifier)
     if identifier:
@@ -503,7 +696,7 @@ def worker_stats(
     registered = {row.identifier: (row.title, bool(row.active)) for row in session.execute(query)}
     session.commit()
     per_action: dict[str, dict[str, Stats]] = {}
-    for (_hour, ident, action), stats in parts.items():
+    for (ident, action), stats in per_pair.items():
         per_action.setdefault(ident, {}).setdefault(action, Stats()).merge(stats)
     seen = set(per_action) | {ident for ident, _status in live}
     names = list(registered) + sorted(seen - set(registered))

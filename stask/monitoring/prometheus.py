@@ -3,7 +3,9 @@
 Gauges are read when scraped: queue depths, tasks per status, live worker processes, whether
 the database and Redis answer. The run- and wait-time histograms describe the tasks
 that ended in the last ``STASK_METRICS_WINDOW_MINUTES`` (default 60) — a sliding
-window computed from the rows, so they are gauges in spirit (they can go down). The
+window read from the five-minute rollup slices and the few minutes since the last one, so they
+are gauges in spirit (they can go down); durations are bucketed to two significant figures.
+Tasks per status come from ``s_task_counts`` (kept by triggers), never from a count of the rows. The
 worker-resolution cache counters are the shared totals of every process.
 
 Per schedule (labels ``schedule`` (the id), ``name``, ``identifier``, ``action``; one
@@ -144,7 +146,7 @@ def _database_families(app: Flask, out: Exposition) -> None:
     )
     minutes = service.settings.metrics_window_minutes
     now = utcnow()
-    parts = collect(session, now - timedelta(minutes=minutes), now, rollups=False)
+    parts = collect(session, now - timedelta(minutes=minutes), now)
     per_worker: dict[str, Stats] = {}
     for (_hour, identifier, _action), stats in parts.items():
         per_worker.setdefault(identifier, Stats()).merge(stats)

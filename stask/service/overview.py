@@ -1,7 +1,8 @@
 """What the dashboard shows at a glance: counters, each queue's backlog, live worker processes.
 
-Cheap by design: one grouped COUNT (``stats``), one grouped MIN for the oldest due task per
-priority, one Redis pipeline for queue depths and one ``rq.Worker.all``.
+Cheap at any table size: the counters of ``s_task_counts`` (``stats``), per priority a due
+count capped at ``store.BACKLOG_CAP`` and two one-row index walks for the oldest due task,
+one Redis pipeline for queue depths and one ``rq.Worker.all``.
 """
 
 from __future__ import annotations
@@ -53,7 +54,9 @@ class Overview:
                 {
                     "name": name,
                     "depth": depth.get(name),
-                    "due": count,
+                    "due": min(count, store.BACKLOG_CAP),
+                    #: More due tasks than the capped count says ("10,000+").
+                    "due_capped": count > store.BACKLOG_CAP,
                     "oldest_age": max(0.0, (now - oldest).total_seconds()) if oldest else None,
                 }
             )

@@ -19,6 +19,7 @@ from sqlalchemy.orm import scoped_session
 
 from ..enums import CLAIMABLE, FINAL, Priority, Status
 from ..models import Task, Worker
+from ..monitoring import counters
 from ..validation import MAX_ID
 from . import search
 from .listing import SEARCH_COUNT_CAP, SORTS, TaskPage, TaskQuery
@@ -32,6 +33,8 @@ _FINAL = [int(s) for s in FINAL]
 SEARCH_WINDOW = 5_000
 #: When a queued task became due: its ``start_at``, else its creation.
 _DUE_SINCE = sa.func.coalesce(Task.start_at, Task.created_at)
+#: The backlog counts due tasks up to this many per priority ("more than" beyond).
+BACKLOG_CAP = 500
 
 
 # -- inserting -------------------------------------------------------------------------------
@@ -306,11 +309,12 @@ def _changed(result: sa.Result[Any]) -> bool:
 
 # -- reading tasks ---------------------------------------------------------------------------
 def counts_by_status(session: Session, identifier: str | None = None) -> dict[int, int]:
-    """One grouped COUNT (on an index), for every task or one worker's."""
-    query = sa.select(Task.status, sa.func.count()).group_by(Task.status)
-    if identifier is not None:
-        query = query.where(Task.identifier == identifier)
-    return {int(code): int(count) for code, count in session.execute(query).all()}
+    """Tasks per status, for every task or one worker's: one statement over ``s_task_counts``
+    (a few dozen rows kept exact by triggers), never a count over ``s_tasks``."""
+    out: dict[int, int] = {}
+    for (_identifier, status), count in counters.counts(session, identifier).items():
+        out[status] = out.get(status, 0) + count
+    return out
 
 
 def worker_counts(session: Session) -> tuple[int, int]:
@@ -328,7 +332,8 @@ def failed_ids(session: Session, limit: int) -> list[int]:
 
 
 def failed_count(session: Session) -> int:
-    return int(session.scalar(sa.select(sa.func.count()).where(Task.status == int(Status.FAILED))) or 0)
+    """Failed tasks: one statement over ``s_task_counts``."""
+    return counts_by_status(session).get(int(Status.FAILED), 0)
 
 
 def recent_tasks(session: Session, limit: int) -> list[Task]:
@@ -339,15 +344,46 @@ def recent_tasks(session: Session, limit: int) -> list[Task]:
     return tasks
 
 
-def backlog(session: Session, now: datetime) -> dict[str, tuple[int, datetime | None]]:
-    """Per priority: how many queued tasks are due, and since when the oldest waits (one grouped statement)."""
-    rows = session.execute(
-        sa.select(Task.priority, sa.func.count(), sa.func.min(_DUE_SINCE))
-        .where(Task.status.in_(_CLAIMABLE), Task.waiting_parents == 0)
-        .where(sa.or_(Task.start_at.is_(None), Task.start_at <= now))
-        .group_by(Task.priority)
-    ).all()
-    return {str(priority): (int(count or 0), oldest) for priority, count, oldest in rows}
+def backlog(session: Session, now: datetime, cap: int = BACKLOG_CAP) -> dict[str, tuple[int, datetime | None]]:
+    """Per priority: how many queued tasks are due (counted up to ``cap + 1``), and since when
+    the oldest waits. One statement of three scalar subqueries per priority, each stopping early
+    on an index: the count reads at most ``cap + 1`` rows, the oldest due row is the first of the
+    (status, start_at) index for a scheduled one and the lowest id for an immediate one (ids follow
+    creation order).
+
+    A count above ``cap`` means "more than ``cap``" (the dashboard says so); exact counting
+    would read every queued row, and a backlog of a million reads a million.
+    """
+    due = sa.and_(
+        Task.status.in_(_CLAIMABLE),
+        Task.waiting_parents == 0,
+        sa.or_(Task.start_at.is_(None), Task.start_at <= now),
+    )
+    columns: list[Any] = []
+    for priority in Priority:
+        mine = sa.and_(due, Task.priority == priority.value)
+        capped = sa.select(Task.id).where(mine).limit(cap + 1).subquery(f"due_{priority.value}")
+        columns += [
+            sa.select(sa.func.count()).select_from(capped).scalar_subquery(),
+            sa.select(Task.start_at)
+            .where(mine, Task.start_at.is_not(None))
+            .order_by(Task.start_at)
+            .limit(1)
+            .scalar_subquery(),
+            sa.select(Task.created_at)
+            .where(mine, Task.start_at.is_(None))
+            .order_by(Task.id)
+            .limit(1)
+            .scalar_subquery(),
+        ]
+    row = session.execute(sa.select(*columns)).one()
+    out: dict[str, tuple[int, datetime | None]] = {}
+    for index, priority in enumerate(Priority):
+        count, scheduled, immediate = row[3 * index : 3 * index + 3]
+        if count:
+            found = [moment for moment in (scheduled, immediate) if moment is not None]
+            out[priority.value] = (int(count), min(found) if found else None)
+    return out
 
 
 def due_tasks(session: Session, now: datetime, limit: int | None) -> list[Task]:
@@ -571,7 +607,11 @@ def worker(session: Session, identifier: str) -> Worker | None:
 
 
 def task_counts_by_worker(session: Session) -> list[tuple[str, int, int, datetime | None]]:
-    """(identifier, status, count, last start) for every worker and status: one grouped statement."""
+    """(identifier, status, count, last start) for every worker and status: one grouped statement.
+
+    Still a scan of ``s_tasks`` (the last start per worker has no index to walk); the workers
+    page is the one caller, the dashboard and the metrics read ``s_task_counts``.
+    """
     rows = session.execute(
         sa.select(Task.identifier, Task.status, sa.func.count(), sa.func.max(Task.started_at)).group_by(
             Task.identifier, Task.status

@@ -34,6 +34,7 @@ DATABASE_COMMANDS = [
     ("triggers", "list"),
     ("notifications", "list"),
     ("deliveries", "list"),
+    ("rollups", "rebuild"),
 ]
 
 

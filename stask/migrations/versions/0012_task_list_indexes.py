@@ -1,8 +1,8 @@
 """Task list at ten million rows: indexes in the list's sort order, and a text-search index per database
 
 Revision ID: 0012
-Revises: 0010
-Create Date: 2026-12-08
+Revises: 0011
+Create Date: 2026-11-30
 
 Each filter of the task list is followed by ``id`` in its index, so a filtered page is read in
 order and stops after its rows (no sort of every match): status, identifier (with and without
@@ -19,7 +19,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0012'
-down_revision = '0010'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 
