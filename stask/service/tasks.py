@@ -209,6 +209,8 @@ class TaskService:
             return []
         ids, columns = self.store_prepared(prepared, now)
         self.db.session.commit()
+        # Task.__init__ would configure the mappers: a process whose first ORM use is this needs it
+        sa.orm.configure_mappers()
         new_task = sa.inspect(Task).class_manager.new_instance
         tasks = []
         for task_id, values in zip(ids, columns, strict=True):

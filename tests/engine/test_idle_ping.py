@@ -34,9 +34,12 @@ def _kill(engine: sa.Engine, pid: int) -> None:
     outside.dispose()
 
 
+#: SQLite has no server connection to lose or to ping.
+SERVERS = pytest.mark.parametrize("backend", ["postgresql", "mariadb"], indirect=True)
+
+
+@SERVERS
 def test_a_connection_cut_while_it_rested_is_replaced_at_checkout(app: Flask, backend: str) -> None:
-    if backend == "sqlite":
-        pytest.skip("no server connection to lose")
     engine: sa.Engine = app.extensions["stask"].db.engine
     engine.dispose()
     with engine.connect() as connection:
@@ -48,9 +51,8 @@ def test_a_connection_cut_while_it_rested_is_replaced_at_checkout(app: Flask, ba
         assert connection.scalar(sa.text("SELECT 1")) == 1
 
 
+@SERVERS
 def test_a_connection_used_a_moment_ago_is_not_pinged(app: Flask, backend: str, monkeypatch: Any) -> None:
-    if backend == "sqlite":
-        pytest.skip("no server connection to ping")
     engine: sa.Engine = app.extensions["stask"].db.engine
     pings: list[int] = []
     real = engine.dialect.do_ping
