@@ -19,6 +19,7 @@ from playwright.sync_api import Page, expect
 
 from stask.models import Task, utcnow
 from tests.support.browser import DESKTOP, PHONE
+from tests.support.monitoring import import_history
 
 pytestmark = pytest.mark.browser
 
@@ -46,8 +47,8 @@ def seeded(stask_app: Flask) -> None:
     ]
     session = stask_app.extensions["stask"].db.session
     session.execute(sa.delete(Task))
-    session.execute(sa.insert(Task), rows)
     session.commit()
+    import_history(stask_app, rows)
 
 
 def tick_values(page: Page, chart: str) -> list[float]:

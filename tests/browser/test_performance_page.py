@@ -6,12 +6,12 @@ import re
 from datetime import timedelta
 
 import pytest
-import sqlalchemy as sa
 from flask import Flask
 from playwright.sync_api import Page, expect
 
-from stask.models import Task, utcnow
+from stask.models import utcnow
 from tests.support.browser import screenshot
+from tests.support.monitoring import import_history
 
 pytestmark = pytest.mark.browser
 
@@ -51,9 +51,7 @@ def seed(app: Flask) -> None:
         }
         for i in range(1, 10)
     ]
-    session = app.extensions["stask"].db.session
-    session.execute(sa.insert(Task), rows)
-    session.commit()
+    import_history(app, rows)
 
 
 def test_performance_page(admin_page: Page, stask_app: Flask) -> None:

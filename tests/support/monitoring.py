@@ -127,3 +127,16 @@ class _SmtpHandler(socketserver.StreamRequestHandler):
                 self.reply("250 queued")
             else:
                 self.reply("250 ok")
+
+
+def import_history(app: Flask, rows: list[dict[str, Any]]) -> None:
+    """Insert back-dated task rows, then roll the rollups again from the rows, as an operator does
+    after importing history (``flask stask rollups rebuild``): the worker process's maintenance
+    pass may have rolled those five-minute periods already, and a rolled period is not read again."""
+    from stask.monitoring.rolling import rebuild
+
+    session = app.extensions["stask"].db.session
+    session.execute(sa.insert(Task), rows)
+    session.commit()
+    rebuild(session)
+    session.commit()
