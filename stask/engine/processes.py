@@ -28,7 +28,7 @@ from rq import SimpleWorker
 from rq import Worker as ForkWorker
 from rq.exceptions import DequeueTimeout
 from rq.executions import Execution
-from rq.job import Job
+from rq.job import Job, JobStatus
 from rq.queue import Queue
 from rq.utils import now as rq_now
 from rq.worker import WorkerStatus
@@ -45,6 +45,8 @@ from .progress import heartbeat
 from .queues import JOB_FUNCTION
 
 log = logging.getLogger("stask")
+#: Seconds between the worker's plain keep-alive writes and suspension checks while jobs flow.
+KEEPALIVE_EVERY = 1.0
 #: A stask job as RQ names it in its lines: its id (``stask-12-1``) or its description.
 _STASK_JOB = re.compile(r"\Astask(-\d+-\d+| task \d+ .*)\Z")
 
@@ -116,6 +118,9 @@ class StaskWorkerMixin:
     _stask_failure: str | None = None
     #: RQ left its work loop on an unexpected error (it would exit 0): exit 1 instead.
     _stask_crashed: bool = False
+    #: When this process last renewed its registration / checked for suspension (monotonic seconds).
+    _stask_beat_at: float = -math.inf
+    _stask_suspension_checked: float = -math.inf
 
     @property
     def dequeue_timeout(self) -> int:
@@ -164,15 +169,35 @@ class StaskWorkerMixin:
         self.outages.run("starting the scheduler", lambda: base._start_scheduler(*args, **kwargs))  # type: ignore[misc,attr-defined]
 
     def check_for_suspension(self, burst: bool) -> None:
+        """RQ's check (``rq suspend``) before every job; here at most once per :data:`KEEPALIVE_EVERY`."""
+        if time.monotonic() - self._stask_suspension_checked < KEEPALIVE_EVERY:
+            return
         base = super()
         self.outages.run("checking for suspension", lambda: base.check_for_suspension(burst))  # type: ignore[misc,attr-defined]
+        self._stask_suspension_checked = time.monotonic()
 
     def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
-        """Best effort: a missed worker heartbeat is harmless, the next Redis step meets the outage."""
-        try:
+        """Renew the worker's registration: at most once per :data:`KEEPALIVE_EVERY` while jobs flow.
+
+        RQ writes this keep-alive (three commands, three round trips) before every dequeue and
+        after every job, and once more inside each job's preparation pipeline. The key lives
+        ``worker_ttl`` + 60 s, so only the pipelined one is needed while jobs flow; a plain one
+        goes out when the last is older than a second, as one pipeline. Best effort: a missed
+        heartbeat is harmless, the next Redis step meets the outage.
+        """
+        if pipeline is not None:
             super().heartbeat(timeout, pipeline)  # type: ignore[misc,attr-defined]
+            self._stask_beat_at = time.monotonic()
+            return
+        if timeout is None and time.monotonic() - self._stask_beat_at < KEEPALIVE_EVERY:
+            return
+        try:
+            with self.connection.pipeline(transaction=False) as pipe:  # type: ignore[attr-defined]
+                super().heartbeat(timeout, pipe)  # type: ignore[misc,attr-defined]
+                pipe.execute()
+            self._stask_beat_at = time.monotonic()
         except redis.RedisError as exc:
-            if pipeline is not None or not is_outage(exc):
+            if not is_outage(exc):
                 raise
 
     def maintain_heartbeats(self, job: Job, execution: Execution) -> None:
@@ -192,7 +217,8 @@ class StaskWorkerMixin:
         idle_since = time.monotonic()
 
         def attempt() -> Any:
-            self.set_state(WorkerStatus.IDLE)  # type: ignore[attr-defined]
+            if self._state != WorkerStatus.IDLE:  # type: ignore[attr-defined]  # a simple worker's job just set it
+                self.set_state(WorkerStatus.IDLE)  # type: ignore[attr-defined]
             self.procline("Listening on " + queues)  # type: ignore[attr-defined]
             while True:
                 wait = timeout
@@ -302,6 +328,42 @@ class StaskWorkerMixin:
             return False
         self.outages.run("re-scheduling an early job", lambda: self.engine.transport.defer(payload))
         return True
+
+    def handle_execution_ended(self, job: Job, queue: Queue, heartbeat_ttl: int) -> None:
+        """A stask job's end time only: RQ's extra heartbeat write to a job hash it finishes next is dropped."""
+        if job.func_name != JOB_FUNCTION:
+            super().handle_execution_ended(job, queue, heartbeat_ttl)  # type: ignore[misc]
+            return
+        job.ended_at = rq_now()
+
+    def handle_job_success(self, job: Job, queue: Queue, started_job_registry: Any, execution: Execution) -> None:
+        """RQ's success bookkeeping for a stask job in one transaction, without its dependents' watch.
+
+        stask keeps dependencies, repeats and rate limits in SQL: its jobs never have RQ
+        dependents, so RQ's ``WATCH`` of the dependents key and its ``SMEMBERS`` (two round
+        trips per job) find nothing. The rest is RQ's own: counters, result, status, clean-up.
+        """
+        if job.func_name != JOB_FUNCTION or job.repeats_left or job.has_rate_limit:
+            super().handle_job_success(job, queue, started_job_registry, execution)  # type: ignore[misc]
+            return
+        assert job.started_at is not None and job.ended_at is not None
+        result_ttl = job.get_result_ttl(self.default_result_ttl)  # type: ignore[attr-defined]
+        with self.connection.pipeline() as pipeline:  # type: ignore[attr-defined]
+            self.increment_successful_job_count(pipeline=pipeline)  # type: ignore[attr-defined]
+            self.increment_total_working_time(job.ended_at - job.started_at, pipeline)  # type: ignore[attr-defined]
+            if result_ttl != 0:
+                job._handle_success(
+                    result_ttl,
+                    pipeline=pipeline,
+                    worker_name=self.name,  # type: ignore[attr-defined]
+                    execution_id=execution.id,
+                    execution_started_at=execution.created_at,
+                    execution_ended_at=job.ended_at,
+                )
+            job.cleanup(result_ttl, pipeline=pipeline, remove_from_queue=False)
+            job._status = JobStatus.FINISHED
+            self.cleanup_execution(job, pipeline=pipeline, execution=execution)  # type: ignore[attr-defined]
+            pipeline.execute()
 
     def handle_job_failure(self, job: Job, queue: Queue, *args: Any, **kwargs: Any) -> Any:
         stopped = getattr(self, "_stopped_job_id", None) == job.id
