@@ -39,6 +39,7 @@ from ..monitoring.event_watch import watch_events
 from ..service import current_stask
 from ..service.schedule_loop import ScheduleLoop
 from ..workers.discovery import import_object
+from ..workers.registry import WorkerCache
 from . import commit_mode
 from .context import Delegation, EngineContext
 from .outages import OutageGuard, is_outage
@@ -110,6 +111,8 @@ class StaskWorkerMixin:
     """
 
     stask_app: Flask
+    #: This process's worker-definition cache (the runner's lookups).
+    stask_worker_cache: WorkerCache
     reconcile_interval: int = 30
     scheduler_interval: float = 5.0
     _stask_engine: EngineContext | None = None
@@ -526,7 +529,10 @@ class StaskSimpleWorker(StaskWorkerMixin, SimpleWorker):
             super()._execute_job(job, queue)
             return
         execution = self._prepare_at_once(job)
-        self.perform_job(job, queue, execution)
+        try:
+            self.perform_job(job, queue, execution)
+        finally:
+            self.stask_worker_cache.prefetch(None)
         if self._state != WorkerStatus.IDLE:  # the job failed in RQ's eyes: its bookkeeping left the state busy
             self.set_state(WorkerStatus.IDLE)
 
@@ -543,7 +549,9 @@ class StaskSimpleWorker(StaskWorkerMixin, SimpleWorker):
             pipeline.persist(job.key)
             if len(self.queues) == 1:  # RQ moved the job through the queue's intermediate list
                 pipeline.lrem(Queue(job.origin, connection=self.connection).intermediate_queue_key, 1, job.id)
-            pipeline.execute()
+            pipeline.get(self.stask_worker_cache.version_key)  # the runner's worker lookup needs it next
+            replies = pipeline.execute()
+        self.stask_worker_cache.prefetch(replies[-1])
         self._stask_prepared = job.id
         self.procline(f"Processing {job.func_name} from {job.origin} since {time.time()}")
         return execution
@@ -581,6 +589,7 @@ def build_worker(app: Flask, queues: list[str] | None = None, kind: str | None =
     worker.log.addFilter(RQ_SUCCESS_FILTER)  # once per logger (addFilter skips a filter it has)
     worker.log_result_lifespan = False  # "result is kept for 10 seconds": RQ's copy, not the task's result
     worker.stask_app = app
+    worker.stask_worker_cache = runtime.workers
     worker.reconcile_interval = runtime.settings.reconcile_interval
     worker.scheduler_interval = runtime.settings.scheduler_interval
     worker.maintenance_interval = worker.reconcile_interval

@@ -21,8 +21,10 @@ from rq.worker import WorkerStatus
 from stask.engine.processes import build_worker
 from stask.engine.queues import job_id
 
-#: Round trips per stask job in a simple worker draining its queues (about 5.9; RQ 3.0 itself: 21).
-MAX_ROUND_TRIPS_PER_JOB = 6
+#: Round trips per stask job in a simple worker draining its queues in burst mode: an LPOP of
+#: the empty ``high`` queue and of ``normal``, the job's hash, its preparation, its success
+#: (5; RQ 3.0 itself: 21). Each trimmed step put back costs at least one more per job.
+MAX_ROUND_TRIPS_PER_JOB = 5.5
 
 
 class RoundTrips:
@@ -57,14 +59,18 @@ def _burst(app: Flask, stask: Any, tasks: int, round_trips: RoundTrips) -> tuple
     return round_trips.count - before, worker, ids
 
 
-def test_a_stask_job_costs_a_simple_worker_few_redis_round_trips(sqlite_app: Flask, round_trips: RoundTrips) -> None:
+def test_a_stask_job_costs_a_simple_worker_few_redis_round_trips(
+    sqlite_app: Flask, round_trips: RoundTrips, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Once a second is the rule; a loaded machine's slower burst must not count its extra seconds.
+    monkeypatch.setattr("stask.engine.processes.KEEPALIVE_EVERY", 3600.0)
     stask = sqlite_app.extensions["stask"]
     with sqlite_app.app_context():
         few, _, _ = _burst(sqlite_app, stask, 5, round_trips)
-        many, _, _ = _burst(sqlite_app, stask, 85, round_trips)
-    per_job = (many - few) / 80  # the fixed cost of a burst (register, maintenance, leave) cancels out
+        many, _, _ = _burst(sqlite_app, stask, 165, round_trips)
+    per_job = (many - few) / 160  # the fixed cost of a burst (register, maintenance, leave) cancels out
     assert per_job <= MAX_ROUND_TRIPS_PER_JOB, per_job
-    assert stask.get_stats()["finished"] == 90
+    assert stask.get_stats()["finished"] == 170
 
 
 def test_rq_bookkeeping_after_stask_jobs_is_rqs_own(sqlite_app: Flask, round_trips: RoundTrips) -> None:
