@@ -432,9 +432,12 @@ def running_since(session: Session, started_before: datetime) -> list[Task]:
 
 
 def task_page(session: Session, query: TaskQuery, cap: int) -> TaskPage:
-    """Two statements: the page of rows and the count over at most ``cap + 1`` matching rows
-    (``SEARCH_COUNT_CAP + 1`` for a text search); a text search on SQLite may first look among
-    the newest rows (:func:`_newest_first`), at most two statements more.
+    """Two statements: the page of rows and the count over at most ``cap + 1`` matching rows.
+
+    A text search lists only its first ``SEARCH_COUNT_CAP`` matches (:func:`_search_window`):
+    its two statements are the ids of that window, which are its count too, and the rows of the
+    page; on SQLite it may first look among the newest rows (:func:`_newest_first`), at most
+    two statements more.
 
     The rows are detached from the session, so a later commit elsewhere in the request
     cannot expire them (which would reload each one: a statement per row).
@@ -444,11 +447,15 @@ def task_page(session: Session, query: TaskQuery, cap: int) -> TaskPage:
     column = SORTS[query.sort]
     direction = sa.desc if query.order == "desc" else sa.asc
     ordering = [direction(column)] if query.sort == "id" else [direction(column), direction(Task.id)]
+    items, counted = None, None
     if query.q:  # each match is checked in its row (trigrams and words only narrow): count fewer
         cap = min(cap, SEARCH_COUNT_CAP)
-    items, counted = None, None
-    if query.q and query.sort == "id" and dialect == "sqlite":
-        items, counted = _newest_first(session, query, cap)
+        if query.sort == "id" and dialect == "sqlite" and query.offset < cap:
+            items, counted = _newest_first(session, query, cap)
+            if items is not None:
+                items = items[: cap - query.offset]
+        if items is None:
+            items, counted = _search_window(session, query, where, ordering, cap)
     if items is None:
         # The page's ids first, from the index alone, then their rows: skipping OFFSET rows reads
         # index entries, not whole rows (MariaDB would otherwise fetch every skipped row).
@@ -468,6 +475,26 @@ def task_page(session: Session, query: TaskQuery, cap: int) -> TaskPage:
     return TaskPage(
         items=items, total=min(counted, cap), total_capped=counted > cap, page=query.page, per_page=query.per_page
     )
+
+
+def _search_window(
+    session: Session, query: TaskQuery, where: list[Any], ordering: list[Any], cap: int
+) -> tuple[list[Task], int]:
+    """A text search's page and count from its window: the ids of its first ``cap + 1`` matches
+    in the list's order (one statement, which is also the count), then the page's rows.
+
+    A search lists its first ``cap`` matches, as GitHub's and Elasticsearch's do: a page past
+    them is empty, as a page past ``pages`` is (the total says "more than ``cap``"). Deep pages
+    of a common word would otherwise read every row before them (at ten million rows, page 100
+    of a word in 0.6 % of them skipped 300,000 rows: 460 ms); the window reads at most as many
+    matching rows as the count did, whatever the page.
+    """
+    ids = list(session.scalars(sa.select(Task.id).where(*where).order_by(*ordering).limit(cap + 1)))
+    page_ids = ids[query.offset : min(query.offset + query.per_page, cap)]
+    if not page_ids:
+        return [], len(ids)
+    rows = list(session.scalars(sa.select(Task).where(Task.id.in_(page_ids)).order_by(*ordering)))
+    return rows, len(ids)
 
 
 def _newest_first(session: Session, query: TaskQuery, cap: int) -> tuple[list[Task] | None, int | None]:

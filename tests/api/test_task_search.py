@@ -23,6 +23,7 @@ from stask.models import Base, Task, utcnow
 from stask.service import search as task_search
 from stask.service import store
 from tests.support.api import ADMIN, AUTH_CONFIG, READONLY, create, set_row
+from tests.support.queries import Statements
 
 
 def listing(app: Flask, query: str) -> dict[str, Any]:
@@ -77,24 +78,47 @@ def test_search_matches_substrings_case_insensitively_and_escapes_wildcards(
 
 
 @pytest.mark.parametrize("window", [1, 3, 100])
-def test_a_search_through_the_newest_rows_first_gives_every_page_and_count_exactly(
+def test_a_search_lists_its_first_matches_on_every_page_and_counts_them_exactly(
     backend: str, make_app: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch, window: int
 ) -> None:
+    """A search lists its first SEARCH_COUNT_CAP matches (the window), newest first or oldest
+    first, through the newest rows first (SQLite) or not; the pages past them are empty."""
     monkeypatch.setattr(store, "SEARCH_WINDOW", window)
     monkeypatch.setattr(store, "SEARCH_COUNT_CAP", 4)
     app = make_app(backend, discover=True, **AUTH_CONFIG)
     made = [create(app, data={"word": "needle" if k % 3 else "hay"}) for k in range(11)]
     needles = [task_id for k, task_id in enumerate(made) if k % 3]
     for order, expected in (("desc", needles[::-1]), ("asc", needles)):
-        seen = []
+        pages = []
         for page in range(1, 5):
             body = listing(app, f"q=needle&order={order}&per_page=3&page={page}")
-            seen += [item["id"] for item in body["items"]]
-            assert (body["total"], body["total_capped"]) == (4, True), (order, page)
-        assert seen == expected
+            pages.append([item["id"] for item in body["items"]])
+            assert (body["total"], body["total_capped"], body["pages"]) == (4, True, 2), (order, page)
+        assert pages == [expected[:3], expected[3:4], [], []], order
     small = listing(app, "q=hay&per_page=2&page=2")
     assert [item["id"] for item in small["items"]] == [made[3], made[0]]
     assert (small["total"], small["total_capped"]) == (4, False)
+    sorted_page = listing(app, "q=needle&sort=created_at&order=asc&per_page=3&page=2")
+    assert [item["id"] for item in sorted_page["items"]] == needles[3:4]
+
+
+def test_a_search_reads_its_window_once_whatever_the_page(
+    api_app_any: Flask, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two statements for any page of a search: the window's ids (also its count) and the page's
+    rows (none past the window); SQLite first tries its newest rows (here none: one statement)."""
+    monkeypatch.setattr(store, "SEARCH_WINDOW", 0)
+    monkeypatch.setattr(store, "SEARCH_COUNT_CAP", 5)
+    app = api_app_any
+    for _ in range(8):
+        create(app, data={"word": "needle"})
+    for page, expected in ((1, 2), (3, 1), (4, 0)):
+        with Statements(app) as counted:
+            body = listing(app, f"q=needle&per_page=2&page={page}")
+        assert len(body["items"]) == expected and (body["total"], body["total_capped"]) == (5, True)
+        selects = [s for s in counted.statements if "s_tasks" in s and s.lstrip().upper().startswith("SELECT")]
+        newest_first = backend == "sqlite" and page < 4  # the first page past the window reads no rows
+        assert len(selects) == (2 if expected else 1) + newest_first, selects
 
 
 def test_filters_combined_return_exactly_the_matching_rows(api_app_any: Flask) -> None:
