@@ -455,19 +455,44 @@ def gather(
     rollups, the partial hours at both ends from five-minute slices, and only the minutes outside
     those from the rows. ``combined`` reads the rows of every worker together (:data:`ALL_KEY`),
     for the summary. Rollup rows are read in one statement, the rest in :func:`scan`'s four."""
+    per_worker, together = _gather(
+        session, start, end, identifier=identifier, rollups=rollups, want=(not combined, combined)
+    )
+    return together if combined else per_worker
+
+
+def gather_both(session: Session, start: datetime, end: datetime) -> tuple[Collected, Collected]:
+    """:func:`gather` of the window per worker and combined, from one read: the rollup rows of
+    both kinds in one statement, the rows at the window's ends in one :func:`scan` (the
+    Performance page shows the summary and the per-worker table of the same window)."""
+    return _gather(session, start, end, identifier=None, rollups=True, want=(True, True))
+
+
+def _gather(
+    session: Session,
+    start: datetime,
+    end: datetime,
+    *,
+    identifier: str | None,
+    rollups: bool,
+    want: tuple[bool, bool],
+) -> tuple[Collected, Collected]:
+    """(per worker, combined): each filled when ``want`` asks for it (see :func:`gather`)."""
     from .rolling import ceil_day, ensure_rollups, floor_day, from_rollup
     from .rollups import DailyStats, SliceStats
 
+    wants_workers, wants_combined = want
     only = (Task.identifier == identifier) if identifier else sa.true()
     raw = [(start, end, True)]
-    out = Collected()
+    outs = (Collected(), Collected())
     if rollups:
         try:
             rolled = ensure_rollups(session, end, start)
             spans, raw = _cover(start, end, rolled)
             first_full, hours_end = ceil_hour(start), rolled.hours_end
             if first_full < hours_end:
-                out.first, out.end = first_full, hours_end
+                for out in outs:
+                    out.first, out.end = first_full, hours_end
                 day_from, day_to = ceil_day(first_full), floor_day(hours_end)
                 if day_from < day_to:
                     spans.remove((HourlyStats, first_full, hours_end))
@@ -486,7 +511,9 @@ def gather(
                 )
                 if identifier:
                     query = query.where(table.c.identifier == identifier)
-                elif combined:
+                elif wants_workers and wants_combined:
+                    query = query.where(table.c.identifier != MARKER)
+                elif wants_combined:
                     query = query.where(table.c.identifier == ALL_KEY)
                 else:
                     query = query.where(table.c.identifier.not_in([ALL_KEY, MARKER]))
@@ -495,6 +522,7 @@ def gather(
             rows = session.execute(statement if statement is not None else reads[0][1]).all() if reads else []
             for row in rows:
                 key = (row.hour, row.identifier, row.action)
+                out = outs[1] if row.identifier == ALL_KEY and not identifier else outs[0]
                 # Slices lie outside the whole hours: the series takes them with the raw edges.
                 target = out.rolled if out.first <= row.hour < out.end else out.raw
                 found = from_rollup(row)
@@ -506,7 +534,7 @@ def gather(
             # No rollup tables (a host app that skipped the migrations): everything from raw rows.
             log.warning("stask: rollups unavailable, scanning raw rows", exc_info=True)
             session.rollback()
-            out = Collected()
+            outs = (Collected(), Collected())
             raw = [(start, end, True)]
     conditions = [
         sa.and_(Task.finished_at >= low, Task.finished_at <= high if closed else Task.finished_at < high)
@@ -515,11 +543,12 @@ def gather(
     ]
     if conditions:
         for key, stats in scan(session, sa.and_(sa.or_(*conditions), only)).items():
-            if combined:
-                key = (key[0], ALL_KEY, ALL_KEY)
-            out.raw.setdefault(key, Stats()).merge(stats)
+            if wants_combined:
+                outs[1].raw.setdefault((key[0], ALL_KEY, ALL_KEY), Stats()).merge(stats)
+            if wants_workers:
+                outs[0].raw.setdefault(key, Stats()).merge(stats)
     session.commit()
-    return out
+    return outs
 
 
 _ROLLUP_COLUMNS = (
@@ -661,12 +690,23 @@ def summary(session: Session, hours: int = 24, *, now: datetime | None = None) -
     """Totals, throughput, rates, wait/run percentiles, memory, top errors and hourly series."""
     start, end = _window(hours, now)
     gathered = gather(session, start, end, combined=True)
-    total = merged(gathered.parts())
-    live = _live_totals(unfinished_counts(session))
+    live = unfinished_counts(session)
     session.commit()
+    return _summary(session, hours, start, end, gathered, live)
+
+
+def _summary(
+    session: Session,
+    hours: int,
+    start: datetime,
+    end: datetime,
+    gathered: Collected,
+    live: dict[tuple[str, int], int],
+) -> dict[str, Any]:
+    total = merged(gathered.parts())
     figures = total.figures(hours * 60)
     totals = {
-        **live,
+        **_live_totals(live),
         "finished": total.finished,
         "cancelled": total.cancelled,
         "failed": total.failed,
@@ -688,8 +728,28 @@ def worker_stats(
     """The summary's figures per worker, each with the same per action. Registered workers
     without tasks in the window are listed with zeros, so a table shows every worker."""
     start, end = _window(hours, now)
-    per_pair = gather(session, start, end, identifier=identifier).by_worker_action()
-    live = unfinished_counts(session, identifier)
+    gathered = gather(session, start, end, identifier=identifier)
+    return _worker_stats(session, hours, gathered, unfinished_counts(session, identifier), identifier)
+
+
+def performance(session: Session, hours: int = 24, *, now: datetime | None = None) -> tuple[dict[str, Any], list[Any]]:
+    """:func:`summary` and :func:`worker_stats` of one window together, as the Performance page
+    shows them: the window and the live counts are read once for both (nine statements)."""
+    start, end = _window(hours, now)
+    per_worker, together = gather_both(session, start, end)
+    live = unfinished_counts(session)
+    session.commit()
+    return _summary(session, hours, start, end, together, live), _worker_stats(session, hours, per_worker, live, None)
+
+
+def _worker_stats(
+    session: Session,
+    hours: int,
+    gathered: Collected,
+    live: dict[tuple[str, int], int],
+    identifier: str | None,
+) -> list[dict[str, Any]]:
+    per_pair = gathered.by_worker_action()
     query = sa.select(Worker.identifier, Worker.title, Worker.active).order_by(Worker.position, Worker.identifier)
     if identifier:
         query = query.where(Worker.identifier == identifier)
