@@ -102,11 +102,11 @@ def test_a_search_lists_its_first_matches_on_every_page_and_counts_them_exactly(
     assert [item["id"] for item in sorted_page["items"]] == needles[3:4]
 
 
-def test_a_search_reads_its_window_once_whatever_the_page(
+def test_a_search_page_costs_two_statements_and_none_past_the_window(
     api_app_any: Flask, backend: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Two statements for any page of a search: the window's ids (also its count) and the page's
-    rows (none past the window); SQLite first tries its newest rows (here none: one statement)."""
+    """A page of a search is its rows and the count (the rows alone when they are all there); a
+    page past the window reads no row, only the count. SQLite first tries its newest rows."""
     monkeypatch.setattr(store, "SEARCH_WINDOW", 0)
     monkeypatch.setattr(store, "SEARCH_COUNT_CAP", 5)
     app = api_app_any
