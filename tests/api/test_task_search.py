@@ -173,3 +173,35 @@ def test_create_tables_builds_the_search_index_too(tmp_path: Path) -> None:
         found = connection.scalars(sa.select(Task.id).where(task_search.condition("QUOTA", "sqlite"))).all()
     engine.dispose()
     assert found == [1]
+
+
+@pytest.mark.parametrize("first", [2, 5, 1000])
+def test_a_search_with_filters_gives_the_same_pages_from_their_first_rows_or_the_whole_table(
+    backend: str, make_app: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch, first: int
+) -> None:
+    """PostgreSQL looks for a filtered search's window among the filters' first rows
+    (``store.FILTERED_FIRST``) and falls back to the whole table when they do not hold it:
+    either way every page and count is the one the plain condition gives."""
+    monkeypatch.setattr(store, "FILTERED_FIRST", first)
+    monkeypatch.setattr(store, "SEARCH_COUNT_CAP", 3)
+    app = make_app(backend, discover=True, **AUTH_CONFIG)
+    made = [create(app) for _ in range(12)]
+    for k, task_id in enumerate(made):
+        failed = k % 2 == 0
+        set_row(
+            app,
+            task_id,
+            status=int(Status.FAILED if failed else Status.FINISHED),
+            message="OSError: disk full" if k % 4 == 0 or not failed else "ValueError: other",
+        )
+    disk_failed = [task_id for k, task_id in enumerate(made) if k % 4 == 0]  # 3 rows: 0, 4, 8
+    for order, expected in (("desc", disk_failed[::-1]), ("asc", disk_failed)):
+        pages = [ids(app, f"status=failed&q=disk%20full&order={order}&per_page=2&page={page}") for page in (1, 2, 3)]
+        assert pages == [expected[:2], expected[2:3], []], (order, first)
+        body = listing(app, f"status=failed&q=disk%20full&order={order}&per_page=2")
+        assert (body["total"], body["total_capped"]) == (3, False)
+    sorted_by_created = ids(app, "status=failed&q=disk&sort=created_at&order=asc&per_page=2&page=2")
+    assert sorted_by_created == disk_failed[2:3]
+    more = listing(app, "status=failed,finished&q=disk&per_page=2&page=2")  # 9 matches: the window is 3
+    assert [item["id"] for item in more["items"]] == [made[8]]  # 11, 9 | 8 | (7, 5, ... past the window)
+    assert (more["total"], more["total_capped"]) == (3, True)
