@@ -30,9 +30,12 @@ or failed; cancelled tasks count in throughput but are neither success nor error
 
 from __future__ import annotations
 
+import json
 import logging
 import operator
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -281,8 +284,8 @@ class Stats:
     memory_max: int | None = None
     run: Distribution = field(default_factory=Distribution)
     wait: Distribution = field(default_factory=Distribution)
-    #: message -> [count, last time it happened]
-    errors: dict[str, list[Any]] = field(default_factory=dict)
+    #: message -> (count, last time it happened)
+    errors: dict[str, tuple[int, datetime | None]] = field(default_factory=dict)
 
     @property
     def completed(self) -> int:
@@ -303,10 +306,26 @@ class Stats:
             self.memory_max = max(self.memory_max or 0, int(maximum))
 
     def add_error(self, message: str, count: int, last: datetime | None) -> None:
-        entry = self.errors.setdefault(message, [0, None])
-        entry[0] += int(count)
-        if last is not None and (entry[1] is None or last > entry[1]):
-            entry[1] = last
+        # Entries are replaced, never changed in place: a copy shares them (see copy()).
+        known, seen = self.errors.get(message, (0, None))
+        if seen is not None and (last is None or seen > last):
+            last = seen
+        self.errors[message] = (known + int(count), last)
+
+    def copy(self) -> Stats:
+        """An independent copy (merging into it leaves this one as it is)."""
+        return Stats(
+            finished=self.finished,
+            failed=self.failed,
+            cancelled=self.cancelled,
+            retried=self.retried,
+            memory_count=self.memory_count,
+            memory_sum=self.memory_sum,
+            memory_max=self.memory_max,
+            run=Distribution(list(self.run.counts)),
+            wait=Distribution(list(self.wait.counts)),
+            errors=dict(self.errors),
+        )
 
     def merge(self, other: Stats) -> None:
         self.finished += other.finished
@@ -478,7 +497,7 @@ def _gather(
     want: tuple[bool, bool],
 ) -> tuple[Collected, Collected]:
     """(per worker, combined): each filled when ``want`` asks for it (see :func:`gather`)."""
-    from .rolling import ceil_day, ensure_rollups, floor_day, from_rollup
+    from .rolling import ceil_day, ensure_rollups, floor_day
     from .rollups import DailyStats, SliceStats
 
     wants_workers, wants_combined = want
@@ -506,7 +525,7 @@ def _gather(
                 if low >= high:
                     continue
                 table = model.__table__
-                query = sa.select(*[table.c[name] for name in _ROLLUP_COLUMNS]).where(
+                query = sa.select(*[_as_read(table, name) for name in _ROLLUP_COLUMNS]).where(
                     table.c.hour >= low, table.c.hour < high
                 )
                 if identifier:
@@ -525,7 +544,7 @@ def _gather(
                 out = outs[1] if row.identifier == ALL_KEY and not identifier else outs[0]
                 # Slices lie outside the whole hours: the series takes them with the raw edges.
                 target = out.rolled if out.first <= row.hour < out.end else out.raw
-                found = from_rollup(row)
+                found = parsed_rollup(row)
                 if key in target:
                     target[key].merge(found)
                 else:
@@ -549,6 +568,54 @@ def _gather(
                 outs[0].raw.setdefault(key, Stats()).merge(stats)
     session.commit()
     return outs
+
+
+#: Rollup columns holding JSON: read as their text, parsed by :func:`parsed_rollup`.
+_JSON_COLUMNS = ("run_hist", "wait_hist", "errors")
+#: Parsed rollup rows kept by :func:`parsed_rollup` (a 30-day Performance page reads about 600).
+PARSED_ROLLUPS = 1024
+_parsed: OrderedDict[tuple[Any, ...], Stats] = OrderedDict()
+_parsed_lock = threading.Lock()
+
+
+def _as_read(table: sa.Table, name: str) -> Any:
+    column = table.c[name]
+    return sa.cast(column, sa.Text).label(name) if name in _JSON_COLUMNS else column
+
+
+def parsed_rollup(row: Any) -> Stats:
+    """The figures of a rollup row read with :data:`_ROLLUP_COLUMNS` (JSON as text), as a fresh
+    :class:`Stats` the caller may merge into.
+
+    A closed period's rows stay the same (a rebuild writes new ones), and the Performance page
+    reads the same few hundred of them at every refresh: their parsed figures are kept, keyed by
+    the row's whole stored content, so an unchanged row is not parsed again (its histograms are
+    most of a 30-day page's time otherwise) and a changed one never matches an old entry.
+    """
+    key = tuple(row)
+    with _parsed_lock:
+        found = _parsed.get(key)
+        if found is not None:
+            _parsed.move_to_end(key)
+    if found is None:
+        found = Stats(
+            finished=row.finished,
+            failed=row.failed,
+            cancelled=row.cancelled,
+            retried=row.retried,
+            memory_count=row.memory_count,
+            memory_sum=int(row.memory_sum or 0),
+            memory_max=row.memory_max,
+        )
+        found.run = Distribution.stored(json.loads(row.run_hist) if row.run_hist else None)
+        found.wait = Distribution.stored(json.loads(row.wait_hist) if row.wait_hist else None)
+        for message, count, last in json.loads(row.errors) if row.errors else []:
+            found.add_error(message, count, datetime.fromisoformat(last.rstrip("Z")) if last else None)
+        with _parsed_lock:
+            _parsed[key] = found
+            while len(_parsed) > PARSED_ROLLUPS:
+                _parsed.popitem(last=False)
+    return found.copy()
 
 
 _ROLLUP_COLUMNS = (
