@@ -454,7 +454,8 @@ def task_page(session: Session, query: TaskQuery, cap: int) -> TaskPage:
     direction = sa.desc if query.order == "desc" else sa.asc
     ordering = [direction(column)] if query.sort == "id" else [direction(column), direction(Task.id)]
     per_page = query.per_page
-    items, counted = None, None
+    items: list[Task] | None = None
+    counted: int | None = None
     if query.q:  # each match is checked in its row (trigrams and words only narrow): count fewer
         cap = min(cap, SEARCH_COUNT_CAP)
         per_page = max(0, min(per_page, cap - query.offset))  # the window ends at the cap
@@ -466,15 +467,14 @@ def task_page(session: Session, query: TaskQuery, cap: int) -> TaskPage:
         elif dialect == "postgresql":
             window = _first_filtered(session, query, ordering, cap)
             if window is not None:
-                page_ids = window[query.offset : query.offset + per_page]
-                items = _rows(session, page_ids, ordering)
+                items = _rows(session, window[query.offset : query.offset + per_page], ordering)
                 counted = len(window)
     if items is None:
         # The page's ids first, from the index alone, then their rows: skipping OFFSET rows reads
         # index entries, not whole rows (MariaDB would otherwise fetch every skipped row).
-        page_ids = (
-            sa.select(Task.id).where(*where).order_by(*ordering).limit(per_page).offset(query.offset)
-        ).subquery("page_ids")
+        page_ids = (sa.select(Task.id).where(*where).order_by(*ordering).limit(per_page).offset(query.offset)).subquery(
+            "page_ids"
+        )
         statement = sa.select(Task).join(page_ids, Task.id == page_ids.c.id).order_by(*ordering)
         items = list(session.scalars(statement))
     if counted is not None:
@@ -513,9 +513,7 @@ def _first_filtered(session: Session, query: TaskQuery, ordering: list[Any], cap
         return None
     sort = SORTS[query.sort]
     columns = [Task.id, Task.message, Task.data] + ([] if query.sort == "id" else [sort])
-    first = (
-        sa.select(*columns).where(*filters).order_by(*ordering).limit(FILTERED_FIRST).subquery("filtered_first")
-    )
+    first = sa.select(*columns).where(*filters).order_by(*ordering).limit(FILTERED_FIRST).subquery("filtered_first")
     direction = sa.desc if query.order == "desc" else sa.asc
     order = [direction(first.c.id)] if query.sort == "id" else [direction(first.c[sort.key]), direction(first.c.id)]
     matching = search.substring(query.q or "", first.c.message, first.c.data)
