@@ -362,9 +362,13 @@ def backlog(session: Session, now: datetime, cap: int = BACKLOG_CAP) -> dict[str
         Task.waiting_parents == 0,
         sa.or_(Task.start_at.is_(None), Task.start_at <= now),
     )
+    # SQLite would read them through the (priority, id) index: most rows share a priority (a
+    # million rows: 440 ms instead of 14). A unary + keeps that term out of its index choice.
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    priority_column = sa.literal_column("+s_tasks.priority", sa.String) if sqlite else Task.priority
     columns: list[Any] = []
     for priority in Priority:
-        mine = sa.and_(due, Task.priority == priority.value)
+        mine = sa.and_(due, priority_column == priority.value)
         capped = sa.select(Task.id).where(mine).limit(cap + 1).subquery(f"due_{priority.value}")
         columns += [
             sa.select(sa.func.count()).select_from(capped).scalar_subquery(),

@@ -205,3 +205,11 @@ def test_a_search_with_filters_gives_the_same_pages_from_their_first_rows_or_the
     more = listing(app, "status=failed,finished&q=disk&per_page=2&page=2")  # 9 matches: the window is 3
     assert [item["id"] for item in more["items"]] == [made[8]]  # 11, 9 | 8 | (7, 5, ... past the window)
     assert (more["total"], more["total_capped"]) == (3, True)
+
+
+def test_the_openapi_document_declares_the_search_window(make_app: Callable[..., Flask]) -> None:
+    """The window the server enforces is the one the document states, with the count's cap."""
+    app = make_app("sqlite", **{**AUTH_CONFIG, "STASK_LIST_COUNT_CAP": 300})
+    document = app.test_client().get("/stask/api/openapi.json", headers=READONLY).get_json()
+    (q,) = [p for p in document["paths"]["/stask/api/tasks"]["get"]["parameters"] if p["name"] == "q"]
+    assert "lists its first 300 matches" in q["description"] and "has no items" in q["description"]
