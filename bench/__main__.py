@@ -176,6 +176,11 @@ def run(args: argparse.Namespace, sizes: Sizes, say: Any = print) -> dict[str, A
                         if reason
                         else guarded("1", engine.throughput, env, backend, kind, n, sizes.rounds)
                     )
+            if "postgresql" in backends and not env.available("postgresql"):
+                step("1 throughput (postgresql, simple, STASK_WORKER_SYNC_COMMIT=true)")
+                results["throughput"].append(
+                    guarded("1", engine.throughput, env, "postgresql", "simple", sizes.simple, sizes.rounds, True)
+                )
             if first is not None and sizes.scale_out:
                 step(f"1 scale-out ({first})")
                 results["scale_out"] = guarded("1", engine.scale_out, env, first, sizes.scale_out)

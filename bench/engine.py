@@ -6,6 +6,7 @@ compares it with its target.
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from collections.abc import Iterator
@@ -93,8 +94,32 @@ def _bare_burst(env: BenchEnv, kind: str, n: int) -> float:
     return max(loaded - startup, 1e-6)
 
 
-def throughput(env: BenchEnv, backend: str, kind: str, n: int, rounds: int) -> dict[str, Any]:
-    """``flask stask worker --burst -w kind`` beside ``rq worker --burst``; rounds alternate, best counts."""
+@contextmanager
+def worker_environment(**values: str) -> Iterator[None]:
+    """Variables the worker commands started in this block get (``worker_env`` copies ``os.environ``)."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def throughput(
+    env: BenchEnv, backend: str, kind: str, n: int, rounds: int, sync_commit: bool = False
+) -> dict[str, Any]:
+    """``flask stask worker --burst -w kind`` beside ``rq worker --burst``; rounds alternate, best counts.
+
+    ``sync_commit``: the stask workers wait for the disk at every commit
+    (``STASK_WORKER_SYNC_COMMIT=true``), the cost of full durability on PostgreSQL.
+    """
+    if sync_commit:
+        with worker_environment(STASK_WORKER_SYNC_COMMIT="true"):
+            return {**throughput(env, backend, kind, n, rounds), "sync_commit": True}
     stask_runs, bare_runs, stask_cpu, bare_cpu = [], [], [], []
     stats: dict[str, Any] | None = None
     for index in range(rounds):
