@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import math
 import os
@@ -376,6 +377,10 @@ class StaskForkWorker(StaskWorkerMixin, ForkWorker):
             except Exception:  # a cold start is slower, never fatal
                 log.exception("stask: worker warm-up failed")
                 EngineContext.of(self.stask_app).db.session.remove()
+        # Start-up's objects live as long as the process: out of the collector's reach, a full
+        # collection no longer walks (and, while a horse runs, copies) every page they sit on.
+        gc.collect()
+        gc.freeze()
 
     def _delegated(self, job: Job) -> bool:
         delegation = self.engine.delegation
