@@ -24,9 +24,9 @@ from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.pool import Pool
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy.pool import Pool
 
 from . import forking
 from .engine import idle_ping
@@ -246,7 +246,8 @@ class _DisposeAfterFork:
 
 def _listeners(pool: Pool) -> tuple[int, ...]:
     """How many listeners each pool event has: a spare copies them when made."""
-    return tuple(len(getattr(pool.dispatch, name)) for name in pool.dispatch._event_names)
+    dispatch: Any = pool.dispatch
+    return tuple(len(getattr(dispatch, name)) for name in dispatch._event_names)
 
 
 __all__ = ["STask", "current_stask"]

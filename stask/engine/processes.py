@@ -406,10 +406,9 @@ class StaskForkWorker(StaskWorkerMixin, ForkWorker):
             info = runner.TaskInfo.from_payload(job.args[0])
             now = utcnow()
             claimed = ctx.outages.run("claiming a task", lambda: runner.claim(ctx, info, now))
-            if claimed:
-                ctx.workers.resolve(info.identifier)  # the horse inherits a fresh L1 entry
+            definition = ctx.workers.resolve(info.identifier) if claimed else None  # handed to the horse
             handover = os.path.join(tempfile.gettempdir(), f"stask-outcome-{os.getpid()}-{info.id}-{info.attempts + 1}")
-            ctx.delegation = Delegation(info.id, info.attempts + 1, claimed, now, handover)
+            ctx.delegation = Delegation(info.id, info.attempts + 1, claimed, now, handover, definition)
             attempt = replace(info, attempts=info.attempts + 1)
             self._stask_failure, self._stask_stopped = None, False
             if claimed:
