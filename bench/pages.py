@@ -52,7 +52,8 @@ PAGES: list[tuple[str, str, int | None]] = [
     ("search, API (q=4242421, one row)", "/api/tasks?q=4242421", 100),
     ("search, API (no match)", "/api/tasks?q=zqxjv", 100),
     ("search, API (failed + q=disk full)", "/api/tasks?status=failed&q=disk%20full", 100),
-    ("search, API (q=quota, page 100)", "/api/tasks?q=quota&page=100", 100),
+    # A search lists its first SEARCH_COUNT_CAP (1,000) matches: page 20 is the deepest offered.
+    ("search, API (q=quota, deepest page offered: 20)", "/api/tasks?q=quota&page=20", 100),
     ("task page, panel", "/tasks/{mid_id}", 100),
     ("task, API", "/api/tasks/{mid_id}", 100),
     ("performance summary (24 h)", "/performance/summary?hours=24", 100),

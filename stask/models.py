@@ -106,6 +106,15 @@ class Task(Base):
         sa.Index("ix_s_tasks_finished_at_id", "finished_at", "id"),
         sa.Index("ix_s_tasks_schedule_id", "schedule_id"),
         sa.Index("ix_s_tasks_group_id", "group_id"),
+        # The stuck-task rule (migration 0013): running rows oldest first; only they are indexed
+        # where the database can leave the others out (PostgreSQL, SQLite).
+        sa.Index(
+            "ix_s_tasks_running_started_at",
+            "status",
+            "started_at",
+            postgresql_where=sa.text(f"status = {int(Status.RUNNING)}"),
+            sqlite_where=sa.text(f"status = {int(Status.RUNNING)}"),
+        ),
         NEVER_REUSED_IDS,
     )
 

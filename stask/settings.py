@@ -89,6 +89,12 @@ class Settings:
     worker_class: str = _key(
         "STASK_WORKER_CLASS", "default worker process class: fork, simple or a dotted path", "fork"
     )
+    worker_sync_commit: bool = _key(
+        "STASK_WORKER_SYNC_COMMIT",
+        "worker processes on PostgreSQL wait for the disk at every commit (off: a database crash may lose their "
+        "last ~0.6 s of claims and outcomes, and those tasks run again; docs/performance.md)",
+        False,
+    )
     redis_prefix: str = _key("STASK_REDIS_PREFIX", "prefix of every Redis key stask owns besides RQ's", "stask")
     url_prefix: str = _key("STASK_URL_PREFIX", "where the panel and the API are mounted", "/stask")
     web: bool = _key("STASK_WEB", "mount the panel and the API (worker-only processes may turn it off)", True)

@@ -29,7 +29,7 @@ from rq import SimpleWorker
 from rq import Worker as ForkWorker
 from rq.exceptions import DequeueTimeout
 from rq.executions import Execution
-from rq.job import Job
+from rq.job import Job, JobStatus
 from rq.queue import Queue
 from rq.utils import now as rq_now
 from rq.worker import WorkerStatus
@@ -40,12 +40,16 @@ from ..monitoring.event_watch import watch_events
 from ..service import current_stask
 from ..service.schedule_loop import ScheduleLoop
 from ..workers.discovery import import_object
+from ..workers.registry import WorkerCache
+from . import commit_mode
 from .context import Delegation, EngineContext
 from .outages import OutageGuard, is_outage
 from .progress import heartbeat
 from .queues import JOB_FUNCTION
 
 log = logging.getLogger("stask")
+#: Seconds between the worker's plain keep-alive writes and suspension checks while jobs flow.
+KEEPALIVE_EVERY = 1.0
 #: A stask job as RQ names it in its lines: its id (``stask-12-1``) or its description.
 _STASK_JOB = re.compile(r"\Astask(-\d+-\d+| task \d+ .*)\Z")
 
@@ -108,6 +112,8 @@ class StaskWorkerMixin:
     """
 
     stask_app: Flask
+    #: This process's worker-definition cache (the runner's lookups).
+    stask_worker_cache: WorkerCache
     reconcile_interval: int = 30
     scheduler_interval: float = 5.0
     _stask_engine: EngineContext | None = None
@@ -117,6 +123,9 @@ class StaskWorkerMixin:
     _stask_failure: str | None = None
     #: RQ left its work loop on an unexpected error (it would exit 0): exit 1 instead.
     _stask_crashed: bool = False
+    #: When this process last renewed its registration / checked for suspension (monotonic seconds).
+    _stask_beat_at: float = -math.inf
+    _stask_suspension_checked: float = -math.inf
 
     @property
     def dequeue_timeout(self) -> int:
@@ -165,15 +174,35 @@ class StaskWorkerMixin:
         self.outages.run("starting the scheduler", lambda: base._start_scheduler(*args, **kwargs))  # type: ignore[misc,attr-defined]
 
     def check_for_suspension(self, burst: bool) -> None:
+        """RQ's check (``rq suspend``) before every job; here at most once per :data:`KEEPALIVE_EVERY`."""
+        if time.monotonic() - self._stask_suspension_checked < KEEPALIVE_EVERY:
+            return
         base = super()
         self.outages.run("checking for suspension", lambda: base.check_for_suspension(burst))  # type: ignore[misc,attr-defined]
+        self._stask_suspension_checked = time.monotonic()
 
     def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
-        """Best effort: a missed worker heartbeat is harmless, the next Redis step meets the outage."""
-        try:
+        """Renew the worker's registration: at most once per :data:`KEEPALIVE_EVERY` while jobs flow.
+
+        RQ writes this keep-alive (three commands, three round trips) before every dequeue and
+        after every job, and once more inside each job's preparation pipeline. The key lives
+        ``worker_ttl`` + 60 s, so only the pipelined one is needed while jobs flow; a plain one
+        goes out when the last is older than a second, as one pipeline. Best effort: a missed
+        heartbeat is harmless, the next Redis step meets the outage.
+        """
+        if pipeline is not None:
             super().heartbeat(timeout, pipeline)  # type: ignore[misc,attr-defined]
+            self._stask_beat_at = time.monotonic()
+            return
+        if timeout is None and time.monotonic() - self._stask_beat_at < KEEPALIVE_EVERY:
+            return
+        try:
+            with self.connection.pipeline(transaction=False) as pipe:  # type: ignore[attr-defined]
+                super().heartbeat(timeout, pipe)  # type: ignore[misc,attr-defined]
+                pipe.execute()
+            self._stask_beat_at = time.monotonic()
         except redis.RedisError as exc:
-            if pipeline is not None or not is_outage(exc):
+            if not is_outage(exc):
                 raise
 
     def maintain_heartbeats(self, job: Job, execution: Execution) -> None:
@@ -193,7 +222,8 @@ class StaskWorkerMixin:
         idle_since = time.monotonic()
 
         def attempt() -> Any:
-            self.set_state(WorkerStatus.IDLE)  # type: ignore[attr-defined]
+            if self._state != WorkerStatus.IDLE:  # type: ignore[attr-defined]  # a simple worker's job just set it
+                self.set_state(WorkerStatus.IDLE)  # type: ignore[attr-defined]
             self.procline("Listening on " + queues)  # type: ignore[attr-defined]
             while True:
                 wait = timeout
@@ -303,6 +333,44 @@ class StaskWorkerMixin:
             return False
         self.outages.run("re-scheduling an early job", lambda: self.engine.transport.defer(payload))
         return True
+
+    def handle_execution_ended(self, job: Job, queue: Queue, heartbeat_ttl: int) -> None:
+        """A stask job's end time only: RQ's extra heartbeat write to a job hash it finishes next is dropped."""
+        if job.func_name != JOB_FUNCTION:
+            super().handle_execution_ended(job, queue, heartbeat_ttl)  # type: ignore[misc]
+            return
+        job.ended_at = rq_now()
+
+    def handle_job_success(self, job: Job, queue: Queue, started_job_registry: Any, execution: Execution) -> None:
+        """RQ's success bookkeeping for a stask job in one transaction, without its dependents' watch.
+
+        stask keeps dependencies, repeats and rate limits in SQL: its jobs never have RQ
+        dependents, so RQ's ``WATCH`` of the dependents key and its ``SMEMBERS`` (two round
+        trips per job) find nothing. The rest is RQ's own: counters, result, status, clean-up.
+        """
+        if job.func_name != JOB_FUNCTION or job.repeats_left or job.has_rate_limit:
+            super().handle_job_success(job, queue, started_job_registry, execution)  # type: ignore[misc]
+            return
+        assert job.started_at is not None and job.ended_at is not None
+        result_ttl = job.get_result_ttl(self.default_result_ttl)  # type: ignore[attr-defined]
+        with self.connection.pipeline() as pipeline:  # type: ignore[attr-defined]
+            self.increment_successful_job_count(pipeline=pipeline)  # type: ignore[attr-defined]
+            self.increment_total_working_time(job.ended_at - job.started_at, pipeline)  # type: ignore[attr-defined]
+            if result_ttl != 0:
+                job._handle_success(
+                    result_ttl,
+                    pipeline=pipeline,
+                    worker_name=self.name,  # type: ignore[attr-defined]
+                    execution_id=execution.id,
+                    execution_started_at=execution.created_at,
+                    execution_ended_at=job.ended_at,
+                )
+            job.cleanup(result_ttl, pipeline=pipeline, remove_from_queue=False)
+            job._status = JobStatus.FINISHED
+            self.cleanup_execution(job, pipeline=pipeline, execution=execution)  # type: ignore[attr-defined]
+            if not self._is_horse:  # type: ignore[attr-defined]  # a simple worker is idle again (a fork parent says so itself)
+                self.set_state(WorkerStatus.IDLE, pipeline=pipeline)  # type: ignore[attr-defined]
+            pipeline.execute()
 
     def handle_job_failure(self, job: Job, queue: Queue, *args: Any, **kwargs: Any) -> Any:
         stopped = getattr(self, "_stopped_job_id", None) == job.id
@@ -452,6 +520,52 @@ class StaskForkWorker(StaskWorkerMixin, ForkWorker):
 class StaskSimpleWorker(StaskWorkerMixin, SimpleWorker):
     """Jobs run in the worker process itself: about 3x the throughput, no isolation."""
 
+    _stask_prepared: str | None = None
+
+    def _execute_job(self, job: Job, queue: Queue) -> None:
+        """RQ's ``SimpleWorker.execute_job`` for a stask job, in two Redis round trips fewer.
+
+        RQ prepares a job in two pipelines (the execution, then the job's start) and writes
+        the idle state after it; here the preparation is one pipeline and the idle state goes
+        with the job's success bookkeeping (see :meth:`StaskWorkerMixin.handle_job_success`).
+        """
+        if job.func_name != JOB_FUNCTION:
+            super()._execute_job(job, queue)
+            return
+        execution = self._prepare_at_once(job)
+        try:
+            self.perform_job(job, queue, execution)
+        finally:
+            self.stask_worker_cache.prefetch(None)
+        if self._state != WorkerStatus.IDLE:  # the job failed in RQ's eyes: its bookkeeping left the state busy
+            self.set_state(WorkerStatus.IDLE)
+
+    def _prepare_at_once(self, job: Job) -> Execution:
+        """RQ's ``prepare_execution`` and ``prepare_job_execution``, their commands in one pipeline."""
+        with self.connection.pipeline() as pipeline:
+            ttl = self.get_heartbeat_ttl(job)
+            execution = Execution.create(job, ttl, pipeline=pipeline, worker_name=self.name)
+            self.executions[execution.id] = execution
+            self.set_state(WorkerStatus.BUSY, pipeline=pipeline)
+            self.heartbeat(ttl, pipeline=pipeline)
+            job.heartbeat(rq_now(), ttl, pipeline=pipeline)
+            job.prepare_for_execution(self.name, pipeline=pipeline)
+            pipeline.persist(job.key)
+            if len(self.queues) == 1:  # RQ moved the job through the queue's intermediate list
+                pipeline.lrem(Queue(job.origin, connection=self.connection).intermediate_queue_key, 1, job.id)
+            pipeline.get(self.stask_worker_cache.version_key)  # the runner's worker lookup needs it next
+            replies = pipeline.execute()
+        self.stask_worker_cache.prefetch(replies[-1])
+        self._stask_prepared = job.id
+        self.procline(f"Processing {job.func_name} from {job.origin} since {time.time()}")
+        return execution
+
+    def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
+        if self._stask_prepared == job.id:  # done with the execution, in the same pipeline
+            self._stask_prepared = None
+            return
+        super().prepare_job_execution(job, remove_from_intermediate_queue)
+
 
 WORKER_CLASSES = {"fork": StaskForkWorker, "simple": StaskSimpleWorker}
 
@@ -468,13 +582,18 @@ def worker_class(name: str) -> type:
 def build_worker(app: Flask, queues: list[str] | None = None, kind: str | None = None, **options: Any) -> Any:
     """A worker process bound to ``app``, listening on ``queues`` strictly in the given order."""
     with app.app_context():
-        runtime = current_stask().runtime
+        service = current_stask()
+        runtime = service.runtime
+        if not runtime.settings.worker_sync_commit:
+            commit_mode.relax(service.db.engine)
     cls = worker_class(kind or runtime.settings.worker_class)
     queue_list = runtime.transport.ordered_queues(queues)
     outages = EngineContext.of(app).outages  # RQ's constructor already talks to Redis
     worker = outages.run("connecting to Redis", lambda: cls(queue_list, connection=runtime.redis, **options))
     worker.log.addFilter(RQ_SUCCESS_FILTER)  # once per logger (addFilter skips a filter it has)
+    worker.log_result_lifespan = False  # "result is kept for 10 seconds": RQ's copy, not the task's result
     worker.stask_app = app
+    worker.stask_worker_cache = runtime.workers
     worker.reconcile_interval = runtime.settings.reconcile_interval
     worker.scheduler_interval = runtime.settings.scheduler_interval
     worker.maintenance_interval = worker.reconcile_interval

@@ -75,6 +75,10 @@ log = logging.getLogger("stask")
 
 #: Running tasks examined per evaluation (the oldest first).
 STUCK_SCAN_LIMIT = 1000
+#: ``status = 50`` as a literal, not a bound parameter: it is the predicate of the partial index
+#: the stuck-task rule reads (``ix_s_tasks_running_started_at``), and a planner only uses such an
+#: index when it can see the query implies it (a generic plan's parameter is unknown).
+RUNNING_ROWS = Task.status == sa.literal_column(str(int(Status.RUNNING)))
 #: Cool-down claims taken while Redis was unreachable (per process; key -> expiry).
 _local_sent: dict[str, float] = {}
 
@@ -176,17 +180,16 @@ def stuck_tasks(service: Service, session: Any, now: datetime) -> list[Any]:
     grace = settings.alert_stuck_grace_seconds
     running = session.execute(
         sa.select(Task.id, Task.identifier, Task.action, Task.attempts, Task.started_at)
-        .where(Task.status == int(Status.RUNNING), Task.started_at <= now - timedelta(seconds=ttl))
+        .where(RUNNING_ROWS, Task.started_at <= now - timedelta(seconds=ttl))
         .order_by(Task.started_at)
         .limit(STUCK_SCAN_LIMIT)
     ).all()
     session.commit()
     if not running:
         return []
-    alive = service.runtime.live.alive([row.id for row in running])
     default_timeout = settings.timeout
     timeouts: dict[str, float] = {}  # one resolution per worker, not per running row
-    stuck = []
+    overdue = set()
     for row in running:
         if row.identifier not in timeouts:
             definition = service.workers.resolve(row.identifier)
@@ -196,11 +199,12 @@ def stuck_tasks(service: Service, session: Any, now: datetime) -> list[Any]:
                 ) or default_timeout
             except ImportError:  # a plugin that no longer imports: judge it by the default timeout
                 timeouts[row.identifier] = default_timeout
-        timeout = timeouts[row.identifier]
-        overdue = (now - row.started_at).total_seconds() > timeout + grace
-        if overdue or not alive[row.id]:
-            stuck.append(row)
-    return stuck
+        if (now - row.started_at).total_seconds() > timeouts[row.identifier] + grace:
+            overdue.add(row.id)
+    # Only the rows still within their timeout are asked about in Redis: an overdue row is stuck
+    # whatever its heartbeat says (a thousand overdue rows cost no Redis command).
+    alive = service.runtime.live.alive([row.id for row in running if row.id not in overdue])
+    return [row for row in running if row.id in overdue or not alive[row.id]]
 
 
 def _stuck_rule(service: Service, session: Any, now: datetime) -> list[Alert]:
@@ -220,15 +224,18 @@ def _stuck_rule(service: Service, session: Any, now: datetime) -> list[Alert]:
     ]
 
 
-def evaluate(app: Flask, now: datetime | None = None) -> list[dict[str, Any]]:
-    """The alerts firing now (inside an app context)."""
+def evaluate(
+    app: Flask, now: datetime | None = None, *, checks: tuple[dict[str, Any], dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """The alerts firing now (inside an app context). ``checks``: the database and Redis checks
+    of :func:`~stask.monitoring.health.health` when the caller has just made them (the page)."""
     now = now or utcnow()
     service = service_of(app)
     settings = service.settings
     session = service.db.session
     alerts: list[Alert] = []
     evaluated = {"database_unreachable", "redis_unreachable"}
-    database, redis_check = check_database(app), check_redis(app)
+    database, redis_check = checks or (check_database(app), check_redis(app))
     if not database["ok"]:
         alerts.append(
             Alert(

@@ -30,9 +30,12 @@ or failed; cancelled tasks count in throughput but are neither success nor error
 
 from __future__ import annotations
 
+import json
 import logging
 import operator
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -281,8 +284,8 @@ class Stats:
     memory_max: int | None = None
     run: Distribution = field(default_factory=Distribution)
     wait: Distribution = field(default_factory=Distribution)
-    #: message -> [count, last time it happened]
-    errors: dict[str, list[Any]] = field(default_factory=dict)
+    #: message -> (count, last time it happened)
+    errors: dict[str, tuple[int, datetime | None]] = field(default_factory=dict)
 
     @property
     def completed(self) -> int:
@@ -303,10 +306,26 @@ class Stats:
             self.memory_max = max(self.memory_max or 0, int(maximum))
 
     def add_error(self, message: str, count: int, last: datetime | None) -> None:
-        entry = self.errors.setdefault(message, [0, None])
-        entry[0] += int(count)
-        if last is not None and (entry[1] is None or last > entry[1]):
-            entry[1] = last
+        # Entries are replaced, never changed in place: a copy shares them (see copy()).
+        known, seen = self.errors.get(message, (0, None))
+        if seen is not None and (last is None or seen > last):
+            last = seen
+        self.errors[message] = (known + int(count), last)
+
+    def copy(self) -> Stats:
+        """An independent copy (merging into it leaves this one as it is)."""
+        return Stats(
+            finished=self.finished,
+            failed=self.failed,
+            cancelled=self.cancelled,
+            retried=self.retried,
+            memory_count=self.memory_count,
+            memory_sum=self.memory_sum,
+            memory_max=self.memory_max,
+            run=Distribution(list(self.run.counts)),
+            wait=Distribution(list(self.wait.counts)),
+            errors=dict(self.errors),
+        )
 
     def merge(self, other: Stats) -> None:
         self.finished += other.finished
@@ -455,19 +474,44 @@ def gather(
     rollups, the partial hours at both ends from five-minute slices, and only the minutes outside
     those from the rows. ``combined`` reads the rows of every worker together (:data:`ALL_KEY`),
     for the summary. Rollup rows are read in one statement, the rest in :func:`scan`'s four."""
-    from .rolling import ceil_day, ensure_rollups, floor_day, from_rollup
+    per_worker, together = _gather(
+        session, start, end, identifier=identifier, rollups=rollups, want=(not combined, combined)
+    )
+    return together if combined else per_worker
+
+
+def gather_both(session: Session, start: datetime, end: datetime) -> tuple[Collected, Collected]:
+    """:func:`gather` of the window per worker and combined, from one read: the rollup rows of
+    both kinds in one statement, the rows at the window's ends in one :func:`scan` (the
+    Performance page shows the summary and the per-worker table of the same window)."""
+    return _gather(session, start, end, identifier=None, rollups=True, want=(True, True))
+
+
+def _gather(
+    session: Session,
+    start: datetime,
+    end: datetime,
+    *,
+    identifier: str | None,
+    rollups: bool,
+    want: tuple[bool, bool],
+) -> tuple[Collected, Collected]:
+    """(per worker, combined): each filled when ``want`` asks for it (see :func:`gather`)."""
+    from .rolling import ceil_day, ensure_rollups, floor_day
     from .rollups import DailyStats, SliceStats
 
+    wants_workers, wants_combined = want
     only = (Task.identifier == identifier) if identifier else sa.true()
     raw = [(start, end, True)]
-    out = Collected()
+    outs = (Collected(), Collected())
     if rollups:
         try:
             rolled = ensure_rollups(session, end, start)
             spans, raw = _cover(start, end, rolled)
             first_full, hours_end = ceil_hour(start), rolled.hours_end
             if first_full < hours_end:
-                out.first, out.end = first_full, hours_end
+                for out in outs:
+                    out.first, out.end = first_full, hours_end
                 day_from, day_to = ceil_day(first_full), floor_day(hours_end)
                 if day_from < day_to:
                     spans.remove((HourlyStats, first_full, hours_end))
@@ -481,12 +525,14 @@ def gather(
                 if low >= high:
                     continue
                 table = model.__table__
-                query = sa.select(*[table.c[name] for name in _ROLLUP_COLUMNS]).where(
+                query = sa.select(*[_as_read(table, name) for name in _ROLLUP_COLUMNS]).where(
                     table.c.hour >= low, table.c.hour < high
                 )
                 if identifier:
                     query = query.where(table.c.identifier == identifier)
-                elif combined:
+                elif wants_workers and wants_combined:
+                    query = query.where(table.c.identifier != MARKER)
+                elif wants_combined:
                     query = query.where(table.c.identifier == ALL_KEY)
                 else:
                     query = query.where(table.c.identifier.not_in([ALL_KEY, MARKER]))
@@ -495,9 +541,10 @@ def gather(
             rows = session.execute(statement if statement is not None else reads[0][1]).all() if reads else []
             for row in rows:
                 key = (row.hour, row.identifier, row.action)
+                out = outs[1] if row.identifier == ALL_KEY and not identifier else outs[0]
                 # Slices lie outside the whole hours: the series takes them with the raw edges.
                 target = out.rolled if out.first <= row.hour < out.end else out.raw
-                found = from_rollup(row)
+                found = parsed_rollup(row)
                 if key in target:
                     target[key].merge(found)
                 else:
@@ -506,7 +553,7 @@ def gather(
             # No rollup tables (a host app that skipped the migrations): everything from raw rows.
             log.warning("stask: rollups unavailable, scanning raw rows", exc_info=True)
             session.rollback()
-            out = Collected()
+            outs = (Collected(), Collected())
             raw = [(start, end, True)]
     conditions = [
         sa.and_(Task.finished_at >= low, Task.finished_at <= high if closed else Task.finished_at < high)
@@ -515,11 +562,60 @@ def gather(
     ]
     if conditions:
         for key, stats in scan(session, sa.and_(sa.or_(*conditions), only)).items():
-            if combined:
-                key = (key[0], ALL_KEY, ALL_KEY)
-            out.raw.setdefault(key, Stats()).merge(stats)
+            if wants_combined:
+                outs[1].raw.setdefault((key[0], ALL_KEY, ALL_KEY), Stats()).merge(stats)
+            if wants_workers:
+                outs[0].raw.setdefault(key, Stats()).merge(stats)
     session.commit()
-    return out
+    return outs
+
+
+#: Rollup columns holding JSON: read as their text, parsed by :func:`parsed_rollup`.
+_JSON_COLUMNS = ("run_hist", "wait_hist", "errors")
+#: Parsed rollup rows kept by :func:`parsed_rollup` (a 30-day Performance page reads about 600).
+PARSED_ROLLUPS = 1024
+_parsed: OrderedDict[tuple[Any, ...], Stats] = OrderedDict()
+_parsed_lock = threading.Lock()
+
+
+def _as_read(table: sa.Table, name: str) -> Any:
+    column = table.c[name]
+    return sa.cast(column, sa.Text).label(name) if name in _JSON_COLUMNS else column
+
+
+def parsed_rollup(row: Any) -> Stats:
+    """The figures of a rollup row read with :data:`_ROLLUP_COLUMNS` (JSON as text), as a fresh
+    :class:`Stats` the caller may merge into.
+
+    A closed period's rows stay the same (a rebuild writes new ones), and the Performance page
+    reads the same few hundred of them at every refresh: their parsed figures are kept, keyed by
+    the row's whole stored content, so an unchanged row is not parsed again (its histograms are
+    most of a 30-day page's time otherwise) and a changed one never matches an old entry.
+    """
+    key = tuple(row)
+    with _parsed_lock:
+        found = _parsed.get(key)
+        if found is not None:
+            _parsed.move_to_end(key)
+    if found is None:
+        found = Stats(
+            finished=row.finished,
+            failed=row.failed,
+            cancelled=row.cancelled,
+            retried=row.retried,
+            memory_count=row.memory_count,
+            memory_sum=int(row.memory_sum or 0),
+            memory_max=row.memory_max,
+        )
+        found.run = Distribution.stored(json.loads(row.run_hist) if row.run_hist else None)
+        found.wait = Distribution.stored(json.loads(row.wait_hist) if row.wait_hist else None)
+        for message, count, last in json.loads(row.errors) if row.errors else []:
+            found.add_error(message, count, datetime.fromisoformat(last.rstrip("Z")) if last else None)
+        with _parsed_lock:
+            _parsed[key] = found
+            while len(_parsed) > PARSED_ROLLUPS:
+                _parsed.popitem(last=False)
+    return found.copy()
 
 
 _ROLLUP_COLUMNS = (
@@ -661,12 +757,23 @@ def summary(session: Session, hours: int = 24, *, now: datetime | None = None) -
     """Totals, throughput, rates, wait/run percentiles, memory, top errors and hourly series."""
     start, end = _window(hours, now)
     gathered = gather(session, start, end, combined=True)
-    total = merged(gathered.parts())
-    live = _live_totals(unfinished_counts(session))
+    live = unfinished_counts(session)
     session.commit()
+    return _summary(session, hours, start, end, gathered, live)
+
+
+def _summary(
+    session: Session,
+    hours: int,
+    start: datetime,
+    end: datetime,
+    gathered: Collected,
+    live: dict[tuple[str, int], int],
+) -> dict[str, Any]:
+    total = merged(gathered.parts())
     figures = total.figures(hours * 60)
     totals = {
-        **live,
+        **_live_totals(live),
         "finished": total.finished,
         "cancelled": total.cancelled,
         "failed": total.failed,
@@ -688,8 +795,28 @@ def worker_stats(
     """The summary's figures per worker, each with the same per action. Registered workers
     without tasks in the window are listed with zeros, so a table shows every worker."""
     start, end = _window(hours, now)
-    per_pair = gather(session, start, end, identifier=identifier).by_worker_action()
-    live = unfinished_counts(session, identifier)
+    gathered = gather(session, start, end, identifier=identifier)
+    return _worker_stats(session, hours, gathered, unfinished_counts(session, identifier), identifier)
+
+
+def performance(session: Session, hours: int = 24, *, now: datetime | None = None) -> tuple[dict[str, Any], list[Any]]:
+    """:func:`summary` and :func:`worker_stats` of one window together, as the Performance page
+    shows them: the window and the live counts are read once for both (nine statements)."""
+    start, end = _window(hours, now)
+    per_worker, together = gather_both(session, start, end)
+    live = unfinished_counts(session)
+    session.commit()
+    return _summary(session, hours, start, end, together, live), _worker_stats(session, hours, per_worker, live, None)
+
+
+def _worker_stats(
+    session: Session,
+    hours: int,
+    gathered: Collected,
+    live: dict[tuple[str, int], int],
+    identifier: str | None,
+) -> list[dict[str, Any]]:
+    per_pair = gathered.by_worker_action()
     query = sa.select(Worker.identifier, Worker.title, Worker.active).order_by(Worker.position, Worker.identifier)
     if identifier:
         query = query.where(Worker.identifier == identifier)

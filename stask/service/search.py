@@ -45,12 +45,13 @@ def candidates(text: str) -> list[str]:
     return [text] if escaped == text else [text, escaped]
 
 
-def substring(text: str) -> Any:
-    """The search's meaning: a case-insensitive LIKE on the message and on the data as text."""
-    data_text = sa.cast(Task.data, sa.Text)
+def substring(text: str, message: Any = Task.message, data: Any = Task.data) -> Any:
+    """The search's meaning: a case-insensitive LIKE on the message and on the data as text
+    (``message`` and ``data``: those columns, or the same columns of a subquery)."""
+    data_text = sa.cast(data, sa.Text)
     clauses = []
     for candidate in candidates(text):
-        clauses.append(Task.message.icontains(candidate, autoescape=True))
+        clauses.append(message.icontains(candidate, autoescape=True))
         clauses.append(data_text.icontains(candidate, autoescape=True))
     return sa.or_(*clauses)
 

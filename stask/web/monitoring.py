@@ -203,9 +203,22 @@ def _fragment_context(name: str, hours: int) -> dict[str, Any]:
 
 
 def _page_context(hours: int) -> dict[str, Any]:
-    context: dict[str, Any] = {"hours": hours, "hour_choices": HOUR_CHOICES, "refresh": REFRESH_SECONDS}
-    for name in FRAGMENTS:
-        context.update(_fragment_context(name, hours))
+    """Every fragment's context: the summary and the per-worker table share one read of the window,
+    the alert rules the health checks' database and Redis checks."""
+    summary, workers = metrics.performance(_session(), hours)
+    context: dict[str, Any] = {
+        "hours": hours,
+        "hour_choices": HOUR_CHOICES,
+        "refresh": REFRESH_SECONDS,
+        "summary": summary,
+        "charts": _charts(summary),
+        "workers": workers,
+    }
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    checked = health(app)
+    alerts = evaluate(app, checks=(checked["checks"]["database"], checked["checks"]["redis"]))
+    deliver_alerts(app, alerts)
+    context.update(alerts=alerts, health=checked, cache=cache_stats())
     return context
 
 

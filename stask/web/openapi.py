@@ -769,6 +769,14 @@ def _monitoring_paths() -> dict[str, Any]:
     return dict(OPENAPI_PATHS)
 
 
+def search_window_note(search_cap: int) -> str:
+    """What a search lists (``stask.service.store._search_window``), said where ``q`` is described."""
+    return (
+        f". A search lists its first {search_cap} matches in the asked order: `total` counts up to"
+        f" {search_cap}, and a page past them (past `pages`) has no items"
+    )
+
+
 def build_document(prefix: str, count_cap: int = COUNT_CAP) -> dict[str, Any]:
     """The whole document for stask mounted at ``prefix`` (task lists counted up to ``count_cap``)."""
     prefix = prefix.rstrip("/")
@@ -787,6 +795,9 @@ def build_document(prefix: str, count_cap: int = COUNT_CAP) -> dict[str, Any]:
     for path, item in unprefixed.items():
         full = path if prefix and (path == prefix or path.startswith(prefix + "/")) else prefix + path
         paths[full] = copy.deepcopy(item)
+    for parameter in paths[prefix + "/api/tasks"]["get"]["parameters"]:
+        if parameter["name"] == "q":
+            parameter["description"] += search_window_note(search_cap)
     return {
         "openapi": OPENAPI_VERSION,
         "info": {

@@ -23,6 +23,7 @@ from stask.models import Base, Task, utcnow
 from stask.service import search as task_search
 from stask.service import store
 from tests.support.api import ADMIN, AUTH_CONFIG, READONLY, create, set_row
+from tests.support.queries import Statements
 
 
 def listing(app: Flask, query: str) -> dict[str, Any]:
@@ -77,24 +78,47 @@ def test_search_matches_substrings_case_insensitively_and_escapes_wildcards(
 
 
 @pytest.mark.parametrize("window", [1, 3, 100])
-def test_a_search_through_the_newest_rows_first_gives_every_page_and_count_exactly(
+def test_a_search_lists_its_first_matches_on_every_page_and_counts_them_exactly(
     backend: str, make_app: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch, window: int
 ) -> None:
+    """A search lists its first SEARCH_COUNT_CAP matches (the window), newest first or oldest
+    first, through the newest rows first (SQLite) or not; the pages past them are empty."""
     monkeypatch.setattr(store, "SEARCH_WINDOW", window)
     monkeypatch.setattr(store, "SEARCH_COUNT_CAP", 4)
     app = make_app(backend, discover=True, **AUTH_CONFIG)
     made = [create(app, data={"word": "needle" if k % 3 else "hay"}) for k in range(11)]
     needles = [task_id for k, task_id in enumerate(made) if k % 3]
     for order, expected in (("desc", needles[::-1]), ("asc", needles)):
-        seen = []
+        pages = []
         for page in range(1, 5):
             body = listing(app, f"q=needle&order={order}&per_page=3&page={page}")
-            seen += [item["id"] for item in body["items"]]
-            assert (body["total"], body["total_capped"]) == (4, True), (order, page)
-        assert seen == expected
+            pages.append([item["id"] for item in body["items"]])
+            assert (body["total"], body["total_capped"], body["pages"]) == (4, True, 2), (order, page)
+        assert pages == [expected[:3], expected[3:4], [], []], order
     small = listing(app, "q=hay&per_page=2&page=2")
     assert [item["id"] for item in small["items"]] == [made[3], made[0]]
     assert (small["total"], small["total_capped"]) == (4, False)
+    sorted_page = listing(app, "q=needle&sort=created_at&order=asc&per_page=3&page=2")
+    assert [item["id"] for item in sorted_page["items"]] == needles[3:4]
+
+
+def test_a_search_page_costs_two_statements_and_none_past_the_window(
+    api_app_any: Flask, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page of a search is its rows and the count (the rows alone when they are all there); a
+    page past the window reads no row, only the count. SQLite first tries its newest rows."""
+    monkeypatch.setattr(store, "SEARCH_WINDOW", 0)
+    monkeypatch.setattr(store, "SEARCH_COUNT_CAP", 5)
+    app = api_app_any
+    for _ in range(8):
+        create(app, data={"word": "needle"})
+    for page, expected in ((1, 2), (3, 1), (4, 0)):
+        with Statements(app) as counted:
+            body = listing(app, f"q=needle&per_page=2&page={page}")
+        assert len(body["items"]) == expected and (body["total"], body["total_capped"]) == (5, True)
+        selects = [s for s in counted.statements if "s_tasks" in s and s.lstrip().upper().startswith("SELECT")]
+        newest_first = backend == "sqlite" and page < 4  # the first page past the window reads no rows
+        assert len(selects) == (2 if expected else 1) + newest_first, selects
 
 
 def test_filters_combined_return_exactly_the_matching_rows(api_app_any: Flask) -> None:
@@ -149,3 +173,43 @@ def test_create_tables_builds_the_search_index_too(tmp_path: Path) -> None:
         found = connection.scalars(sa.select(Task.id).where(task_search.condition("QUOTA", "sqlite"))).all()
     engine.dispose()
     assert found == [1]
+
+
+@pytest.mark.parametrize("first", [2, 5, 1000])
+def test_a_search_with_filters_gives_the_same_pages_from_their_first_rows_or_the_whole_table(
+    backend: str, make_app: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch, first: int
+) -> None:
+    """PostgreSQL looks for a filtered search's window among the filters' first rows
+    (``store.FILTERED_FIRST``) and falls back to the whole table when they do not hold it:
+    either way every page and count is the one the plain condition gives."""
+    monkeypatch.setattr(store, "FILTERED_FIRST", first)
+    monkeypatch.setattr(store, "SEARCH_COUNT_CAP", 3)
+    app = make_app(backend, discover=True, **AUTH_CONFIG)
+    made = [create(app) for _ in range(12)]
+    for k, task_id in enumerate(made):
+        failed = k % 2 == 0
+        set_row(
+            app,
+            task_id,
+            status=int(Status.FAILED if failed else Status.FINISHED),
+            message="OSError: disk full" if k % 4 == 0 or not failed else "ValueError: other",
+        )
+    disk_failed = [task_id for k, task_id in enumerate(made) if k % 4 == 0]  # 3 rows: 0, 4, 8
+    for order, expected in (("desc", disk_failed[::-1]), ("asc", disk_failed)):
+        pages = [ids(app, f"status=failed&q=disk%20full&order={order}&per_page=2&page={page}") for page in (1, 2, 3)]
+        assert pages == [expected[:2], expected[2:3], []], (order, first)
+        body = listing(app, f"status=failed&q=disk%20full&order={order}&per_page=2")
+        assert (body["total"], body["total_capped"]) == (3, False)
+    sorted_by_created = ids(app, "status=failed&q=disk&sort=created_at&order=asc&per_page=2&page=2")
+    assert sorted_by_created == disk_failed[2:3]
+    more = listing(app, "status=failed,finished&q=disk&per_page=2&page=2")  # 9 matches: the window is 3
+    assert [item["id"] for item in more["items"]] == [made[8]]  # 11, 9 | 8 | (7, 5, ... past the window)
+    assert (more["total"], more["total_capped"]) == (3, True)
+
+
+def test_the_openapi_document_declares_the_search_window(make_app: Callable[..., Flask]) -> None:
+    """The window the server enforces is the one the document states, with the count's cap."""
+    app = make_app("sqlite", **{**AUTH_CONFIG, "STASK_LIST_COUNT_CAP": 300})
+    document = app.test_client().get("/stask/api/openapi.json", headers=READONLY).get_json()
+    (q,) = [p for p in document["paths"]["/stask/api/tasks"]["get"]["parameters"] if p["name"] == "q"]
+    assert "lists its first 300 matches" in q["description"] and "has no items" in q["description"]

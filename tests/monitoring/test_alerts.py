@@ -214,3 +214,67 @@ def test_email_delivery(make_app: Callable[..., Flask]) -> None:
         assert "To: ops@example.org" in sink.messages[0]
     finally:
         sink.close()
+
+
+def test_stuck_tasks_ask_redis_only_about_rows_within_their_timeout(
+    app: Flask, stask: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An overdue running task is stuck whatever its heartbeat: only the others are looked up."""
+    now = utcnow()
+    add_rows(
+        stask,
+        [
+            {"status": 50, "started_at": now - timedelta(hours=2)},  # past its 1800 s timeout
+            {"status": 50, "started_at": now - timedelta(seconds=10)},  # within it, no heartbeat
+            {"status": 50, "started_at": now - timedelta(seconds=10)},  # within it, beating
+        ],
+    )
+    overdue, silent, beating = task_ids(stask)
+    stask.runtime.redis.set(f"stask:hb:{beating}", 1, ex=30)
+    asked: list[int] = []
+    alive = stask.runtime.live.alive
+    monkeypatch.setattr(stask.runtime.live, "alive", lambda ids: asked.extend(ids) or alive(ids))
+    alert = by_key(app)["stuck_tasks"]
+    assert sorted(asked) == sorted([silent, beating])
+    assert alert["value"] == 2 and alert["message"].endswith(f": {overdue}, {silent}")
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_the_stuck_rule_reads_the_running_index(database: str, make_app: Callable[..., Flask]) -> None:
+    """The rule's statement names the partial index's predicate as it is written (status = 50), so
+    the database can read the running rows oldest first from it instead of every running row."""
+    from stask.monitoring.alerts import stuck_tasks
+    from stask.monitoring.health import service_of
+
+    app = make_app(database)
+    with app.app_context():
+        stask = app.extensions["stask"]
+        add_rows(stask, [{"status": 50, "started_at": utcnow() - timedelta(hours=2)}])
+        seen: list[tuple[str, Any]] = []
+        engine = stask.db.engine
+
+        def record(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+            if "s_tasks.started_at" in statement:
+                seen.append((statement, parameters))
+
+        sa.event.listen(engine, "before_cursor_execute", record)
+        try:
+            assert len(stuck_tasks(service_of(app), stask.db.session, utcnow())) == 1
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", record)
+        ((statement, parameters),) = seen
+        with engine.connect() as connection:
+            if database == "postgresql":
+                # As a prepared statement's generic plan (psycopg prepares a statement run five
+                # times): a bound status would leave the partial index out.
+                names = list(parameters)
+                for number, name in enumerate(names, start=1):
+                    statement = statement.replace(f"%({name})s", f"${number}")
+                connection.exec_driver_sql("SET enable_seqscan = off")
+                connection.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
+                connection.exec_driver_sql("PREPARE stuck_probe AS " + statement)
+                arguments = ", ".join(f"'{parameters[name]}'" for name in names)  # a time, a limit
+                plan = connection.exec_driver_sql(f"EXPLAIN EXECUTE stuck_probe({arguments})").all()
+            else:
+                plan = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all()
+        assert "ix_s_tasks_running_started_at" in " ".join(str(row[-1]) for row in plan), plan

@@ -109,6 +109,33 @@ def test_the_backlog_count_is_capped(stask: Any) -> None:
     assert "normal" not in due
 
 
+def test_the_backlog_on_sqlite_is_not_read_through_the_priority_index(stask: Any) -> None:
+    """Most rows share a priority: SQLite must find the queued rows through a status index (a
+    million rows: 440 ms through (priority, id), 14 ms through (status, start_at))."""
+    add_rows(stask, [{"status": 10, "priority": "normal"}] * 3 + [{"status": 80, "priority": "normal"}] * 3)
+    session = stask.db.session
+    if session.get_bind().dialect.name != "sqlite":
+        return  # the plan asked about is SQLite's
+    seen: list[tuple[str, Any]] = []
+
+    def record(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        seen.append((statement, parameters))
+
+    engine = session.get_bind()
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert store.backlog(session, utcnow())["normal"][0] == 3
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    session.commit()
+    ((statement, parameters),) = seen
+    with engine.connect() as connection:
+        plan = " ".join(
+            str(row[-1]) for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+        )
+    assert "ix_s_tasks_priority_id" not in plan and "ix_s_tasks_status" in plan, plan
+
+
 def test_the_bench_leaves_counters_and_rollups_consistent_with_its_rows(app: Flask, backend: str) -> None:
     from bench.pages import fill
 

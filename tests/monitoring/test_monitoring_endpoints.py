@@ -15,6 +15,7 @@ from stask.models import utcnow
 from stask.monitoring.metrics import summary
 from stask.web.monitoring import OPENAPI_PATHS
 from tests.support.monitoring import Recorder, add_rows
+from tests.support.queries import Statements
 
 ADMIN = {"Authorization": "Bearer admin-token"}
 READER = {"Authorization": "Bearer reader-token"}
@@ -235,3 +236,55 @@ def test_cache_clear_from_the_page_needs_csrf(web_app: Flask, client: FlaskClien
     assert "Cache cleared." in response.get_data(as_text=True)
     form = client.post("/stask/cache/clear", data={"csrf_token": csrf})
     assert form.status_code == 303 and form.headers["Location"].endswith("/stask/performance")
+
+
+def test_the_performance_page_reads_its_window_once(web_app: Flask, client: FlaskClient) -> None:
+    """The page shows the summary and the per-worker table of one window: one read of its rollups
+    and one scan of its ends serve both (the alert rules' 15 minutes are a second window), and its
+    statements are a fixed number, however many rows and workers there are."""
+    with web_app.app_context():
+        crafted(web_app.extensions["stask"])
+    client.get("/stask/performance?hours=720", headers=ADMIN)  # rolls up the closed hours first
+    with Statements(web_app) as counted:
+        assert client.get("/stask/performance?hours=720", headers=ADMIN).status_code == 200
+    rollup_reads = [s for s in counted.statements if "s_stats_" in s and "run_hist" in s]
+    outcome_scans = [s for s in counted.statements if "s_tasks" in s and "GROUP BY" in s and "peak_memory_kb" in s]
+    # One of each for the page's window, one for the alerts' (whose 15 minutes may hold no rollup).
+    assert len(outcome_scans) == 2 and len(rollup_reads) <= 2, counted.statements
+    assert counted.count <= 20, counted.statements  # 28 when each part read the window itself
+    with web_app.app_context():
+        add_rows(web_app.extensions["stask"], [{"status": 80, "finished_at": utcnow(), "run_ms": 5}] * 50)
+    with Statements(web_app) as again:
+        client.get("/stask/performance?hours=720", headers=ADMIN)
+    assert again.count == counted.count
+
+
+def test_figures_read_twice_are_the_same(web_app: Flask) -> None:
+    """Parsed rollup rows are kept between reads: merging a window into them must not change them
+    (one ``now`` for every read: the clock must not move a slice from the rows to a rollup)."""
+    from stask.monitoring.metrics import performance, worker_stats
+
+    now = utcnow()
+    with web_app.app_context():
+        stask = web_app.extensions["stask"]
+        crafted(stask)
+        add_rows(
+            stask,
+            [
+                {
+                    "status": 100 if i % 3 else 80,
+                    "run_ms": 40 + i,
+                    "wait_ms": i,
+                    "error": f"E{i % 2}",
+                    "finished_at": now - timedelta(hours=2 + i % 4, minutes=i),
+                }
+                for i in range(30)
+            ],
+        )
+        session = stask.db.session
+        reads = [
+            (summary(session, 24, now=now), worker_stats(session, 24, now=now), performance(session, 24, now=now))
+            for _ in range(3)
+        ]
+    assert reads[0] == reads[1] == reads[2]
+    assert reads[0][2] == (reads[0][0], reads[0][1])  # the page's one read gives what each part gives
