@@ -88,6 +88,9 @@ class Delegation:
     #: A local file the horse also writes its outcome to: the parent reads it even when Redis
     #: lost the hand-over key (an outage, a restart without persistence).
     handover_file: str | None = None
+    #: The task's worker as the parent resolved it just before the fork: the horse runs it without
+    #: asking Redis again (two round trips on a connection it must first open).
+    definition: WorkerDefinition | None = None
 
 
 @dataclass

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import math
 import os
@@ -444,6 +445,10 @@ class StaskForkWorker(StaskWorkerMixin, ForkWorker):
             except Exception:  # a cold start is slower, never fatal
                 log.exception("stask: worker warm-up failed")
                 EngineContext.of(self.stask_app).db.session.remove()
+        # Start-up's objects live as long as the process: out of the collector's reach, a full
+        # collection no longer walks (and, while a horse runs, copies) every page they sit on.
+        gc.collect()
+        gc.freeze()
 
     def _delegated(self, job: Job) -> bool:
         delegation = self.engine.delegation
@@ -469,10 +474,9 @@ class StaskForkWorker(StaskWorkerMixin, ForkWorker):
             info = runner.TaskInfo.from_payload(job.args[0])
             now = utcnow()
             claimed = ctx.outages.run("claiming a task", lambda: runner.claim(ctx, info, now))
-            if claimed:
-                ctx.workers.resolve(info.identifier)  # the horse inherits a fresh L1 entry
+            definition = ctx.workers.resolve(info.identifier) if claimed else None  # handed to the horse
             handover = os.path.join(tempfile.gettempdir(), f"stask-outcome-{os.getpid()}-{info.id}-{info.attempts + 1}")
-            ctx.delegation = Delegation(info.id, info.attempts + 1, claimed, now, handover)
+            ctx.delegation = Delegation(info.id, info.attempts + 1, claimed, now, handover, definition)
             attempt = replace(info, attempts=info.attempts + 1)
             self._stask_failure, self._stask_stopped = None, False
             if claimed:

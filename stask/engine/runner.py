@@ -30,6 +30,7 @@ from .. import signals
 from ..enums import CLAIMABLE, Status
 from ..exceptions import TaskStopped, WorkerUnavailable
 from ..models import Task, utcnow
+from ..workers.registry import WorkerDefinition
 from .context import EngineContext
 from .progress import estimate_eta, heartbeat
 from .retry import backoff_delay
@@ -349,7 +350,8 @@ def execute(
     heartbeat.track(info.id, ctx.live)
     tracked, beaten = True, False
     try:
-        outcome = context.outcome = _run_action(ctx, context)
+        resolved = delegation.definition if delegated and delegation is not None else None
+        outcome = context.outcome = _run_action(ctx, context, resolved)
         run_ms = int((time.perf_counter() - started) * 1000)
         if delegated:
             beaten, tracked = heartbeat.untrack(info.id), False
@@ -455,9 +457,10 @@ def record_handed_over(ctx: EngineContext, info: TaskInfo) -> bool:
     return True
 
 
-def _run_action(ctx: EngineContext, context: TaskContext) -> Outcome:
+def _run_action(ctx: EngineContext, context: TaskContext, resolved: WorkerDefinition | None = None) -> Outcome:
+    """Run the action; ``resolved`` is the definition a fork parent looked up for this attempt."""
     info = context.task
-    definition = ctx.workers.resolve(info.identifier)
+    definition = resolved if resolved is not None else ctx.workers.resolve(info.identifier)
     if definition is None:
         return Outcome(Status.FAILED, error=f"worker {info.identifier!r} is not registered: run `flask stask discover`")
     if not definition.active:
