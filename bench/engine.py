@@ -109,17 +109,15 @@ def worker_environment(**values: str) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def throughput(
-    env: BenchEnv, backend: str, kind: str, n: int, rounds: int, sync_commit: bool = False
-) -> dict[str, Any]:
+def throughput(env: BenchEnv, backend: str, kind: str, n: int, rounds: int, sync_commit: bool = True) -> dict[str, Any]:
     """``flask stask worker --burst -w kind`` beside ``rq worker --burst``; rounds alternate, best counts.
 
-    ``sync_commit``: the stask workers wait for the disk at every commit
-    (``STASK_WORKER_SYNC_COMMIT=true``), the cost of full durability on PostgreSQL.
+    ``sync_commit=False``: the stask workers commit without waiting for the disk
+    (``STASK_WORKER_SYNC_COMMIT=false``, an operator's choice on PostgreSQL).
     """
-    if sync_commit:
-        with worker_environment(STASK_WORKER_SYNC_COMMIT="true"):
-            return {**throughput(env, backend, kind, n, rounds), "sync_commit": True}
+    if not sync_commit:
+        with worker_environment(STASK_WORKER_SYNC_COMMIT="false"):
+            return {**throughput(env, backend, kind, n, rounds), "sync_commit": False}
     stask_runs, bare_runs, stask_cpu, bare_cpu = [], [], [], []
     stats: dict[str, Any] | None = None
     for index in range(rounds):

@@ -45,15 +45,15 @@ def rows(results: dict[str, Any]) -> list[Row]:
         if "skipped" in item:
             add(Row("1 throughput", f"{item.get('backend', '')} {item.get('worker', '')}", item["skipped"]))
             continue
-        durable = item.get("sync_commit")
+        relaxed = item.get("sync_commit") is False
         add(
             Row(
                 "1 throughput",
-                f"{item['backend']}, -w {item['worker']}{', STASK_WORKER_SYNC_COMMIT=true' if durable else ''}:"
+                f"{item['backend']}, -w {item['worker']}{', STASK_WORKER_SYNC_COMMIT=false' if relaxed else ''}:"
                 f" stask / bare RQ ({item['tasks']:,} no-op, CLI burst)",
                 f"{item['stask_per_s']:,.0f} / {item['bare_per_s']:,.0f} tasks/s = {item['ratio']:.2f}x",
-                "" if durable else ">= 0.90x",
-                "" if durable else check(item["ratio"], 0.9, True),
+                "" if relaxed else ">= 0.90x",
+                "" if relaxed else check(item["ratio"], 0.9, True),
             )
         )
         if "stask_cpu_ms" in item:

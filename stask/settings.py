@@ -91,9 +91,9 @@ class Settings:
     )
     worker_sync_commit: bool = _key(
         "STASK_WORKER_SYNC_COMMIT",
-        "worker processes on PostgreSQL wait for the disk at every commit (off: a database crash may lose their "
-        "last ~0.6 s of claims and outcomes, and those tasks run again; docs/performance.md)",
-        False,
+        "worker processes on PostgreSQL wait for the disk at every commit (false: a database crash may lose "
+        "their last ~0.6 s of claims and outcomes, and those tasks run again; docs/performance.md)",
+        True,
     )
     redis_prefix: str = _key("STASK_REDIS_PREFIX", "prefix of every Redis key stask owns besides RQ's", "stask")
     url_prefix: str = _key("STASK_URL_PREFIX", "where the panel and the API are mounted", "/stask")

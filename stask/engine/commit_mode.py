@@ -1,21 +1,19 @@
-"""Worker processes on PostgreSQL commit without waiting for the disk, unless told to wait.
+"""Worker processes on PostgreSQL may commit without waiting for the disk: ``STASK_WORKER_SYNC_COMMIT=false``.
 
-A worker's commits record its own progress through tasks that already exist: a claim, a
-heartbeat, an outcome, a follow-up. On PostgreSQL each of them otherwise waits for a WAL
-flush (1-3 ms on the reference VM's disk, more than the rest of a no-op task's SQL), twice per
-task. With ``synchronous_commit = off`` a commit returns once it is in the WAL buffers; it is
-flushed within ``3 x wal_writer_delay`` (600 ms by default). A crash of the database server
-or its machine in that window loses the newest of those changes as a unit (the WAL is one
-sequence: what survives is the state at an earlier instant, never a torn one), and the
-reconcile pass repairs them as it repairs any crashed worker: a claim that vanished leaves a
-queued row whose job is gone (queued again), an outcome that vanished leaves a running row
-whose heartbeat stops (retried within its attempts). So after such a crash a task may run
-again: at least once, as after any crash. Tasks created by the web app, the API, the CLI or
-code outside a worker commit synchronously as before: an acknowledged task is never lost.
-
-This is the durability SQLite already has here (WAL with ``synchronous=NORMAL``). MariaDB has
-no per-session switch (``innodb_flush_log_at_trx_commit`` is global), so it is left alone.
-``STASK_WORKER_SYNC_COMMIT=true`` makes workers wait for every flush.
+A worker's commits record its own progress through tasks that already exist: a claim, an
+outcome, a follow-up. On PostgreSQL each of them waits for a WAL flush by default, twice per
+task: 0.2 ms on a quiet disk, 1-3 ms on the bench VM's when the disk is busy, then most of a
+no-op task's cost. With ``synchronous_commit = off`` a commit returns once it is in the WAL
+buffers and is flushed within ``3 x wal_writer_delay`` (600 ms by default). A crash of the
+database server or its machine in that window loses the newest of those changes as a unit
+(the WAL is one sequence: what survives is the state at an earlier instant, never a torn
+one), and the reconcile pass repairs them as it repairs any crashed worker: a claim that
+vanished leaves a queued row whose job is gone (queued again), an outcome that vanished
+leaves a running row whose heartbeat stops (retried within its attempts). So after such a
+crash a task may run again: at least once, as after any crash. Tasks created by the web app,
+the API, the CLI or code outside a worker still commit synchronously: an acknowledged task is
+never lost. That is the durability SQLite has here (WAL with ``synchronous=NORMAL``). MariaDB
+has no per-session switch (``innodb_flush_log_at_trx_commit`` is global), so it is left alone.
 """
 
 from __future__ import annotations
