@@ -74,54 +74,48 @@ _WHOLE = re.compile(r"[0-9]{1,7}")
 
 
 # -- the hour of a timestamp, in SQL, on each database ----------------------------------------
-class epoch_hour(FunctionElement[int]):  # noqa: N801 (SQL function naming)
-    """Whole hours since 1970-01-01 of a naive UTC timestamp (rendered without bound parameters,
-    so the same text can appear in SELECT and GROUP BY on PostgreSQL)."""
+class _EpochPeriod(FunctionElement[int]):
+    """Whole periods of :attr:`seconds` since 1970-01-01 of a naive UTC timestamp (rendered without
+    bound parameters, so the same text can appear in SELECT and GROUP BY on PostgreSQL)."""
 
     type = sa.BigInteger()
+    inherit_cache = True
+    seconds = 1
+
+
+class epoch_hour(_EpochPeriod):  # noqa: N801 (SQL function naming)
+    """Whole hours since 1970-01-01."""
+
     inherit_cache = True
     name = "epoch_hour"
+    seconds = 3600
 
 
-@compiles(epoch_hour)
-def _epoch_hour_sqlite(element: epoch_hour, compiler: Any, **kw: Any) -> str:
-    return f"(CAST(strftime('%s', {compiler.process(element.clauses, **kw)}) AS INTEGER) / 3600)"
+class epoch_slice(_EpochPeriod):  # noqa: N801 (SQL function naming)
+    """Whole :data:`SLICE` periods (five minutes) since 1970-01-01."""
 
-
-@compiles(epoch_hour, "postgresql")
-def _epoch_hour_postgresql(element: epoch_hour, compiler: Any, **kw: Any) -> str:
-    return f"CAST(FLOOR(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) / 3600) AS BIGINT)"
-
-
-@compiles(epoch_hour, "mysql")
-@compiles(epoch_hour, "mariadb")
-def _epoch_hour_mysql(element: epoch_hour, compiler: Any, **kw: Any) -> str:
-    # Not UNIX_TIMESTAMP(): that one depends on the session time zone.
-    return f"TIMESTAMPDIFF(HOUR, '1970-01-01 00:00:00', {compiler.process(element.clauses, **kw)})"
-
-
-class epoch_slice(FunctionElement[int]):  # noqa: N801 (SQL function naming)
-    """Whole :data:`SLICE` periods (five minutes) since 1970-01-01 of a naive UTC timestamp."""
-
-    type = sa.BigInteger()
     inherit_cache = True
     name = "epoch_slice"
+    seconds = 5 * 60  # SLICE, below
 
 
-@compiles(epoch_slice)
-def _epoch_slice_sqlite(element: epoch_slice, compiler: Any, **kw: Any) -> str:
-    return f"(CAST(strftime('%s', {compiler.process(element.clauses, **kw)}) AS INTEGER) / 300)"
+@compiles(_EpochPeriod)
+def _epoch_period_sqlite(element: _EpochPeriod, compiler: Any, **kw: Any) -> str:
+    return f"(CAST(strftime('%s', {compiler.process(element.clauses, **kw)}) AS INTEGER) / {element.seconds})"
 
 
-@compiles(epoch_slice, "postgresql")
-def _epoch_slice_postgresql(element: epoch_slice, compiler: Any, **kw: Any) -> str:
-    return f"CAST(FLOOR(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) / 300) AS BIGINT)"
+@compiles(_EpochPeriod, "postgresql")
+def _epoch_period_postgresql(element: _EpochPeriod, compiler: Any, **kw: Any) -> str:
+    epoch = f"EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)})"
+    return f"CAST(FLOOR({epoch} / {element.seconds}) AS BIGINT)"
 
 
-@compiles(epoch_slice, "mysql")
-@compiles(epoch_slice, "mariadb")
-def _epoch_slice_mysql(element: epoch_slice, compiler: Any, **kw: Any) -> str:
-    return f"(TIMESTAMPDIFF(MINUTE, '1970-01-01 00:00:00', {compiler.process(element.clauses, **kw)}) DIV 5)"
+@compiles(_EpochPeriod, "mysql")
+@compiles(_EpochPeriod, "mariadb")
+def _epoch_period_mysql(element: _EpochPeriod, compiler: Any, **kw: Any) -> str:
+    # Not UNIX_TIMESTAMP(): that one depends on the session time zone.
+    since = f"TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', {compiler.process(element.clauses, **kw)})"
+    return f"({since} DIV {element.seconds})"
 
 
 #: The period of the recent rollups (``s_stats_slices``): what a read may still scan at a window's ends.

@@ -61,3 +61,21 @@ def stop(process: subprocess.Popen[bytes]) -> None:
     except ProcessLookupError:
         pass
     process.wait(timeout=10)
+
+
+def run_burst(app: Flask, kind: str, env: dict[str, str] | None = None) -> str:
+    """Run ``flask stask worker --burst`` until the queues are empty (exit 0 asserted); its whole output."""
+    process = subprocess.Popen(
+        flask_command("stask", "worker", "--burst", "--worker-class", kind),
+        cwd=ROOT,
+        env=env if env is not None else worker_env(app),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        output, _ = process.communicate(timeout=60)
+    finally:
+        stop(process)  # this process's group only (its work horses), if it is still there
+    assert process.returncode == 0, output.decode()
+    return output.decode()

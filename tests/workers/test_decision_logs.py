@@ -8,34 +8,14 @@ task that will be retried, a finishing one and a cancelled one; their output is 
 from __future__ import annotations
 
 import re
-import subprocess
 from typing import Any
 
 import pytest
 from flask import Flask
 
 from stask import Status
-from tests.support.environment import ROOT
 from tests.support.tasks import fresh
-from tests.support.workers import flask_command, stop, worker_env
-
-
-def burst(app: Flask, kind: str) -> str:
-    """Run ``flask stask worker --burst`` until the queues are empty; its whole output."""
-    process = subprocess.Popen(
-        flask_command("stask", "worker", "--burst", "--worker-class", kind),
-        cwd=ROOT,
-        env=worker_env(app),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        output, _ = process.communicate(timeout=60)
-    finally:
-        stop(process)  # this process's group only (its work horses), if it is still there
-    assert process.returncode == 0, output.decode()
-    return output.decode()
+from tests.support.workers import run_burst as burst
 
 
 @pytest.mark.parametrize("kind", ["simple", "fork"])

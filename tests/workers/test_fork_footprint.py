@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gc
 import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,9 +26,8 @@ from stask.engine.context import Delegation, EngineContext
 from stask.engine.processes import build_worker
 from stask.engine.runner import execute
 from stask.workers.registry import WorkerDefinition
-from tests.support.environment import ROOT
 from tests.support.tasks import fresh
-from tests.support.workers import flask_command, stop, worker_env
+from tests.support.workers import run_burst, worker_env
 
 #: Modules only the web or the schema commands use.
 WEB_ONLY = ("flask_migrate", "alembic", "stask.web.openapi", "stask.web.panel", "stask.web.api")
@@ -92,19 +90,7 @@ def test_the_worker_command_imports_neither_the_web_nor_alembic(sqlite_app: Flas
     modules = tmp_path / "modules.txt"
     env = worker_env(sqlite_app, STASK_TEST_MODULES_OUT=str(modules))
     env["PYTHONPATH"] = os.pathsep.join([str(site), env["PYTHONPATH"]])
-    process = subprocess.Popen(
-        flask_command("stask", "worker", "--burst", "--worker-class", kind),
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        output, _ = process.communicate(timeout=60)
-    finally:
-        stop(process)
-    assert process.returncode == 0, output.decode()
+    run_burst(sqlite_app, kind, env)
     loaded = set(modules.read_text().split())
     assert "stask.engine.processes" in loaded  # the dump is the worker's own
     assert [m for m in loaded if m.split(".")[0] in WEB_ONLY or m in WEB_ONLY or m.startswith(WEB_ONLY)] == []
