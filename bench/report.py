@@ -167,6 +167,14 @@ def rows(results: dict[str, Any]) -> list[Row]:
                 f"{item['p95_ms']:.1f} / {item['max_ms']:.1f} ms",
             )
         )
+        if "after_create_p50_ms" in item:
+            add(
+                Row(
+                    "3 pickup",
+                    f"idle flask stask worker, {item['backend']}: p50 from create() returning (row and job in place)",
+                    _f(item["after_create_p50_ms"], 1, " ms"),
+                )
+            )
     for item in results.get("create_many", []):
         out.extend(bulk_rows(item))
     pages = results.get("pages")
