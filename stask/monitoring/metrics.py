@@ -577,6 +577,24 @@ def _as_read(table: sa.Table, name: str) -> Any:
     return sa.cast(column, sa.Text).label(name) if name in _JSON_COLUMNS else column
 
 
+def rollup_stats(row: Any, run_hist: Any, wait_hist: Any, errors: Any) -> Stats:
+    """The figures of a rollup row (hour, day or slice), its JSON columns given decoded."""
+    stats = Stats(
+        finished=row.finished,
+        failed=row.failed,
+        cancelled=row.cancelled,
+        retried=row.retried,
+        memory_count=row.memory_count,
+        memory_sum=int(row.memory_sum or 0),
+        memory_max=row.memory_max,
+    )
+    stats.run = Distribution.stored(run_hist)
+    stats.wait = Distribution.stored(wait_hist)
+    for message, count, last in errors or []:
+        stats.add_error(message, count, datetime.fromisoformat(last.rstrip("Z")) if last else None)
+    return stats
+
+
 def parsed_rollup(row: Any) -> Stats:
     """The figures of a rollup row read with :data:`_ROLLUP_COLUMNS` (JSON as text), as a fresh
     :class:`Stats` the caller may merge into.
@@ -592,19 +610,12 @@ def parsed_rollup(row: Any) -> Stats:
         if found is not None:
             _parsed.move_to_end(key)
     if found is None:
-        found = Stats(
-            finished=row.finished,
-            failed=row.failed,
-            cancelled=row.cancelled,
-            retried=row.retried,
-            memory_count=row.memory_count,
-            memory_sum=int(row.memory_sum or 0),
-            memory_max=row.memory_max,
+        found = rollup_stats(
+            row,
+            json.loads(row.run_hist) if row.run_hist else None,
+            json.loads(row.wait_hist) if row.wait_hist else None,
+            json.loads(row.errors) if row.errors else None,
         )
-        found.run = Distribution.stored(json.loads(row.run_hist) if row.run_hist else None)
-        found.wait = Distribution.stored(json.loads(row.wait_hist) if row.wait_hist else None)
-        for message, count, last in json.loads(row.errors) if row.errors else []:
-            found.add_error(message, count, datetime.fromisoformat(last.rstrip("Z")) if last else None)
         with _parsed_lock:
             _parsed[key] = found
             while len(_parsed) > PARSED_ROLLUPS:

@@ -28,7 +28,6 @@ from .metrics import (
     HOUR,
     MARKER,
     SLICE,
-    Distribution,
     Key,
     Stats,
     ceil_hour,
@@ -36,6 +35,7 @@ from .metrics import (
     floor_hour,
     floor_slice,
     iso,
+    rollup_stats,
     scan,
 )
 from .rollups import ALL, DailyStats, HourlyStats, SliceStats
@@ -211,20 +211,8 @@ def _row(model: Any, key: Key, stats: Stats) -> Any:
 
 
 def from_rollup(row: Any) -> Stats:
-    stats = Stats(
-        finished=row.finished,
-        failed=row.failed,
-        cancelled=row.cancelled,
-        retried=row.retried,
-        memory_count=row.memory_count,
-        memory_sum=int(row.memory_sum or 0),
-        memory_max=row.memory_max,
-    )
-    stats.run = Distribution.stored(row.run_hist)
-    stats.wait = Distribution.stored(row.wait_hist)
-    for message, count, last in row.errors or []:
-        stats.add_error(message, count, datetime.fromisoformat(last.rstrip("Z")) if last else None)
-    return stats
+    """A rollup row read through the ORM (its JSON columns already decoded)."""
+    return rollup_stats(row, row.run_hist, row.wait_hist, row.errors)
 
 
 # -- entry points ------------------------------------------------------------------------------
