@@ -239,6 +239,28 @@ def test_stuck_tasks_ask_redis_only_about_rows_within_their_timeout(
     assert alert["value"] == 2 and alert["message"].endswith(f": {overdue}, {silent}")
 
 
+def test_the_stuck_rule_reads_the_worker_cache_version_once(app: Flask, stask: Any) -> None:
+    """Each worker of the running rows is resolved once, all under one version read (a ``GET`` each was
+    a Redis round trip per worker on every evaluation of the Performance page)."""
+    from stask.monitoring.alerts import stuck_tasks
+    from stask.monitoring.health import service_of
+
+    started = utcnow() - timedelta(hours=2)
+    identifiers = ["w1", "w2", "w3"]
+    add_rows(stask, [{"status": 50, "started_at": started, "identifier": name} for name in identifiers])
+    cache = stask.runtime.workers
+    client = cache._redis
+    reads: list[str] = []
+    get = client.get
+    client.get = lambda key: reads.append(key) or get(key)
+    try:
+        with app.app_context():
+            assert len(stuck_tasks(service_of(app), stask.db.session, utcnow())) == 3
+    finally:
+        del client.get
+    assert reads.count(cache.version_key) == 1
+
+
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])
 def test_the_stuck_rule_reads_the_running_index(database: str, make_app: Callable[..., Flask]) -> None:
     """The rule's statement names the partial index's predicate as it is written (status = 50), so

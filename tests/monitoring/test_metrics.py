@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from stask import Task
 from stask.exceptions import InvalidInput
 from stask.models import utcnow
-from stask.monitoring.metrics import Distribution, parse_hours, summary, worker_stats
+from stask.monitoring.metrics import Distribution, Stats, parse_hours, summary, worker_stats
 from stask.monitoring.rollups import HourlyStats
 from tests.support.apps import run_worker
 from tests.support.monitoring import add_rows
@@ -186,6 +186,28 @@ def test_percentiles_use_nearest_rank() -> None:
     single = Distribution()
     single.add(42, 3)
     assert single.summary() == {"count": 3, "avg": 42.0, "p50": 42, "p95": 42, "max": 42}
+
+
+def test_adding_up_figures_at_once_equals_merging_them_one_by_one() -> None:
+    """A window's rollup rows are added up in one pass (:meth:`Stats.total`); the parts, which are
+    shared between reads, stay as they were."""
+    parts = []
+    for index in range(5):
+        part = Stats(finished=index, failed=2 * index, cancelled=1, retried=index % 2, memory_count=index)
+        part.add_memory(0, 100 * index, None if index == 3 else 10 * index)
+        for value in (index, 150 * (index + 1), 12_345 * index):
+            part.run.add(value, index + 1)
+        part.wait.add(7 * index, 2)
+        part.add_error(f"E{index % 2}", index + 1, datetime(2026, 1, 1 + index))
+        parts.append(part)
+    before = [repr(part) for part in parts]
+    one_by_one = Stats()
+    for part in parts:
+        one_by_one.merge(part)
+    assert Stats.total(parts) == one_by_one
+    assert [repr(part) for part in parts] == before
+    assert Stats.total([]) == Stats()
+    assert Distribution.total([Distribution([0, 3]), Distribution(), Distribution([1, 0, 0, 2])]).counts == [1, 3, 0, 2]
 
 
 @pytest.mark.parametrize("raw", ["0", "-1", "abc", "1.5", "9999999", " ", "24h", " 24", "\u00b2", "1e3", ""])
