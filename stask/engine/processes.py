@@ -466,6 +466,9 @@ class StaskForkWorker(StaskWorkerMixin, ForkWorker):
 
     #: The execution of the stask job this process prepared before forking its horse.
     _stask_execution: Execution | None = None
+    #: The last horse's outcome (read from its file), recorded once the next horse is forked, before
+    #: this process waits for work, or as it leaves: the database's round trips overlap a horse.
+    _stask_pending: tuple[EngineContext, Any, dict[str, Any]] | None = None
 
     def bootstrap(self, *args: Any, **kwargs: Any) -> None:
         super().bootstrap(*args, **kwargs)
@@ -535,6 +538,57 @@ class StaskForkWorker(StaskWorkerMixin, ForkWorker):
             if claimed:
                 self._finish(ctx, attempt, handover)
 
+    def _finish(self, ctx: EngineContext, attempt: Any, handover: str) -> None:
+        """The attempt's outcome from the horse's file, recorded after the next fork; else from
+        Redis, or the attempt ended for a horse that left none, at once."""
+        from . import runner
+
+        fields = runner.read_handover_file(handover)
+        if fields is None:
+            self._finish_now(ctx, attempt)
+            return
+        self._record_pending()  # an older one, had no fork followed it
+        self._stask_pending = (ctx, attempt, fields)
+
+    def fork_work_horse(self, job: Job, queue: Queue) -> None:
+        super().fork_work_horse(job, queue)  # a horse never returns from it: this is the parent
+        self._record_pending()
+
+    def dequeue_job_and_maintain_ttl(self, timeout: int | None, max_idle_time: int | None = None) -> Any:
+        """With an outcome to record, a job already queued is taken first (the outcome is then
+        recorded beside its horse); the outcome is recorded before this process waits for work."""
+        if self._stask_pending is not None:
+            found = super().dequeue_job_and_maintain_ttl(None, max_idle_time)
+            if found is not None:
+                return found
+            self._record_pending()
+            if timeout is None:  # a burst: the queues are empty
+                return None
+        return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+
+    def work(self, burst: bool = False, *args: Any, **kwargs: Any) -> bool:
+        try:
+            return super().work(burst, *args, **kwargs)
+        finally:
+            try:
+                self._record_pending()
+            except Exception:  # its copy in Redis stays: reconcile records it
+                log.exception("stask: could not record the last outcome before leaving")
+
+    def _record_pending(self) -> None:
+        """Record the last horse's outcome, then drop its copy in Redis (a crash in between leaves
+        the copy for reconcile to record: never lost, never run again)."""
+        pending, self._stask_pending = self._stask_pending, None
+        if pending is None:
+            return
+        from . import runner
+
+        ctx, attempt, fields = pending
+        with self.stask_app.app_context():
+            self._record(ctx, attempt, fields)
+            with contextlib.suppress(redis.RedisError):
+                runner.take_handed_over(ctx, attempt)
+
     def prepare_execution(self, job: Job) -> Execution:
         """The execution :meth:`_execute_job` prepared for this job, else RQ's own."""
         prepared = self._stask_execution
@@ -542,25 +596,25 @@ class StaskForkWorker(StaskWorkerMixin, ForkWorker):
             return prepared
         return super().prepare_execution(job)  # type: ignore[no-any-return]
 
-    def _finish(self, ctx: EngineContext, attempt: Any, handover: str) -> None:
+    def _finish_now(self, ctx: EngineContext, attempt: Any) -> None:
         from . import runner
 
-        fields = runner.read_handover_file(handover)
-        if fields is not None:  # the Redis copy is not needed (and may be gone with a restarted Redis)
-            with contextlib.suppress(redis.RedisError):
-                runner.take_handed_over(ctx, attempt)
-        else:
-            fields = ctx.outages.run("taking a handed-over outcome", lambda: runner.take_handed_over(ctx, attempt))
+        fields = ctx.outages.run("taking a handed-over outcome", lambda: runner.take_handed_over(ctx, attempt))
         if fields is not None:
-            # Held here through a database outage; the heartbeat tells reconcile it is not dead.
-            heartbeat.track(attempt.id, ctx.live)
-            try:
-                ctx.outages.run("recording an outcome", lambda: runner.record_fields(ctx, attempt, fields))
-            finally:
-                heartbeat.untrack(attempt.id)
+            self._record(ctx, attempt, fields)
             return
         reason = self._stask_failure or "worker process died: the work horse left no outcome"
         self._end_attempt(attempt.payload(), reason, self._stask_stopped)
+
+    def _record(self, ctx: EngineContext, attempt: Any, fields: dict[str, Any]) -> None:
+        from . import runner
+
+        # Held here through a database outage; the heartbeat tells reconcile it is not dead.
+        heartbeat.track(attempt.id, ctx.live)
+        try:
+            ctx.outages.run("recording an outcome", lambda: runner.record_fields(ctx, attempt, fields))
+        finally:
+            heartbeat.untrack(attempt.id)
 
 
 class StaskSimpleWorker(StaskWorkerMixin, SimpleWorker):

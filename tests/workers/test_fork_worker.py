@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+import pytest
 from flask import Flask
 
 from stask import Status
+from stask.engine import runner
+from stask.engine.processes import build_worker
+from stask.models import utcnow
 from tests.support.apps import redis_of, run_worker
 from tests.support.tasks import fresh
+from tests.support.workers import spawn_worker, stop
 
 
 def test_a_forked_task_reports_progress_and_its_outcome(app: Flask, stask: Any) -> None:
@@ -39,3 +45,50 @@ def test_a_duplicate_job_forks_nothing_that_runs(app: Flask, stask: Any) -> None
     run_worker(app, kind="fork")
     assert redis_of(app).lrange("test:order", 0, -1) == [b"once"]
     assert fresh(stask, task.id).attempts == 1
+
+
+def test_an_outcome_is_recorded_while_the_next_tasks_horse_runs(
+    app: Flask, stask: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parent records a finished attempt once it has forked the next task's horse, so the two
+    overlap; the last one is recorded before the burst ends."""
+    ids = [task.id for task in stask.create_many([{"identifier": "echo", "action": "noop"}] * 3)]
+    worker = build_worker(app, kind="fork")
+    recorded: list[tuple[int, bool]] = []
+    record = runner.record_fields
+
+    def spied(ctx: Any, info: Any, fields: Any) -> bool:
+        recorded.append((info.id, worker.horse_pid != 0))
+        return record(ctx, info, fields)
+
+    monkeypatch.setattr(runner, "record_fields", spied)
+    worker.work(burst=True, logging_level="WARNING")
+    assert recorded == [(ids[0], True), (ids[1], True), (ids[2], False)]
+    assert [fresh(stask, i).status for i in ids] == [Status.FINISHED] * 3
+    assert not redis_of(app).keys("stask:outcome:*"), "each copy in Redis is dropped once recorded"
+
+
+def test_an_idle_forking_worker_records_the_outcome_before_waiting_for_work(app: Flask, stask: Any) -> None:
+    """No next task comes: the outcome is recorded before the worker waits, at once (else only
+    reconcile would, once the task's heartbeat had lapsed: seconds later)."""
+    process = spawn_worker(app, "fork")
+    try:
+        task = stask.create("echo", "noop")
+        deadline = time.monotonic() + 30
+        while (row := fresh(stask, task.id)).status != Status.FINISHED:
+            assert time.monotonic() < deadline, row.status
+            assert process.poll() is None
+            time.sleep(0.02)
+        seen = utcnow()
+        assert process.poll() is None  # still waiting for work
+    finally:
+        stop(process)
+    assert (seen - row.started_at).total_seconds() < app.config["STASK_HEARTBEAT_TTL"] / 2
+
+
+def test_a_forking_worker_records_the_last_outcome_as_it_leaves(app: Flask, stask: Any) -> None:
+    """A worker told to stop after a number of jobs leaves its last outcome recorded, not pending."""
+    first, second = (task.id for task in stask.create_many([{"identifier": "echo", "action": "noop"}] * 2))
+    worker = build_worker(app, kind="fork")
+    worker.work(burst=False, max_jobs=1, logging_level="WARNING")
+    assert (fresh(stask, first).status, fresh(stask, second).status) == (Status.FINISHED, Status.QUEUED)
