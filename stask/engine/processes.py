@@ -34,6 +34,7 @@ from rq.queue import Queue
 from rq.utils import now as rq_now
 from rq.worker import WorkerStatus
 
+from ..enums import Status
 from ..models import utcnow
 from ..monitoring.alerts import deliver_alerts
 from ..monitoring.event_watch import watch_events
@@ -466,9 +467,8 @@ class StaskForkWorker(StaskWorkerMixin, ForkWorker):
 
     #: The execution of the stask job this process prepared before forking its horse.
     _stask_execution: Execution | None = None
-    #: The last horse's outcome (read from its file), recorded once the next horse is forked, before
-    #: this process waits for work, or as it leaves: the database's round trips overlap a horse.
-    _stask_pending: tuple[EngineContext, Any, dict[str, Any]] | None = None
+    #: How the last horse ended (``wait4``'s status; None: not waited for).
+    _stask_horse_status: int | None = None
 
     def bootstrap(self, *args: Any, **kwargs: Any) -> None:
         super().bootstrap(*args, **kwargs)
@@ -522,8 +522,11 @@ class StaskForkWorker(StaskWorkerMixin, ForkWorker):
             self._stask_failure, self._stask_stopped = None, False
             if claimed:
                 self._stask_running = (attempt.payload(), False)
-            try:
-                super()._execute_job(job, queue)
+            self._stask_horse_status = None
+            execution = self._stask_execution
+            try:  # RQ's ForkWorker.execute_job, but for the idle state (below)
+                self.fork_work_horse(job, queue)
+                self.monitor_work_horse(job, queue, execution)
             except Exception as exc:
                 if not claimed or not is_outage(exc):
                     raise
@@ -535,59 +538,55 @@ class StaskForkWorker(StaskWorkerMixin, ForkWorker):
                 ctx.delegation = None
                 self._stask_running = None
                 self._stask_prepared = self._stask_execution = None
-            if claimed:
-                self._finish(ctx, attempt, handover)
+            fields = self._finish(ctx, attempt, handover) if claimed else None
+        if fields is not None and self._stask_horse_status == 0:
+            self._job_succeeded(job, queue, execution, Status(fields["status"]).text)
+        else:
+            self.set_state(WorkerStatus.IDLE)
 
-    def _finish(self, ctx: EngineContext, attempt: Any, handover: str) -> None:
-        """The attempt's outcome from the horse's file, recorded after the next fork; else from
-        Redis, or the attempt ended for a horse that left none, at once."""
+    def handle_job_success(self, job: Job, queue: Queue, started_job_registry: Any, execution: Execution) -> None:
+        """In a horse that ran its task's action, nothing: its parent does RQ's bookkeeping once
+        the horse is gone, with its own idle state, in one round trip (1.8 ms less per horse)."""
+        delegation = self.engine.delegation
+        if self._is_horse and delegation is not None and delegation.claimed and self._delegated(job):  # type: ignore[attr-defined]
+            return
+        super().handle_job_success(job, queue, started_job_registry, execution)
+
+    def _job_succeeded(self, job: Job, queue: Queue, execution: Execution, returned: str) -> None:
+        """RQ's success bookkeeping of a job whose horse handed an outcome over and exited normally."""
+        job.ended_at = rq_now()
+        job._result = returned
+        try:
+            self.handle_job_success(job, queue, queue.started_job_registry, execution)
+        except Exception as exc:  # RQ's view only: the row (claimed, recorded) is the truth
+            if not is_outage(exc):
+                raise
+            self.outages.failed("job bookkeeping", exc)
+
+    def wait_for_horse(self) -> tuple[int | None, int | None, Any]:
+        pid, status, rusage = super().wait_for_horse()
+        self._stask_horse_status = status
+        return pid, status, rusage
+
+    def _finish(self, ctx: EngineContext, attempt: Any, handover: str) -> dict[str, Any] | None:
+        """Record the outcome the horse left in its file (then drop its copy in Redis: a crash in
+        between leaves that copy for reconcile to record), else in Redis; or end the attempt of a
+        horse that left none. Returns the outcome found."""
         from . import runner
 
         fields = runner.read_handover_file(handover)
+        copied = fields is not None  # then Redis still holds the copy (unless it restarted empty)
         if fields is None:
-            self._finish_now(ctx, attempt)
-            return
-        self._record_pending()  # an older one, had no fork followed it
-        self._stask_pending = (ctx, attempt, fields)
-
-    def fork_work_horse(self, job: Job, queue: Queue) -> None:
-        super().fork_work_horse(job, queue)  # a horse never returns from it: this is the parent
-        self._record_pending()
-
-    def dequeue_job_and_maintain_ttl(self, timeout: int | None, max_idle_time: int | None = None) -> Any:
-        """With an outcome to record, a job already queued is taken first (the outcome is then
-        recorded beside its horse); the outcome is recorded before this process waits for work."""
-        if self._stask_pending is not None:
-            found = super().dequeue_job_and_maintain_ttl(None, max_idle_time)
-            if found is not None:
-                return found
-            self._record_pending()
-            if timeout is None:  # a burst: the queues are empty
-                return None
-        return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
-
-    def work(self, burst: bool = False, *args: Any, **kwargs: Any) -> bool:
-        try:
-            return super().work(burst, *args, **kwargs)
-        finally:
-            try:
-                self._record_pending()
-            except Exception:  # its copy in Redis stays: reconcile records it
-                log.exception("stask: could not record the last outcome before leaving")
-
-    def _record_pending(self) -> None:
-        """Record the last horse's outcome, then drop its copy in Redis (a crash in between leaves
-        the copy for reconcile to record: never lost, never run again)."""
-        pending, self._stask_pending = self._stask_pending, None
-        if pending is None:
-            return
-        from . import runner
-
-        ctx, attempt, fields = pending
-        with self.stask_app.app_context():
-            self._record(ctx, attempt, fields)
+            fields = ctx.outages.run("taking a handed-over outcome", lambda: runner.take_handed_over(ctx, attempt))
+        if fields is None:
+            reason = self._stask_failure or "worker process died: the work horse left no outcome"
+            self._end_attempt(attempt.payload(), reason, self._stask_stopped)
+            return None
+        self._record(ctx, attempt, fields)
+        if copied:
             with contextlib.suppress(redis.RedisError):
                 runner.take_handed_over(ctx, attempt)
+        return fields
 
     def prepare_execution(self, job: Job) -> Execution:
         """The execution :meth:`_execute_job` prepared for this job, else RQ's own."""
@@ -595,16 +594,6 @@ class StaskForkWorker(StaskWorkerMixin, ForkWorker):
         if prepared is not None and prepared.job_id == job.id:
             return prepared
         return super().prepare_execution(job)  # type: ignore[no-any-return]
-
-    def _finish_now(self, ctx: EngineContext, attempt: Any) -> None:
-        from . import runner
-
-        fields = ctx.outages.run("taking a handed-over outcome", lambda: runner.take_handed_over(ctx, attempt))
-        if fields is not None:
-            self._record(ctx, attempt, fields)
-            return
-        reason = self._stask_failure or "worker process died: the work horse left no outcome"
-        self._end_attempt(attempt.payload(), reason, self._stask_stopped)
 
     def _record(self, ctx: EngineContext, attempt: Any, fields: dict[str, Any]) -> None:
         from . import runner

@@ -190,6 +190,5 @@ def test_a_hand_over_lost_with_a_restarted_redis_is_still_recorded(app: Flask, s
     worker = build_worker(app, kind="fork")
     with app.app_context():
         worker._finish(ctx, replace(info, attempts=1), handover)  # what the parent does after the horse
-        worker._record_pending()  # once the next horse is forked, before it waits, or as it leaves
     assert row_of(stask, task.id) == (Status.FINISHED, 1)
     assert not Path(handover).exists()

@@ -5,11 +5,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import pytest
 from flask import Flask
 
 from stask import Status
-from stask.engine import runner
 from stask.engine.processes import build_worker
 from stask.models import utcnow
 from tests.support.apps import redis_of, run_worker
@@ -47,30 +45,9 @@ def test_a_duplicate_job_forks_nothing_that_runs(app: Flask, stask: Any) -> None
     assert fresh(stask, task.id).attempts == 1
 
 
-def test_an_outcome_is_recorded_while_the_next_tasks_horse_runs(
-    app: Flask, stask: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The parent records a finished attempt once it has forked the next task's horse, so the two
-    overlap; the last one is recorded before the burst ends."""
-    ids = [task.id for task in stask.create_many([{"identifier": "echo", "action": "noop"}] * 3)]
-    worker = build_worker(app, kind="fork")
-    recorded: list[tuple[int, bool]] = []
-    record = runner.record_fields
-
-    def spied(ctx: Any, info: Any, fields: Any) -> bool:
-        recorded.append((info.id, worker.horse_pid != 0))
-        return record(ctx, info, fields)
-
-    monkeypatch.setattr(runner, "record_fields", spied)
-    worker.work(burst=True, logging_level="WARNING")
-    assert recorded == [(ids[0], True), (ids[1], True), (ids[2], False)]
-    assert [fresh(stask, i).status for i in ids] == [Status.FINISHED] * 3
-    assert not redis_of(app).keys("stask:outcome:*"), "each copy in Redis is dropped once recorded"
-
-
 def test_an_idle_forking_worker_records_the_outcome_before_waiting_for_work(app: Flask, stask: Any) -> None:
-    """No next task comes: the outcome is recorded before the worker waits, at once (else only
-    reconcile would, once the task's heartbeat had lapsed: seconds later)."""
+    """No next task comes: the outcome is recorded at once, before the worker waits for work
+    (not by reconcile, once the task's heartbeat had lapsed: seconds later)."""
     process = spawn_worker(app, "fork")
     try:
         task = stask.create("echo", "noop")
@@ -87,7 +64,7 @@ def test_an_idle_forking_worker_records_the_outcome_before_waiting_for_work(app:
 
 
 def test_a_forking_worker_records_the_last_outcome_as_it_leaves(app: Flask, stask: Any) -> None:
-    """A worker told to stop after a number of jobs leaves its last outcome recorded, not pending."""
+    """A worker told to stop after a number of jobs leaves its last outcome recorded."""
     first, second = (task.id for task in stask.create_many([{"identifier": "echo", "action": "noop"}] * 2))
     worker = build_worker(app, kind="fork")
     worker.work(burst=False, max_jobs=1, logging_level="WARNING")
