@@ -465,8 +465,6 @@ class StaskWorkerMixin:
 class StaskForkWorker(StaskWorkerMixin, ForkWorker):
     """One work horse per job: isolation, hard stops, memory returned after each task."""
 
-    #: The execution of the stask job this process prepared before forking its horse.
-    _stask_execution: Execution | None = None
     #: How the last horse ended (``wait4``'s status; None: not waited for).
     _stask_horse_status: int | None = None
 
@@ -493,10 +491,11 @@ class StaskForkWorker(StaskWorkerMixin, ForkWorker):
         """Claim before the fork and record after it, on this process's warm connection.
 
         The work horse then only runs the action and hands its outcome over through Redis
-        (see :class:`stask.engine.context.Delegation`). Once the horse is gone, this process
-        records that outcome, or, when the horse left none (killed, out of memory, stopped),
-        retries or cancels the attempt. Both wait through an outage: the outcome is held here,
-        never lost and never re-run.
+        (see :class:`stask.engine.context.Delegation`); RQ's preparation of the job and its
+        success bookkeeping are this process's too. Once the horse is gone, this process records
+        that outcome, or, when the horse left none (killed, out of memory, stopped), retries or
+        cancels the attempt. Both wait through an outage: the outcome is held here, never lost
+        and never re-run.
         """
         if job.func_name != JOB_FUNCTION or not job.args:
             super()._execute_job(job, queue)
@@ -509,7 +508,7 @@ class StaskForkWorker(StaskWorkerMixin, ForkWorker):
             info = runner.TaskInfo.from_payload(job.args[0])
             # RQ's two preparations in one pipeline, here before the fork: the horse then opens its
             # Redis connection only to hand its outcome over (RQ prepared in the horse: 1.5 ms).
-            self._stask_execution = self._prepare_at_once(job)
+            execution = self._prepare_at_once(job)
             now = utcnow()
             try:
                 claimed = ctx.outages.run("claiming a task", lambda: runner.claim(ctx, info, now))
@@ -523,7 +522,6 @@ class StaskForkWorker(StaskWorkerMixin, ForkWorker):
             if claimed:
                 self._stask_running = (attempt.payload(), False)
             self._stask_horse_status = None
-            execution = self._stask_execution
             try:  # RQ's ForkWorker.execute_job, but for the idle state (below)
                 self.fork_work_horse(job, queue)
                 self.monitor_work_horse(job, queue, execution)
@@ -537,7 +535,7 @@ class StaskForkWorker(StaskWorkerMixin, ForkWorker):
             finally:
                 ctx.delegation = None
                 self._stask_running = None
-                self._stask_prepared = self._stask_execution = None
+                self._stask_prepared = None
             fields = self._finish(ctx, attempt, handover) if claimed else None
         if fields is not None and self._stask_horse_status == 0:
             self._job_succeeded(job, queue, execution, Status(fields["status"]).text)
@@ -587,13 +585,6 @@ class StaskForkWorker(StaskWorkerMixin, ForkWorker):
             with contextlib.suppress(redis.RedisError):
                 runner.take_handed_over(ctx, attempt)
         return fields
-
-    def prepare_execution(self, job: Job) -> Execution:
-        """The execution :meth:`_execute_job` prepared for this job, else RQ's own."""
-        prepared = self._stask_execution
-        if prepared is not None and prepared.job_id == job.id:
-            return prepared
-        return super().prepare_execution(job)  # type: ignore[no-any-return]
 
     def _record(self, ctx: EngineContext, attempt: Any, fields: dict[str, Any]) -> None:
         from . import runner
