@@ -22,7 +22,15 @@ PRESET = {"name": "weekly", "identifier": "report", "action": "build", "data": {
 
 @pytest.fixture
 def preset_app(backend: str, make_app: Callable[..., Flask]) -> Flask:
-    return make_app(backend, discover=True, **PRESET_CONFIG)
+    """Only the tests' own schedules fire: the built-in nightly cleanup (03:30 UTC) would be due
+    too whenever a test's slot lies past it (an hour of every day)."""
+    app = make_app(backend, discover=True, **PRESET_CONFIG)
+    with app.app_context():
+        db = app.extensions["stask"].db
+        db.session.execute(sa.update(StoredSchedule).where(StoredSchedule.source == "code").values(enabled=False))
+        db.session.commit()
+        db.session.remove()
+    return app
 
 
 @pytest.fixture
