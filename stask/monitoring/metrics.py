@@ -379,10 +379,6 @@ class Stats:
         }
 
 
-def merged(parts: Iterable[Stats]) -> Stats:
-    return Stats.total(list(parts))
-
-
 # -- reading rows ---------------------------------------------------------------------------
 def scan(session: Session, condition: Any, period: timedelta = HOUR) -> dict[Key, Stats]:
     """Aggregate the final task rows matching ``condition`` per (period, worker, action), the
@@ -421,7 +417,7 @@ _SCANS: dict[timedelta, tuple[Any, Any, Any, Any]] = {}
 
 def _scan_statements(period: timedelta) -> tuple[Any, Any, Any, Any]:
     """:func:`scan`'s four statements without the rows' condition, built once per period (building
-    the histograms' CASE expressions was a quarter of a few minutes' scan)."""
+    the histograms' CASE expressions was half of an empty scan's 4 ms)."""
     found = _SCANS.get(period)
     if found is not None:
         return found
@@ -798,7 +794,7 @@ def _summary(
     gathered: Collected,
     live: dict[tuple[str, int], int],
 ) -> dict[str, Any]:
-    total = merged(gathered.parts())
+    total = Stats.total(gathered.parts())
     figures = total.figures(hours * 60)
     totals = {
         **_live_totals(live),
@@ -859,7 +855,7 @@ def _worker_stats(
     out = []
     for ident in names:
         actions = per_action.get(ident, {})
-        overall = merged(actions.values())
+        overall = Stats.total(list(actions.values()))
         title, active = registered.get(ident, (ident, False))
         out.append(
             {
