@@ -36,6 +36,8 @@ MARIADB_STOPWORDS = frozenset(
 )
 #: A word as InnoDB's full-text parser splits text: letters and digits.
 _WORD = re.compile(r"[^\W_]+")
+#: Where InnoDB's full-text parser starts a word: not after a letter, a digit or "_".
+_WORD_START = "(?<![[:alnum:]_])"
 _FTS_TABLE = sa.table(SQLITE_TABLE, sa.column("rowid"))
 
 
@@ -63,18 +65,35 @@ def sqlite_match(text: str) -> str | None:
     return " OR ".join('"' + candidate.replace('"', '""') + '"' for candidate in candidates(text))
 
 
-def mariadb_words(text: str) -> str | None:
-    """A boolean-mode query requiring each indexed word as a word prefix, or None (no such word).
+def _word_spellings(text: str) -> list[tuple[str, ...]] | None:
+    """Each indexed word of ``text`` (3 characters or more, not a stopword) with the spellings
+    asked for, or None (no such word).
 
     ``data`` is JSON, which MariaDB collates as binary: its index is case-sensitive, so each
     word is asked for as typed, in lower case, upper case and capitalised.
     """
     words = [w for w in _WORD.findall(text) if len(w) >= MIN_INDEXED and w.lower() not in MARIADB_STOPWORDS]
-    required = []
-    for word in dict.fromkeys(words):
-        spellings = dict.fromkeys((word, word.lower(), word.upper(), word.capitalize()))
-        required.append("+(" + " ".join(f"{spelling}*" for spelling in spellings) + ")")
-    return " ".join(required) or None
+    spelled = [tuple(dict.fromkeys((w, w.lower(), w.upper(), w.capitalize()))) for w in dict.fromkeys(words)]
+    return spelled or None
+
+
+def mariadb_words(text: str) -> str | None:
+    """A boolean-mode query requiring each indexed word as a word prefix, or None (no such word)."""
+    spelled = _word_spellings(text)
+    if spelled is None:
+        return None
+    return " ".join("+(" + " ".join(f"{spelling}*" for spelling in spellings) + ")" for spellings in spelled)
+
+
+def _mariadb_word_starts(text: str, column: Any) -> Any | None:
+    """Row by row, what ``MATCH (column) AGAINST (mariadb_words(text))`` finds: each word begins
+    a word of the column (not after a letter, a digit or ``_``, as InnoDB's parser splits words).
+    The column's collation decides the case, as it does for its index (``data``: binary)."""
+    spelled = _word_spellings(text)
+    if spelled is None:
+        return None
+    text_column = sa.type_coerce(column, sa.Text)  # no CAST: it would change the collation
+    return sa.and_(*(text_column.regexp_match(_WORD_START + "(?:" + "|".join(s) + ")") for s in spelled))
 
 
 def condition(text: str, dialect: str) -> Any:
@@ -101,3 +120,20 @@ def condition(text: str, dialect: str) -> Any:
         ids = sa.union(*found).subquery("search_ids")
         return sa.and_(Task.id.in_(sa.select(ids.c.id)), meaning)
     return meaning
+
+
+def row_condition(text: str, dialect: str) -> Any:
+    """The search checked in each row, without its index: for reading a few rows in order
+    (the newest first). Finds what :func:`condition` finds: on MariaDB the words its FULLTEXT
+    index knows are required too, as regular expressions."""
+    meaning = substring(text)
+    if dialect not in ("mysql", "mariadb"):
+        return meaning
+    found = []
+    for spelling in candidates(text):
+        for column in (Task.message, Task.data):
+            starts = _mariadb_word_starts(spelling, column)
+            if starts is None:
+                return meaning
+            found.append(starts)
+    return sa.and_(meaning, sa.or_(*found))
