@@ -34,6 +34,12 @@ _FINAL = [int(s) for s in FINAL]
 SEARCH_WINDOW = 5_000
 #: A text search with other filters on PostgreSQL reads this many of their rows first (see _first_filtered).
 FILTERED_FIRST = 20_000
+#: A later page of a search on PostgreSQL first reads this many of the newest rows, then may ask
+#: the trigram index about the ids of the newest ``SEARCH_SPAN`` (see _trigram_window).
+SEARCH_PROBE = 2_000
+SEARCH_SPAN = 250_000
+#: In that probe, a text this common is found faster row by row in id order (the planner's way).
+COMMON_SHARE = 0.02
 #: When a queued task became due: its ``start_at``, else its creation.
 _DUE_SINCE = sa.func.coalesce(Task.start_at, Task.created_at)
 #: The backlog counts due tasks up to this many per priority ("more than" beyond).
@@ -470,6 +476,8 @@ def task_page(session: Session, query: TaskQuery, cap: int) -> TaskPage:
             items = None if items is None else items[:per_page]
         elif dialect == "postgresql":
             window = _first_filtered(session, query, ordering, cap)
+            if window is None and query.page > 1 and query.sort == "id":
+                window = _trigram_window(session, query, cap)
             if window is not None:
                 items = _rows(session, window[query.offset : query.offset + per_page], ordering)
                 counted = len(window)
@@ -522,6 +530,40 @@ def _first_filtered(session: Session, query: TaskQuery, ordering: list[Any], cap
     order = [direction(first.c.id)] if query.sort == "id" else [direction(first.c[sort.key]), direction(first.c.id)]
     matching = search.substring(query.q or "", first.c.message, first.c.data)
     ids = list(session.scalars(sa.select(first.c.id).where(matching).order_by(*order).limit(cap + 1)))
+    return ids if len(ids) > cap else None
+
+
+def _trigram_window(session: Session, query: TaskQuery, cap: int) -> list[int] | None:
+    """On PostgreSQL, a later page of a search without other filters, in id order: its window
+    (the first ``cap + 1`` matching ids), or None when the planner's own plan serves it better.
+
+    PostgreSQL underrates the cost of an ``ILIKE``: for ``quota`` (0.6 % of ten million rows) it
+    reads the id index backwards and checks each row, 167,000 rows for the 1,000th match
+    (240-370 ms). The trigram index knows the 62,000 candidates in 25 ms but not their order;
+    ANDed with the id range of the newest ``SEARCH_SPAN`` rows, only ~1,500 of them are read
+    (40 ms). That pays only for a text neither common (then the backward read stops early) nor
+    rare (then the newest ids hold too few matches): a first statement checks the newest
+    ``SEARCH_PROBE`` rows one by one and says which (and answers a text common enough by itself).
+    """
+    if _conditions(replace(query, q=None), "postgresql"):
+        return None
+    newest = query.order == "desc"
+    by_id = Task.id.desc() if newest else Task.id
+    matching = search.substring(query.q or "")
+    probe = list(session.execute(sa.select(Task.id, matching).order_by(by_id).limit(SEARCH_PROBE)))
+    hits = [task_id for task_id, hit in probe if hit]
+    if len(hits) > cap:
+        return hits[: cap + 1]
+    expected = len(hits) * SEARCH_SPAN / SEARCH_PROBE
+    if len(probe) < SEARCH_PROBE or len(hits) >= COMMON_SHARE * SEARCH_PROBE or 2 * expected <= cap:
+        return None
+    edge = probe[0][0] - SEARCH_SPAN if newest else probe[0][0] + SEARCH_SPAN
+    inside = Task.id > edge if newest else Task.id < edge
+    # OFFSET 0 keeps the planner from reading the id index in order (its cheaper-looking plan).
+    found = sa.select(Task.id).where(inside, search.condition(query.q or "", "postgresql")).offset(0).subquery()
+    ids = list(
+        session.scalars(sa.select(found.c.id).order_by(found.c.id.desc() if newest else found.c.id).limit(cap + 1))
+    )
     return ids if len(ids) > cap else None
 
 

@@ -215,6 +215,49 @@ def test_a_search_with_filters_gives_the_same_pages_from_their_first_rows_or_the
     assert (more["total"], more["total_capped"]) == (3, True)
 
 
+@pytest.mark.parametrize(
+    ("probe", "span", "common", "answered_by"),
+    [
+        (20, 0, 0.5, "probe"),  # the newest 20 rows hold 5 matches: more than the window
+        (8, 20, 0.5, "trigrams"),  # 2 in the probe, so about 5 in the newest 20 ids: asked of the index
+        (8, 8, 0.5, "whole table"),  # the newest 8 ids hold only 2: the planner's plan
+        (8, 20, 0.1, "whole table"),  # 2 of 8 is common: the planner's plan reads few rows
+    ],
+    ids=["probe", "trigrams", "too-few-newest", "common"],
+)
+def test_a_later_search_page_gives_the_same_answers_from_the_trigram_window_or_the_whole_table(
+    backend: str,
+    make_app: Callable[..., Flask],
+    monkeypatch: pytest.MonkeyPatch,
+    probe: int,
+    span: int,
+    common: float,
+    answered_by: str,
+) -> None:
+    """PostgreSQL answers a later page of a search from a probe of the newest rows, from the
+    trigram index over the newest ids (``store.SEARCH_SPAN``), or from the whole table: every
+    page and count is the one the plain condition gives, whichever answered."""
+    monkeypatch.setattr(store, "SEARCH_PROBE", probe)
+    monkeypatch.setattr(store, "SEARCH_SPAN", span)
+    monkeypatch.setattr(store, "COMMON_SHARE", common)
+    monkeypatch.setattr(store, "SEARCH_COUNT_CAP", 3)
+    answers: list[list[int] | None] = []
+    trigram_window = store._trigram_window
+    monkeypatch.setattr(store, "_trigram_window", lambda *a: answers.append(trigram_window(*a)) or answers[-1])
+    app = make_app(backend, discover=True, **AUTH_CONFIG)
+    made = [create(app, data={"word": "needle" if k % 4 == 0 else "hay"}) for k in range(40)]
+    needles = made[::4]
+    for order, expected in (("desc", needles[::-1]), ("asc", needles)):
+        answers.clear()
+        pages = [listing(app, f"q=needle&order={order}&per_page=2&page={page}") for page in (2, 3)]
+        assert [[item["id"] for item in body["items"]] for body in pages] == [expected[2:3], []], order
+        assert all((body["total"], body["total_capped"]) == (3, True) for body in pages)
+        if backend == "postgresql":
+            window = None if answered_by == "whole table" else expected[:4]
+            assert answers == [window], order  # page 3 is past the window: no row is read
+    assert ids(app, "q=needle&per_page=2") == needles[::-1][:2]  # the first page: the planner's plan
+
+
 def test_the_openapi_document_declares_the_search_window(make_app: Callable[..., Flask]) -> None:
     """The window the server enforces is the one the document states, with the count's cap."""
     app = make_app("sqlite", **{**AUTH_CONFIG, "STASK_LIST_COUNT_CAP": 300})
