@@ -77,12 +77,20 @@ def _word_spellings(text: str) -> list[tuple[str, ...]] | None:
     return spelled or None
 
 
-def mariadb_words(text: str) -> str | None:
-    """A boolean-mode query requiring each indexed word as a word prefix, or None (no such word)."""
+def mariadb_words(text: str, cased: bool = True) -> str | None:
+    """A boolean-mode query requiring each indexed word as a word prefix, or None (no such word).
+
+    ``cased``: each word in its spellings, for ``data``'s case-sensitive index; the message's
+    index folds case itself, and every spelling more costs it a lookup (50 -> 83 ms for a word
+    in 6,000 of a million rows).
+    """
     spelled = _word_spellings(text)
     if spelled is None:
         return None
-    return " ".join("+(" + " ".join(f"{spelling}*" for spelling in spellings) + ")" for spellings in spelled)
+    return " ".join(
+        "+(" + " ".join(f"{spelling}*" for spelling in (spellings if cased else spellings[:1])) + ")"
+        for spellings in spelled
+    )
 
 
 def _mariadb_word_starts(text: str, column: Any) -> Any | None:
@@ -106,17 +114,19 @@ def condition(text: str, dialect: str) -> Any:
         matching = sa.select(_FTS_TABLE.c.rowid).where(sa.text(f"{SQLITE_TABLE} MATCH :fts").bindparams(fts=match))
         return sa.and_(Task.id.in_(matching), meaning)
     if dialect in ("mysql", "mariadb"):
-        words = [mariadb_words(spelling) for spelling in candidates(text)]
-        if None in words:
+        spellings = candidates(text)
+        if any(_word_spellings(spelling) is None for spelling in spellings):
             return meaning
         found: list[sa.Select[Any]] = []
-        for number, spelling_words in enumerate(dict.fromkeys(words)):
-            for column in ("message", "data"):
-                name = f"ft_{column}_{number}"
-                against = sa.text(f"MATCH ({column}) AGAINST (:{name} IN BOOLEAN MODE)").bindparams(
-                    **{name: spelling_words}
-                )
-                found.append(sa.select(Task.id).where(against))
+        asked = dict.fromkeys(
+            (column, mariadb_words(spelling, cased=column == "data"))
+            for spelling in spellings
+            for column in ("message", "data")
+        )
+        for number, (column, words) in enumerate(asked):
+            name = f"ft_{number}"
+            against = sa.text(f"MATCH ({column}) AGAINST (:{name} IN BOOLEAN MODE)").bindparams(**{name: words})
+            found.append(sa.select(Task.id).where(against))
         ids = sa.union(*found).subquery("search_ids")
         return sa.and_(Task.id.in_(sa.select(ids.c.id)), meaning)
     return meaning
