@@ -375,7 +375,12 @@ def backlog(session: Session, now: datetime, cap: int = BACKLOG_CAP) -> dict[str
     columns: list[Any] = []
     for priority in Priority:
         mine = sa.and_(due, priority_column == priority.value)
-        capped = sa.select(Task.id).where(mine).limit(cap + 1).subquery(f"due_{priority.value}")
+        counted = sa.select(Task.id).where(mine)
+        for dialect in ("mysql", "mariadb"):
+            # MariaDB counts through (status, start_at) and reads each row for its priority: a
+            # rare priority meant 5,000 row reads (13 ms); (status, id, ..., priority) holds it.
+            counted = counted.with_hint(Task, "FORCE INDEX (ix_s_tasks_status_id)", dialect_name=dialect)
+        capped = counted.limit(cap + 1).subquery(f"due_{priority.value}")
         columns += [
             sa.select(sa.func.count()).select_from(capped).scalar_subquery(),
             sa.select(Task.start_at)
