@@ -108,6 +108,11 @@ class EngineContext:
     end_hook: EndHook | None = None
     #: Set by the service: records the events notification rules match (finished, failed, ...).
     notify_hook: NotifyHook | None = None
+    #: Set by a simple worker process while it works: a finished attempt's outcome may wait for
+    #: its next claim, both then recorded by one statement (see ``runner.HeldOutcome``).
+    hold_outcomes: bool = False
+    #: The outcome waiting for that claim (a ``runner.HeldOutcome``), if any.
+    held: Any = None
 
     def __post_init__(self) -> None:
         if self.outages.reset is None:

@@ -129,6 +129,8 @@ class StaskWorkerMixin:
     _stask_suspension_checked: float = -math.inf
     #: The job whose start :meth:`_prepare_at_once` already wrote (RQ's own preparation is skipped).
     _stask_prepared: str | None = None
+    #: A finished attempt's outcome may wait for this process's next claim (``runner.HeldOutcome``).
+    holds_outcomes: bool = False
 
     @property
     def dequeue_timeout(self) -> int:
@@ -155,10 +157,15 @@ class StaskWorkerMixin:
         interval = 0.0 if burst else self.scheduler_interval
         schedules = ScheduleLoop(self.stask_app, self.name, interval)  # type: ignore[attr-defined]
         schedules.start()
+        self.engine.hold_outcomes = self.holds_outcomes
         try:
             worked = bool(super().work(burst, *args, **kwargs))  # type: ignore[misc,attr-defined]
         finally:
-            schedules.stop()
+            self.engine.hold_outcomes = False
+            try:
+                self._record_held()
+            finally:
+                schedules.stop()
         if self._stask_crashed:  # RQ logged the error and left its loop ("unhandled exception, quitting")
             raise SystemExit(1)
         return worked
@@ -166,6 +173,17 @@ class StaskWorkerMixin:
     def _crashed(self, exc: BaseException) -> None:
         if not isinstance(exc, SystemExit):
             self._stask_crashed = True
+
+    def _record_held(self) -> None:
+        """Record the outcome held for a next claim that is not coming now (the queues are empty,
+        maintenance is due, the process stops); through an outage, as any outcome."""
+        ctx = self.engine
+        if ctx.held is None:
+            return
+        from . import runner
+
+        with self.stask_app.app_context():
+            self.outages.run("recording an outcome", lambda: runner.record_held(ctx))
 
     # -- the work loop's steps, each riding out an outage ------------------------------------
     def bootstrap(self, *args: Any, **kwargs: Any) -> None:
@@ -239,10 +257,11 @@ class StaskWorkerMixin:
                 if self.should_run_maintenance_tasks:  # type: ignore[attr-defined]
                     self.run_maintenance_tasks()
                 waited = time.monotonic()
+                held = self.engine.held is not None  # then only a job waiting already is taken
                 try:
                     result = self.queue_class.dequeue_any(  # type: ignore[attr-defined]
                         self._ordered_queues,  # type: ignore[attr-defined]
-                        wait,
+                        None if held else wait,
                         connection=self.connection,  # type: ignore[attr-defined]
                         job_class=self.job_class,  # type: ignore[attr-defined]
                         serializer=self.serializer,  # type: ignore[attr-defined]
@@ -250,6 +269,10 @@ class StaskWorkerMixin:
                     )
                 except DequeueTimeout:
                     continue
+                if result is None and held:
+                    self._record_held()  # before waiting for work: no outcome waits on an idle queue
+                    if wait is not None:
+                        continue
                 if result is not None:
                     job, queue = result
                     self.reorder_queues(reference_queue=queue)  # type: ignore[attr-defined]
@@ -267,6 +290,7 @@ class StaskWorkerMixin:
 
     def run_maintenance_tasks(self) -> None:
         """RQ's clean-up, the scheduler's restart, reconcile and alerts: never fatal."""
+        self._record_held()  # reconcile and alerts read the rows
         try:
             super().run_maintenance_tasks()  # type: ignore[misc,attr-defined]
         except Exception as exc:
@@ -599,6 +623,8 @@ class StaskForkWorker(StaskWorkerMixin, ForkWorker):
 
 class StaskSimpleWorker(StaskWorkerMixin, SimpleWorker):
     """Jobs run in the worker process itself: about 3x the throughput, no isolation."""
+
+    holds_outcomes = True
 
     def _execute_job(self, job: Job, queue: Queue) -> None:
         """RQ's ``SimpleWorker.execute_job`` for a stask job, in two Redis round trips fewer.

@@ -198,31 +198,50 @@ _CLAIM = (
         started_at=sa.bindparam("now"),
         started_by=sa.bindparam("worker"),
         finished_at=None,
-        wait_ms=sa.bindparam("wait_ms"),
+        wait_ms=sa.bindparam("waited_ms"),  # not a column's name: execute() would add it to an UPDATE without it
     )
 )
-_FINISH: dict[tuple[tuple[str, ...], bool], sa.Update] = {}
+_FINISH: dict[tuple[tuple[str, ...], bool, str], sa.Update] = {}
+_FINISH_AND_CLAIM: dict[tuple[str, ...], sa.Select[Any]] = {}
+#: The held outcome's parameters in :func:`_finish_and_claim` (the claim's keep their names).
+HELD_PREFIX = "held_"
 
 
-def _finish_statement(columns: tuple[str, ...], follow_up: bool = False) -> sa.Update:
+def _finish_statement(columns: tuple[str, ...], follow_up: bool = False, prefix: str = "") -> sa.Update:
     """The finish UPDATE for one set of columns (three shapes: finished, retry, failed/cancelled).
 
     Each shape has two forms: for rows without follow-up (no dependents, no group: one
     statement, the task path's budget) and for rows with it, whose end must be followed up in
     the same transaction. A task's follow-up flag is set before any dependent is committed.
+    ``prefix`` names its parameters apart, for a statement that also claims (:data:`HELD_PREFIX`).
     """
-    statement = _FINISH.get((columns, follow_up))
+    statement = _FINISH.get((columns, follow_up, prefix))
     if statement is None:
-        statement = _FINISH[columns, follow_up] = (
+        statement = _FINISH[columns, follow_up, prefix] = (
             sa.update(_TASKS)
             .where(
                 _TASKS.c.follow_up.is_(sa.true()) if follow_up else _TASKS.c.follow_up.is_(sa.false()),
-                _TASKS.c.id == sa.bindparam("task_id"),
+                _TASKS.c.id == sa.bindparam(f"{prefix}task_id"),
                 _TASKS.c.status == int(Status.RUNNING),
-                _TASKS.c.attempts == sa.bindparam("attempt"),
+                _TASKS.c.attempts == sa.bindparam(f"{prefix}attempt"),
             )
-            .values({name: sa.bindparam(f"v_{name}") for name in columns})
+            .values({name: sa.bindparam(f"{prefix}v_{name}") for name in columns})
         )
+    return statement
+
+
+def _finish_and_claim(columns: tuple[str, ...]) -> sa.Select[Any]:
+    """One statement (PostgreSQL: two data-modifying CTEs) that records a held outcome and
+    claims the next task: one round trip and one commit instead of two of each. Returns how
+    many rows each changed (0 or 1)."""
+    statement: sa.Select[Any] | None = _FINISH_AND_CLAIM.get(columns)
+    if statement is None:
+        finished = _finish_statement(columns, prefix=HELD_PREFIX).returning(_TASKS.c.id).cte("finished")
+        claimed = _CLAIM.returning(_TASKS.c.id).cte("claimed")
+        counts: list[Any] = [
+            sa.select(sa.func.count()).select_from(cte).scalar_subquery() for cte in (finished, claimed)
+        ]
+        statement = _FINISH_AND_CLAIM[columns] = sa.select(*counts)
     return statement
 
 
@@ -230,8 +249,8 @@ def _finish_statement(columns: tuple[str, ...], follow_up: bool = False) -> sa.U
 _AUTOCOMMIT: weakref.WeakKeyDictionary[sa.Engine, sa.Engine] = weakref.WeakKeyDictionary()
 
 
-def _alone(ctx: EngineContext, statement: sa.Update, params: dict[str, Any]) -> int | None:
-    """Run a statement that is a transaction by itself in autocommit mode; None: use the session.
+def _autocommit(ctx: EngineContext) -> sa.Engine | None:
+    """Where a statement that is a transaction by itself runs in autocommit mode; None: use the session.
 
     On PostgreSQL that is one round trip instead of three (BEGIN, the UPDATE, COMMIT), the
     largest cost of a no-op task there. Only when the session has no transaction of its own
@@ -247,6 +266,15 @@ def _alone(ctx: EngineContext, statement: sa.Update, params: dict[str, Any]) -> 
     autocommit = _AUTOCOMMIT.get(engine)
     if autocommit is None:
         autocommit = _AUTOCOMMIT[engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
+    return autocommit
+
+
+def _alone(ctx: EngineContext, statement: sa.Update, params: dict[str, Any]) -> int | None:
+    """Run a statement that is a transaction by itself in autocommit mode (see :func:`_autocommit`):
+    its row count, or None where it must run in the session."""
+    autocommit = _autocommit(ctx)
+    if autocommit is None:
+        return None
     with autocommit.connect() as connection:
         return int(connection.execute(statement, params).rowcount)
 
@@ -275,9 +303,73 @@ def claim(ctx: EngineContext, info: TaskInfo, now: datetime) -> bool:
         "next_attempt": info.attempts + 1,
         "now": now,
         "worker": WORKER_NAME,
-        "wait_ms": max(0, int((now - due).total_seconds() * 1000)),
+        "waited_ms": max(0, int((now - due).total_seconds() * 1000)),
     }
+    if ctx.held is not None:
+        return record_held(ctx, params) == 1
     return _execute_one(ctx, _CLAIM, params) == 1
+
+
+@dataclass(frozen=True)
+class HeldOutcome:
+    """A finished attempt whose outcome is recorded with this process's next claim.
+
+    A simple worker's next job follows at once while its queues hold more: recording the outcome
+    in the claim's statement spares a round trip and a commit (a WAL flush on PostgreSQL) per
+    task. Until then the attempt's heartbeat goes on, so no reconcile takes it for a dead one; a
+    worker that finds its queues empty, runs its maintenance, stops or exits records it first
+    (:func:`record_held`). A crash in between loses it as a crash during the action would: the
+    attempt is retried. Only a plain finish is held: a retry, a failure, a cancellation or an
+    outcome a notification rule wants is recorded at once, as is any outcome off PostgreSQL.
+    """
+
+    info: TaskInfo
+    outcome: Outcome
+    run_ms: int
+    peak_kb: int | None
+    now: datetime
+    #: The attempt published live progress: cleared once the row holds the final figures.
+    touched: bool
+
+
+def _may_hold(ctx: EngineContext, info: TaskInfo, outcome: Outcome) -> bool:
+    if not ctx.hold_outcomes or ctx.held is not None or outcome.status != Status.FINISHED:
+        return False
+    if _autocommit(ctx) is None:  # not PostgreSQL, or the action left work for the end's transaction
+        return False
+    hook = ctx.notify_hook
+    return hook is None or not hook.wants(info.identifier, info.action, "finished", info.notify)
+
+
+def record_held(ctx: EngineContext, claiming: dict[str, Any] | None = None) -> int | None:
+    """Record the held outcome, with the claim of ``claiming`` (the claim's parameters) in the same
+    statement; returns the claim's row count (None: no claim asked). The claim alone without one."""
+    held: HeldOutcome | None = ctx.held
+    if held is None:
+        return None if claiming is None else _execute_one(ctx, _CLAIM, claiming)
+    info, outcome = held.info, held.outcome
+    autocommit = _autocommit(ctx) if claiming is not None else None
+    if autocommit is None:
+        record_outcome(ctx, info, outcome, run_ms=held.run_ms, peak_kb=held.peak_kb, now=held.now)
+        ctx.held = None
+        claimed = None if claiming is None else _execute_one(ctx, _CLAIM, claiming)
+    else:
+        values, _ = _finish_values(info, outcome, held.run_ms, held.peak_kb, held.now)
+        params = {f"{HELD_PREFIX}v_{name}": value for name, value in values.items()}
+        params.update({f"{HELD_PREFIX}task_id": info.id, f"{HELD_PREFIX}attempt": info.attempts}, **(claiming or {}))
+        with autocommit.connect() as connection:
+            finished, claimed = connection.execute(_finish_and_claim(tuple(values)), params).one()
+        ctx.held = None  # from here on a retry of this call must not claim again
+        if finished:
+            _recorded(ctx, info, outcome, values["status"], None, held.run_ms, held.now)
+        else:  # a row with follow-up (its own form and transaction), or one decided meanwhile
+            ctx.outages.run(
+                "recording an outcome",
+                lambda: record_outcome(ctx, info, outcome, run_ms=held.run_ms, peak_kb=held.peak_kb, now=held.now),
+            )
+    if heartbeat.untrack(info.id) or held.touched:
+        _clear_live(ctx, info.id)
+    return claimed
 
 
 def warm_up(ctx: EngineContext) -> None:
@@ -362,6 +454,10 @@ def execute(
         # Held here (in memory) through a database outage, then recorded: never lost, never re-run.
         # The heartbeat goes on meanwhile, so no reconcile takes the held attempt for a dead one.
         peak_kb, finished_at = _peak_rss_kb(), utcnow()
+        if _may_hold(ctx, info, outcome):  # recorded with the next claim; it beats on until then
+            ctx.held = HeldOutcome(info, outcome, run_ms, peak_kb, finished_at, context.touched_redis)
+            tracked = False
+            return Status(outcome.status).text
         ctx.outages.run(
             "recording an outcome",
             lambda: record_outcome(ctx, info, outcome, run_ms=run_ms, peak_kb=peak_kb, now=finished_at),
@@ -504,19 +600,46 @@ def record_outcome(
     Guarded by status and attempt so that a late finish never overwrites a decision the
     reconcile step already made about this attempt. Returns whether the row changed.
     """
-    retry_at: datetime | None = None
-    delay = 0.0
+    values, delay = _finish_values(info, outcome, run_ms, peak_kb, now)
+    params = {f"v_{name}": value for name, value in values.items()}
+    params.update(task_id=info.id, attempt=info.attempts)
+    retrying = delay is not None
+    event = _event_name(outcome, retrying)
+    hook = ctx.notify_hook
+    notices: list[dict[str, Any]] = []
+    notify = None
+    if hook is not None and hook.wants(info.identifier, info.action, event, info.notify):
+        subject = f"task:{info.id}:attempt:{info.attempts}" if event == "retrying" else f"task:{info.id}"
+
+        def notify() -> None:
+            notices.extend(hook.record(info.id, event, subject, now))
+
+    released = _record(ctx, tuple(values), params, values["status"], now, notify)
+    if released is None:
+        return False
+    _recorded(ctx, info, outcome, values["status"], delay, run_ms, now)
+    if released and ctx.end_hook is not None:
+        ctx.end_hook.dispatch(released, now)
+    if notices and hook is not None:
+        hook.dispatch(notices, now)
+    return True
+
+
+def _finish_values(
+    info: TaskInfo, outcome: Outcome, run_ms: int | None, peak_kb: int | None, now: datetime
+) -> tuple[dict[str, Any], float | None]:
+    """The row's new values for ``outcome``, and the delay before the next attempt (None: no retry)."""
     values: dict[str, Any] = {"run_ms": run_ms, "peak_memory_kb": peak_kb}
     if outcome.status == Status.FAILED and outcome.retry and info.attempts < info.max_attempts:
         delay = backoff_delay(info.attempts, *info.backoff)
-        retry_at = now + timedelta(seconds=delay)
         values.update(
             status=int(Status.QUEUED),
-            start_at=retry_at,
+            start_at=now + timedelta(seconds=delay),
             error=outcome.error,
             message=f"Attempt {info.attempts} of {info.max_attempts} failed; retrying in {delay:.1f} s",
         )
-    elif outcome.status == Status.FINISHED:
+        return values, delay
+    if outcome.status == Status.FINISHED:
         values.update(
             status=int(Status.FINISHED),
             progress=100,
@@ -532,26 +655,24 @@ def record_outcome(
             message=(outcome.message or outcome.error or outcome.status.text)[:1000],
             error=outcome.error,
         )
-    params = {f"v_{name}": value for name, value in values.items()}
-    params.update(task_id=info.id, attempt=info.attempts)
-    event = _event_name(outcome, retry_at is not None)
-    hook = ctx.notify_hook
-    notices: list[dict[str, Any]] = []
-    notify = None
-    if hook is not None and hook.wants(info.identifier, info.action, event, info.notify):
-        subject = f"task:{info.id}:attempt:{info.attempts}" if event == "retrying" else f"task:{info.id}"
+    return values, None
 
-        def notify() -> None:
-            notices.extend(hook.record(info.id, event, subject, now))
 
-    released = _record(ctx, tuple(values), params, values["status"], now, notify)
-    if released is None:
-        return False
-    log_decision(info, outcome, delay if retry_at is not None else None)
-    signalled = {**info.payload(), "status": values["status"], "error": outcome.error, "run_ms": run_ms}
-    if retry_at is not None:
+def _recorded(
+    ctx: EngineContext,
+    info: TaskInfo,
+    outcome: Outcome,
+    status: int,
+    delay: float | None,
+    run_ms: int | None,
+    now: datetime,
+) -> None:
+    """What follows a recorded outcome: its log line, the next attempt's job, the signal."""
+    log_decision(info, outcome, delay)
+    signalled = {**info.payload(), "status": status, "error": outcome.error, "run_ms": run_ms}
+    if delay is not None:
         try:
-            ctx.transport.enqueue([{**info.payload(), "start_at": retry_at}], now)
+            ctx.transport.enqueue([{**info.payload(), "start_at": now + timedelta(seconds=delay)}], now)
         except redis.RedisError:
             pass  # the row says queued: the reconcile step enqueues it once Redis is back
         signals.emit(signals.task_retried, signalled)
@@ -561,11 +682,6 @@ def record_outcome(
         signals.emit(signals.task_cancelled, signalled)
     else:
         signals.emit(signals.task_failed, signalled)
-    if released and ctx.end_hook is not None:
-        ctx.end_hook.dispatch(released, now)
-    if notices and hook is not None:
-        hook.dispatch(notices, now)
-    return True
 
 
 def log_decision(info: TaskInfo, outcome: Outcome, retry_delay: float | None) -> None:

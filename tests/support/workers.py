@@ -28,8 +28,8 @@ def worker_env(app: Flask, **extra: str) -> dict[str, str]:
         STASK_BACKOFF_BASE=str(config["STASK_BACKOFF_BASE"]),
         STASK_BACKOFF_CAP=str(config["STASK_BACKOFF_CAP"]),
         PYTHONPATH=str(ROOT),
-        **extra,
     )
+    env.update(extra)  # may override the settings above
     return env
 
 
