@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from rq import Queue, SimpleWorker
 from rq import Worker as ForkWorker
+from rq.utils import utcparse
 
 from bench import noop
 from bench.env import BenchEnv, RedisMonitor, count_sql, measure, stop_process, vm_rss_kb
@@ -163,7 +164,35 @@ def scale_out(env: BenchEnv, backend: str, n: int, counts: tuple[int, ...] = (1,
     one = next(r["per_s"] for r in rows if r["processes"] == 1)
     for row in rows:
         row["speedup"] = row["per_s"] / one
-    return {"backend": backend, "tasks": n, "rows": rows, "urls": [env.redis_url, env.other_redis_url()]}
+    # The machine's own ceiling: bare RQ's SimpleWorker on the same Redis and cores, timed the same way.
+    bare = [{"processes": p, "per_s": n / _bare_span(env, n, p)} for p in counts[:2]]
+    for row in bare:
+        row["speedup"] = row["per_s"] / bare[0]["per_s"]
+    return {
+        "backend": backend,
+        "tasks": n,
+        "rows": rows,
+        "bare_rows": bare,
+        "urls": [env.redis_url, env.other_redis_url()],
+    }
+
+
+def _bare_span(env: BenchEnv, n: int, processes: int) -> float:
+    """Seconds from the first job's start to the last one's end over ``n`` no-op jobs and
+    ``processes`` bare ``rq worker --burst -w SimpleWorker`` (the jobs' own times, kept for
+    ``RESULT_TTL`` seconds, as the stask rows give :func:`_task_span`)."""
+    env.flush_redis()
+    jobs = bare_queues(env)[1].enqueue_many(bare_jobs(n))
+    env.run_commands([(env.bare_command("simple"), None)] * processes, "sqlite", f"bare-simple-{processes}")
+    with env.redis.pipeline() as pipeline:
+        for job in jobs:
+            pipeline.hmget(job.key, "started_at", "ended_at")
+        times = pipeline.execute()
+    if any(None in pair for pair in times):
+        raise RuntimeError(f"bare RQ: {sum(None in pair for pair in times)} of {n} jobs left no start or end")
+    first = min(utcparse(started.decode()) for started, _ in times)
+    last = max(utcparse(ended.decode()) for _, ended in times)
+    return max((last - first).total_seconds(), 1e-6)
 
 
 def _task_span(app: Any) -> float:

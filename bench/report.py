@@ -103,6 +103,14 @@ def rows(results: dict[str, Any]) -> list[Row]:
                     check(row["speedup"], 1.8, True) if two else "",
                 )
             )
+        for row in scale.get("bare_rows", []):
+            add(
+                Row(
+                    "1 scale-out",
+                    f"bare RQ beside it (the machine's ceiling), {row['processes']} SimpleWorker process(es)",
+                    f"{row['per_s']:,.0f} jobs/s = {row['speedup']:.2f}x one",
+                )
+            )
     for key, section in (
         ("enqueue", "1 enqueue"),
         ("statements", "2 SQL"),

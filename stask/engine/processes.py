@@ -270,9 +270,10 @@ class StaskWorkerMixin:
                 except DequeueTimeout:
                     continue
                 if result is None and held:
-                    self._record_held()  # before waiting for work: no outcome waits on an idle queue
-                    if wait is not None:
-                        continue
+                    # Before waiting for work (no outcome waits on an idle queue); then ask again:
+                    # recording it may have released dependents, whose jobs are queued now.
+                    self._record_held()
+                    continue
                 if result is not None:
                     job, queue = result
                     self.reorder_queues(reference_queue=queue)  # type: ignore[attr-defined]

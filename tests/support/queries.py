@@ -30,3 +30,15 @@ class Statements:
     @property
     def count(self) -> int:
         return len(self.statements)
+
+
+def created_and_run(app: Flask, tasks: int) -> int:
+    """Statements for ``tasks`` plain tasks created one by one, then run by one simple worker.
+
+    An INSERT, a claim and a finish each; on PostgreSQL a finish goes with the next claim's
+    statement (``runner.HeldOutcome``): the first claim, then a finish and a claim together,
+    and the last finish alone.
+    """
+    if engine_of(app).dialect.name == "postgresql":
+        return tasks + 1 + (tasks - 1) + 1
+    return 3 * tasks
