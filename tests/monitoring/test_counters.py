@@ -109,13 +109,8 @@ def test_the_backlog_count_is_capped(stask: Any) -> None:
     assert "normal" not in due
 
 
-def test_the_backlog_on_sqlite_is_not_read_through_the_priority_index(stask: Any) -> None:
-    """Most rows share a priority: SQLite must find the queued rows through a status index (a
-    million rows: 440 ms through (priority, id), 14 ms through (status, start_at))."""
-    add_rows(stask, [{"status": 10, "priority": "normal"}] * 3 + [{"status": 80, "priority": "normal"}] * 3)
-    session = stask.db.session
-    if session.get_bind().dialect.name != "sqlite":
-        return  # the plan asked about is SQLite's
+def backlog_statement(session: Any, priority: str, due: int) -> tuple[str, Any]:
+    """The backlog's one statement as sent, with its parameters (for its plan); checks the count."""
     seen: list[tuple[str, Any]] = []
 
     def record(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
@@ -124,11 +119,23 @@ def test_the_backlog_on_sqlite_is_not_read_through_the_priority_index(stask: Any
     engine = session.get_bind()
     sa.event.listen(engine, "before_cursor_execute", record)
     try:
-        assert store.backlog(session, utcnow())["normal"][0] == 3
+        assert store.backlog(session, utcnow())[priority][0] == due
     finally:
         sa.event.remove(engine, "before_cursor_execute", record)
     session.commit()
     ((statement, parameters),) = seen
+    return statement, parameters
+
+
+def test_the_backlog_on_sqlite_is_not_read_through_the_priority_index(stask: Any) -> None:
+    """Most rows share a priority: SQLite must find the queued rows through a status index (a
+    million rows: 440 ms through (priority, id), 14 ms through (status, start_at))."""
+    add_rows(stask, [{"status": 10, "priority": "normal"}] * 3 + [{"status": 80, "priority": "normal"}] * 3)
+    session = stask.db.session
+    if session.get_bind().dialect.name != "sqlite":
+        return  # the plan asked about is SQLite's
+    engine = session.get_bind()
+    statement, parameters = backlog_statement(session, "normal", 3)
     with engine.connect() as connection:
         plan = " ".join(
             str(row[-1]) for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
@@ -145,18 +152,7 @@ def test_the_backlog_on_mariadb_counts_through_the_index_that_holds_the_priority
     engine = session.get_bind()
     if engine.dialect.name not in ("mysql", "mariadb"):
         return  # the plan asked about is MariaDB's
-    seen: list[tuple[str, Any]] = []
-
-    def record(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
-        seen.append((statement, parameters))
-
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
-        assert store.backlog(session, utcnow())["low"][0] == 1
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
-    session.commit()
-    ((statement, parameters),) = seen
+    statement, parameters = backlog_statement(session, "low", 1)
     with engine.connect() as connection:
         plan = connection.exec_driver_sql("EXPLAIN " + statement, parameters).mappings().all()
     counted = [row for row in plan if str(row["select_type"]) == "DERIVED"]

@@ -6,7 +6,9 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 from flask import Flask
 
@@ -79,3 +81,25 @@ def run_burst(app: Flask, kind: str, env: dict[str, str] | None = None) -> str:
         stop(process)  # this process's group only (its work horses), if it is still there
     assert process.returncode == 0, output.decode()
     return output.decode()
+
+
+def idle_record_delay(app: Flask, stask: Any, kind: str, **env: str) -> float:
+    """A spawned worker runs one task and goes idle: the seconds from the task's end to the
+    moment its row read finished here (the worker still runs: it waits for work)."""
+    from stask import Status
+    from stask.models import utcnow
+    from tests.support.tasks import fresh
+
+    process = spawn_worker(app, kind, env=env)
+    try:
+        task = stask.create("echo", "noop")
+        deadline = time.monotonic() + 30
+        while (row := fresh(stask, task.id)).status != Status.FINISHED:
+            assert time.monotonic() < deadline, row.status
+            assert process.poll() is None
+            time.sleep(0.02)
+        seen = utcnow()
+        assert process.poll() is None  # still waiting for work
+    finally:
+        stop(process)
+    return (seen - row.finished_at).total_seconds()

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from flask import Flask
 
 from stask import Status
 from stask.engine.processes import build_worker
-from stask.models import utcnow
 from tests.support.apps import redis_of, run_worker
 from tests.support.tasks import fresh
-from tests.support.workers import spawn_worker, stop
+from tests.support.workers import idle_record_delay
 
 
 def test_a_forked_task_reports_progress_and_its_outcome(app: Flask, stask: Any) -> None:
@@ -48,19 +46,8 @@ def test_a_duplicate_job_forks_nothing_that_runs(app: Flask, stask: Any) -> None
 def test_an_idle_forking_worker_records_the_outcome_before_waiting_for_work(app: Flask, stask: Any) -> None:
     """No next task comes: the outcome is recorded at once, before the worker waits for work
     (not by reconcile, once the task's heartbeat had lapsed: seconds later)."""
-    process = spawn_worker(app, "fork")
-    try:
-        task = stask.create("echo", "noop")
-        deadline = time.monotonic() + 30
-        while (row := fresh(stask, task.id)).status != Status.FINISHED:
-            assert time.monotonic() < deadline, row.status
-            assert process.poll() is None
-            time.sleep(0.02)
-        seen = utcnow()
-        assert process.poll() is None  # still waiting for work
-    finally:
-        stop(process)
-    assert (seen - row.started_at).total_seconds() < app.config["STASK_HEARTBEAT_TTL"] / 2
+    delay = idle_record_delay(app, stask, "fork")
+    assert delay < app.config["STASK_HEARTBEAT_TTL"] / 2
 
 
 def test_a_forking_worker_records_the_last_outcome_as_it_leaves(app: Flask, stask: Any) -> None:
