@@ -14,7 +14,6 @@ import os
 import socket
 import time
 import traceback
-import weakref
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
@@ -31,6 +30,7 @@ from ..enums import CLAIMABLE, Status
 from ..exceptions import TaskStopped, WorkerUnavailable
 from ..models import Task, utcnow
 from ..workers.registry import WorkerDefinition
+from .autocommit import autocommit_engine
 from .context import EngineContext
 from .progress import estimate_eta, heartbeat
 from .retry import backoff_delay
@@ -245,28 +245,11 @@ def _finish_and_claim(columns: tuple[str, ...]) -> sa.Select[Any]:
     return statement
 
 
-#: Per engine, its autocommit form (same pool): see :func:`_alone`.
-_AUTOCOMMIT: weakref.WeakKeyDictionary[sa.Engine, sa.Engine] = weakref.WeakKeyDictionary()
-
-
 def _autocommit(ctx: EngineContext) -> sa.Engine | None:
-    """Where a statement that is a transaction by itself runs in autocommit mode; None: use the session.
-
-    On PostgreSQL that is one round trip instead of three (BEGIN, the UPDATE, COMMIT), the
-    largest cost of a no-op task there. Only when the session has no transaction of its own
-    (an action may leave work that its task's end must commit with it, as before), and not on
-    SQLite (no second connection to lock the file) nor MariaDB (switching autocommit on a
-    pooled connection costs round trips of its own, and its UPDATE needs no BEGIN anyway).
-    """
-    if ctx.session().in_transaction():
-        return None
-    engine = ctx.db.engine
-    if engine.dialect.name != "postgresql":
-        return None
-    autocommit = _AUTOCOMMIT.get(engine)
-    if autocommit is None:
-        autocommit = _AUTOCOMMIT[engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
-    return autocommit
+    """Where a statement that is a transaction by itself runs in autocommit mode; None: use the
+    session (:mod:`stask.engine.autocommit`; an action may leave work that its task's end must
+    commit with it)."""
+    return autocommit_engine(ctx.session(), ctx.db.engine)
 
 
 def _alone(ctx: EngineContext, statement: sa.Update, params: dict[str, Any]) -> int | None:

@@ -55,6 +55,14 @@ INSERT_BYTES = 4 << 20
 SQLITE_PARAMETERS = 32_766
 
 
+def insert_task(executor: Session | sa.Connection, values: dict[str, Any]) -> int:
+    """INSERT one row in ``executor``'s transaction (a session's, or a connection's own); its id."""
+    result = cast(sa.CursorResult[Any], executor.execute(sa.insert(TASKS).values(**values)))
+    key = result.inserted_primary_key
+    assert key is not None  # an INSERT of one row always has one
+    return int(key[0])
+
+
 def insert_tasks(session: Session, columns: list[dict[str, Any]]) -> list[int]:
     """INSERT rows; returns their ids in input order.
 
@@ -75,14 +83,10 @@ def insert_tasks(session: Session, columns: list[dict[str, Any]]) -> list[int]:
     hands a row of one statement a smaller id than an earlier row's), so sorting the
     returned ids restores the input order. Rows of differing shapes are inserted shape by shape.
     """
-    table = TASKS
     if not columns:
         return []
     if len(columns) == 1:
-        result = cast(sa.CursorResult[Any], session.execute(sa.insert(table).values(**columns[0])))
-        key = result.inserted_primary_key
-        assert key is not None  # an INSERT of one row always has one
-        return [int(key[0])]
+        return [insert_task(session, columns[0])]
     shape = columns[0].keys()
     dialect = session.get_bind().dialect
     if any(row.keys() != shape for row in columns):
@@ -481,19 +485,11 @@ def task_page(session: Session, query: TaskQuery, cap: int) -> TaskPage:
         elif query.sort == "id" and dialect in ("sqlite", "mysql", "mariadb"):
             items, counted = _newest_first(session, query, cap, dialect)
             items = None if items is None else items[:per_page]
-        elif dialect == "postgresql":
-            window = _first_filtered(session, query, ordering, cap)
-            if window is None and query.page > 1 and query.sort == "id":
-                window = _trigram_window(session, query, cap)
+        if items is None:
+            window = _search_window(session, query, where, ordering, cap, dialect)
             if window is not None:
                 items = _rows(session, window[query.offset : query.offset + per_page], ordering)
                 counted = len(window)
-        if items is None and dialect in ("mysql", "mariadb"):
-            # FULLTEXT hands over every match whatever the LIMIT: asked once for the window, not
-            # again for the count (q=quota at a million rows: 50 ms each).
-            window = list(session.scalars(sa.select(Task.id).where(*where).order_by(*ordering).limit(cap + 1)))
-            items = _rows(session, window[query.offset : query.offset + per_page], ordering)
-            counted = len(window)
     if items is None:
         # The page's ids first, from the index alone, then their rows: skipping OFFSET rows reads
         # index entries, not whole rows (MariaDB would otherwise fetch every skipped row).
@@ -513,6 +509,23 @@ def task_page(session: Session, query: TaskQuery, cap: int) -> TaskPage:
     return TaskPage(
         items=items, total=min(counted, cap), total_capped=counted > cap, page=query.page, per_page=query.per_page
     )
+
+
+def _search_window(
+    session: Session, query: TaskQuery, where: list[Any], ordering: list[Any], cap: int, dialect: str
+) -> list[int] | None:
+    """The ids of a search's first ``cap + 1`` matches when a database's index gives them at once
+    (None: the page is read by OFFSET and counted apart)."""
+    if dialect == "postgresql":
+        window = _first_filtered(session, query, ordering, cap)
+        if window is None and query.page > 1 and query.sort == "id":
+            window = _trigram_window(session, query, cap)
+        return window
+    if dialect in ("mysql", "mariadb"):
+        # FULLTEXT hands over every match whatever the LIMIT: asked once for the window, not
+        # again for the count (q=quota at a million rows: 50 ms each).
+        return list(session.scalars(sa.select(Task.id).where(*where).order_by(*ordering).limit(cap + 1)))
+    return None
 
 
 def _rows(session: Session, ids: list[int], ordering: list[Any]) -> list[Task]:

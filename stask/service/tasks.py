@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from flask_sqlalchemy import SQLAlchemy
 
 from .. import signals
+from ..engine.autocommit import autocommit_engine
 from ..engine.context import EndHook, NotifyHook
 from ..engine.queues import job_id
 from ..engine.runner import TaskInfo
@@ -207,8 +208,12 @@ class TaskService:
                 prepared.append(self._prepare_shaped(spec, now, shapes))
         if not prepared:
             return []
-        ids, columns = self.store_prepared(prepared, now)
-        self.db.session.commit()
+        stored = self._stored_alone(prepared)
+        if stored is None:
+            ids, columns = self.store_prepared(prepared, now)
+            self.db.session.commit()
+        else:
+            ids, columns = stored
         # Task.__init__ would configure the mappers: a process whose first ORM use is this needs it
         sa.orm.configure_mappers()
         new_task = sa.inspect(Task).class_manager.new_instance
@@ -255,6 +260,19 @@ class TaskService:
             if values.get("notify_rules") and self.task_rules is not None:
                 self.task_rules.insert_for_task(task_id, values["notify_rules"], None)
         return ids, columns
+
+    def _stored_alone(self, prepared: list[dict[str, Any]]) -> tuple[list[int], list[dict[str, Any]]] | None:
+        """One task without parents or rules of its own, as a transaction by itself: its INSERT in
+        autocommit mode on PostgreSQL (one round trip instead of BEGIN, INSERT and COMMIT, a
+        fifth of an idle worker's pickup). None: store it in the session's transaction."""
+        if len(prepared) != 1 or prepared[0].get("depends_on") or prepared[0].get("notify_rules"):
+            return None
+        engine = autocommit_engine(self.db.session(), self.db.engine)
+        if engine is None:
+            return None
+        columns = {k: v for k, v in prepared[0].items() if k not in NOT_COLUMNS}
+        with engine.connect() as connection:
+            return [store.insert_task(connection, columns)], [columns]
 
     def insert_prepared(self, prepared: list[dict[str, Any]]) -> tuple[list[int], list[dict[str, Any]]]:
         """INSERT prepared rows in the caller's transaction (not committed): (ids, column values)."""

@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from stask import Priority, Status, Task
+from stask.models import Worker
 from stask.engine.queues import job_id
 from stask.exceptions import InactiveWorker, InvalidInput, TaskNotFound, UnknownAction, UnknownWorker
 from tests.support.queries import created_and_run
@@ -28,6 +29,42 @@ def test_create_stores_a_queued_row_and_enqueues_one_job(stask: Any, count_queri
     assert (row.identifier, row.action, row.data, row.max_attempts) == ("echo", "say", {"text": "hi"}, 3)
     queue = stask.runtime.transport.queues["high"]
     assert queue.job_ids == [job_id(task.id, 1)]
+
+
+def insert_modes(stask: Any, create: Any) -> list[bool]:
+    """For each INSERT ``create()`` sends: whether its connection was in autocommit mode."""
+    modes: list[bool] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("INSERT"):
+            modes.append(bool(conn.connection.dbapi_connection.autocommit))
+
+    sa.event.listen(stask.db.engine, "before_cursor_execute", record)
+    try:
+        create()
+    finally:
+        sa.event.remove(stask.db.engine, "before_cursor_execute", record)
+    return modes
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_a_plain_task_is_a_transaction_by_itself_on_postgresql(stask: Any) -> None:
+    """One round trip (its INSERT in autocommit) instead of BEGIN, INSERT and COMMIT."""
+    stask.resolve_worker("echo")
+    stask.db.session.commit()
+    assert insert_modes(stask, lambda: stask.create("echo", "say")) == [True]
+    with stask.db.engine.connect() as other:  # committed: seen from another connection
+        assert other.scalar(sa.select(sa.func.count()).select_from(Task)) == 1
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_work_left_in_the_session_commits_with_the_task(stask: Any) -> None:
+    """A caller's pending writes and the task are one transaction, as before: no autocommit then."""
+    stask.db.session.execute(sa.update(Worker).where(Worker.identifier == "echo").values(title="with the task"))
+    assert insert_modes(stask, lambda: stask.create("echo", "say")) == [False]
+    with stask.db.engine.connect() as other:
+        title = other.scalar(sa.select(Worker.title).where(Worker.identifier == "echo"))
+        assert (title, other.scalar(sa.select(sa.func.count()).select_from(Task))) == ("with the task", 1)
 
 
 def test_status_codes_and_queries() -> None:
