@@ -9,9 +9,9 @@ import pytest
 import sqlalchemy as sa
 
 from stask import Priority, Status, Task
-from stask.models import Worker
 from stask.engine.queues import job_id
 from stask.exceptions import InactiveWorker, InvalidInput, TaskNotFound, UnknownAction, UnknownWorker
+from stask.models import Worker
 from tests.support.queries import created_and_run
 
 
