@@ -35,9 +35,9 @@ def bare_queues(env: BenchEnv) -> list[Queue]:
     return [Queue(name, connection=env.redis) for name in BARE_QUEUES]
 
 
-def bare_jobs(n: int) -> list[Any]:
+def bare_jobs(n: int, result_ttl: int = RESULT_TTL) -> list[Any]:
     return [
-        Queue.prepare_data(noop, timeout=BARE_TIMEOUT, result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL) for _ in range(n)
+        Queue.prepare_data(noop, timeout=BARE_TIMEOUT, result_ttl=result_ttl, failure_ttl=FAILURE_TTL) for _ in range(n)
     ]
 
 
@@ -180,9 +180,10 @@ def scale_out(env: BenchEnv, backend: str, n: int, counts: tuple[int, ...] = (1,
 def _bare_span(env: BenchEnv, n: int, processes: int) -> float:
     """Seconds from the first job's start to the last one's end over ``n`` no-op jobs and
     ``processes`` bare ``rq worker --burst -w SimpleWorker`` (the jobs' own times, kept for
-    ``RESULT_TTL`` seconds, as the stask rows give :func:`_task_span`)."""
+    an hour: with ``RESULT_TTL``'s 10 s the first jobs of a slow run were gone before they were
+    read), as the stask rows give :func:`_task_span`."""
     env.flush_redis()
-    jobs = bare_queues(env)[1].enqueue_many(bare_jobs(n))
+    jobs = bare_queues(env)[1].enqueue_many(bare_jobs(n, result_ttl=3600))
     env.run_commands([(env.bare_command("simple"), None)] * processes, "sqlite", f"bare-simple-{processes}")
     with env.redis.pipeline() as pipeline:
         for job in jobs:
