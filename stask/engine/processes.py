@@ -490,6 +490,8 @@ class StaskWorkerMixin:
 class StaskForkWorker(StaskWorkerMixin, ForkWorker):
     """One work horse per job: isolation, hard stops, memory returned after each task."""
 
+    holds_outcomes = True
+
     #: How the last horse ended (``wait4``'s status; None: not waited for).
     _stask_horse_status: int | None = None
 
@@ -594,7 +596,8 @@ class StaskForkWorker(StaskWorkerMixin, ForkWorker):
     def _finish(self, ctx: EngineContext, attempt: Any, handover: str) -> dict[str, Any] | None:
         """Record the outcome the horse left in its file (then drop its copy in Redis: a crash in
         between leaves that copy for reconcile to record), else in Redis; or end the attempt of a
-        horse that left none. Returns the outcome found."""
+        horse that left none. A plain finish on PostgreSQL is held for the next claim's statement
+        instead (:class:`runner.HeldOutcome`). Returns the outcome found."""
         from . import runner
 
         fields = runner.read_handover_file(handover)
@@ -605,6 +608,8 @@ class StaskForkWorker(StaskWorkerMixin, ForkWorker):
             reason = self._stask_failure or "worker process died: the work horse left no outcome"
             self._end_attempt(attempt.payload(), reason, self._stask_stopped)
             return None
+        if self._stask_horse_status == 0 and runner.hold_handed_over(ctx, attempt, fields, copied):
+            return fields  # recorded with the next claim (before the fork), then the copy dropped
         self._record(ctx, attempt, fields)
         if copied:
             with contextlib.suppress(redis.RedisError):

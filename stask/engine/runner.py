@@ -297,13 +297,15 @@ def claim(ctx: EngineContext, info: TaskInfo, now: datetime) -> bool:
 class HeldOutcome:
     """A finished attempt whose outcome is recorded with this process's next claim.
 
-    A simple worker's next job follows at once while its queues hold more: recording the outcome
-    in the claim's statement spares a round trip and a commit (a WAL flush on PostgreSQL) per
-    task. Until then the attempt's heartbeat goes on, so no reconcile takes it for a dead one; a
-    worker that finds its queues empty, runs its maintenance, stops or exits records it first
-    (:func:`record_held`). A crash in between loses it as a crash during the action would: the
-    attempt is retried. Only a plain finish is held: a retry, a failure, a cancellation or an
-    outcome a notification rule wants is recorded at once, as is any outcome off PostgreSQL.
+    A worker's next job follows at once while its queues hold more: recording the outcome in the
+    claim's statement spares a round trip and a commit (a WAL flush on PostgreSQL) per task. Until
+    then the attempt's heartbeat goes on, so no reconcile takes it for a dead one; a worker that
+    finds its queues empty, runs its maintenance, stops or exits records it first
+    (:func:`record_held`). A crash in between loses a simple worker's outcome as a crash during
+    the action would (the attempt is retried); a work horse's copy in Redis stays until the
+    record (``handed_over``), for reconcile to record. Only a plain finish is held: a retry, a
+    failure, a cancellation or an outcome a notification rule wants is recorded at once, as is
+    any outcome off PostgreSQL.
     """
 
     info: TaskInfo
@@ -313,6 +315,8 @@ class HeldOutcome:
     now: datetime
     #: The attempt published live progress: cleared once the row holds the final figures.
     touched: bool
+    #: A work horse's copy of the outcome waits in Redis: dropped once the row holds it.
+    handed_over: bool = False
 
 
 def _may_hold(ctx: EngineContext, info: TaskInfo, outcome: Outcome) -> bool:
@@ -352,6 +356,9 @@ def record_held(ctx: EngineContext, claiming: dict[str, Any] | None = None) -> i
             )
     if heartbeat.untrack(info.id) or held.touched:
         _clear_live(ctx, info.id)
+    if held.handed_over:
+        with contextlib.suppress(redis.RedisError):  # recorded: the copy only waits to expire
+            take_handed_over(ctx, info)
     return claimed
 
 
@@ -511,13 +518,28 @@ def take_handed_over(ctx: EngineContext, info: TaskInfo) -> dict[str, Any] | Non
     return ctx.live.take_outcome(info.id, info.attempts)
 
 
+def _handed_over_outcome(fields: dict[str, Any]) -> Outcome:
+    return Outcome(Status(fields["status"]), fields["message"], fields["result"], fields["error"], fields["retry"])
+
+
+def hold_handed_over(ctx: EngineContext, info: TaskInfo, fields: dict[str, Any], copied: bool) -> bool:
+    """Hold a work horse's plain finish for the parent's next claim (:class:`HeldOutcome`); False:
+    record it now. ``copied``: its copy in Redis is still there (dropped once recorded)."""
+    outcome = _handed_over_outcome(fields)
+    if not _may_hold(ctx, info, outcome):
+        return False
+    heartbeat.track(info.id, ctx.live)
+    at = datetime.fromisoformat(fields["at"])
+    ctx.held = HeldOutcome(info, outcome, fields["run_ms"], fields["peak_kb"], at, fields["touched"], copied)
+    return True
+
+
 def record_fields(ctx: EngineContext, info: TaskInfo, fields: dict[str, Any]) -> bool:
     """Record an outcome taken with :func:`take_handed_over`; returns whether the row changed."""
-    outcome = Outcome(Status(fields["status"]), fields["message"], fields["result"], fields["error"], fields["retry"])
     changed = record_outcome(
         ctx,
         info,
-        outcome,
+        _handed_over_outcome(fields),
         run_ms=fields["run_ms"],
         peak_kb=fields["peak_kb"],
         now=datetime.fromisoformat(fields["at"]),

@@ -1,4 +1,4 @@
-"""A simple worker on PostgreSQL records a plain finish with its next claim (``runner.HeldOutcome``).
+"""A worker on PostgreSQL records a plain finish with its next claim (``runner.HeldOutcome``).
 
 One statement and one commit for both, while the queues hold more work. The guarantees: a held
 outcome is recorded before the worker waits for work, runs its maintenance or leaves; its task
@@ -8,6 +8,7 @@ retry, a dependent's parent, an outcome a rule wants) is recorded as before.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -18,6 +19,9 @@ from stask.engine import runner
 from stask.engine.context import EngineContext
 from stask.engine.processes import build_worker
 from stask.engine.progress import heartbeat
+from stask.models import utcnow
+from tests.support.apps import redis_of, run_worker
+from tests.support.queries import Statements
 from tests.support.tasks import fresh
 from tests.support.workers import idle_record_delay
 
@@ -99,3 +103,43 @@ def test_only_a_plain_finish_is_held(app: Flask, stask: Any) -> None:
     finally:
         ctx.hold_outcomes = False
     assert fresh(stask, other.id).status == Status.FINISHED
+
+
+def test_a_forking_worker_records_a_horse_finish_with_its_next_claim(app: Flask, stask: Any) -> None:
+    """The parent holds a horse's plain finish: three tasks, four writes (claim; finish and claim
+    twice; the last finish), and no handed-over copy left in Redis."""
+
+    def writes() -> list[str]:  # a burst's writes to s_tasks (its warm-up's included)
+        with Statements(app) as counted:
+            run_worker(app, kind="fork")
+        return [s for s in counted.statements if "UPDATE s_tasks" in s]
+
+    warm_up = len(writes())  # on empty queues
+    tasks = stask.create_many([{"identifier": "echo", "action": "noop"}] * 3)
+    burst = writes()
+    assert [fresh(stask, task.id).status for task in tasks] == [Status.FINISHED] * 3
+    assert len(burst) - warm_up == 4 and sum(s.lstrip().startswith("WITH") for s in burst) == 2, burst
+    assert not redis_of(app).keys("*:outcome:*")
+
+
+def test_a_held_horse_outcome_keeps_its_copy_in_redis_until_recorded(app: Flask, stask: Any) -> None:
+    """A parent that dies while it holds the outcome leaves the horse's copy for reconcile."""
+    ctx = EngineContext.of(app)
+    task = stask.create("echo", "noop")
+    info = runner.TaskInfo.from_payload(payload(stask, task.id))
+    assert runner.claim(ctx, info, utcnow())
+    attempt = replace(info, attempts=info.attempts + 1)
+    fields = {"status": int(Status.FINISHED), "message": "done", "result": None, "error": None, "retry": False}
+    fields.update(run_ms=3, peak_kb=None, at=utcnow().isoformat(), touched=False)
+    ctx.live.put_outcome(task.id, attempt.attempts, fields)
+    ctx.hold_outcomes = True
+    try:
+        assert runner.hold_handed_over(ctx, attempt, fields, copied=True)
+    finally:
+        ctx.hold_outcomes = False
+    key = stask.runtime.keys.outcome(task.id, attempt.attempts)
+    assert redis_of(app).exists(key) and task.id in heartbeat._tasks
+    assert fresh(stask, task.id).status == Status.RUNNING
+    runner.record_held(ctx)
+    assert (fresh(stask, task.id).status, fresh(stask, task.id).message) == (Status.FINISHED, "done")
+    assert not redis_of(app).exists(key) and task.id not in heartbeat._tasks
