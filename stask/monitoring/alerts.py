@@ -188,19 +188,19 @@ def stuck_tasks(service: Service, session: Any, now: datetime) -> list[Any]:
     if not running:
         return []
     default_timeout = settings.timeout
-    timeouts: dict[str, float] = {}  # one resolution per worker, not per running row
+    cutoffs: dict[str, datetime] = {}  # per worker, not per running row: started before it is overdue
     overdue = set()
     with service.runtime.workers.pinned():  # one worker-cache version read for them all
         for row in running:
-            if row.identifier not in timeouts:
+            cutoff = cutoffs.get(row.identifier)
+            if cutoff is None:
                 definition = service.workers.resolve(row.identifier)
                 try:
-                    timeouts[row.identifier] = (
-                        definition.worker_class().timeout if definition else None
-                    ) or default_timeout
+                    timeout = (definition.worker_class().timeout if definition else None) or default_timeout
                 except ImportError:  # a plugin that no longer imports: judge it by the default timeout
-                    timeouts[row.identifier] = default_timeout
-            if (now - row.started_at).total_seconds() > timeouts[row.identifier] + grace:
+                    timeout = default_timeout
+                cutoff = cutoffs[row.identifier] = now - timedelta(seconds=timeout + grace)
+            if row.started_at < cutoff:
                 overdue.add(row.id)
     # Only the rows still within their timeout are asked about in Redis: an overdue row is stuck
     # whatever its heartbeat says (a thousand overdue rows cost no Redis command).

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 #: The plot's own coordinates (the SVG stretches them to its CSS box).
@@ -105,22 +106,19 @@ def line_chart(
         for tick in ticks
     ]
     count = len(values)
-
-    def x_at(index: int) -> float:
-        return round(PLOT_W * index / (count - 1), 1) if count > 1 else PLOT_W / 2
-
+    xs = x_positions(count)
     step = max(1, math.ceil(count / X_LABELS))
     for n, i in enumerate(range(0, count, step)):
-        pct = round(100 * x_at(i) / PLOT_W, 3)
+        pct = round(100 * xs[i] / PLOT_W, 3)
         anchor = "start" if pct < 5 else "end" if pct > 95 else "middle"  # edge labels stay inside the plot
-        chart.x_ticks.append({"x": x_at(i), "pct": pct, "label": labels[i], "minor": n % 2 == 1, "anchor": anchor})
+        chart.x_ticks.append({"x": xs[i], "pct": pct, "label": labels[i], "minor": n % 2 == 1, "anchor": anchor})
     commands: list[str] = []
     pen_down = False
     for index, value in enumerate(values):
         if value is None:
             pen_down = False
             continue
-        x = x_at(index)
+        x = xs[index]
         y = round(PLOT_H * (1 - value / top), 1)
         commands.append(f"{'L' if pen_down else 'M'}{x} {y}")
         pen_down = True
@@ -129,6 +127,14 @@ def line_chart(
             chart.dots.append({"x": x, "y": y, "label": text})
     chart.path = " ".join(commands)
     return chart
+
+
+@lru_cache(maxsize=16)
+def x_positions(count: int) -> tuple[float, ...]:
+    """Where each of ``count`` points lies across the plot (the page's three charts share them)."""
+    if count == 1:
+        return (PLOT_W / 2,)
+    return tuple(round(PLOT_W * index / (count - 1), 1) for index in range(count))
 
 
 def hour_label(iso_hour: str) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from babel.numbers import format_decimal, format_percent
@@ -79,8 +80,18 @@ def unit_symbol(unit: str, locale: str | None = None) -> str:
 
 def number(value: float, decimals: int = 0, locale: str | None = None) -> str:
     """A bare localised number with at most ``decimals`` decimals ("0.5"; "0,5" in Ukrainian)."""
+    return _number(value, decimals, locale or locale_name())
+
+
+#: Formatted figures kept per (value, unit, locale): Babel parses its number and unit patterns at
+#: every call, and the Performance page writes a few hundred figures, mostly the same at each refresh.
+FORMATTED_KEPT = 4096
+
+
+@lru_cache(maxsize=FORMATTED_KEPT)
+def _number(value: float, decimals: int, locale: str) -> str:
     pattern = "#,##0" + ("." + "#" * decimals if decimals > 0 else "")
-    return str(format_decimal(value, format=pattern, locale=locale or locale_name()))
+    return str(format_decimal(value, format=pattern, locale=locale))
 
 
 def percent(ratio: Any, decimals: int = 1, locale: str | None = None) -> str:
@@ -96,11 +107,15 @@ def quantity(value: Any, units: Units, locale: str | None = None) -> str:
     """``value`` (in the base unit of ``units``) in the unit that reads best, e.g. "5.6 sec"."""
     if value is None:
         return DASH
-    value = float(value)
+    return _quantity(float(value), tuple(units), locale or locale_name())
+
+
+@lru_cache(maxsize=FORMATTED_KEPT)
+def _quantity(value: float, units: tuple[tuple[str, float], ...], locale: str) -> str:
     name, size = pick_unit(value, units)
     scaled = value / size
     pattern = "#,##0.#" if decimals_for(scaled) else "#,##0"
-    text = format_unit(scaled, name, length="short", format=pattern, locale=locale or locale_name())
+    text = format_unit(scaled, name, length="short", format=pattern, locale=locale)
     return str(text).replace(" ", NBSP)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import random
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,7 +13,7 @@ import sqlalchemy as sa
 from stask import Task
 from stask.exceptions import InvalidInput
 from stask.models import utcnow
-from stask.monitoring.metrics import Distribution, Stats, parse_hours, summary, worker_stats
+from stask.monitoring.metrics import Distribution, Stats, bucket, parse_hours, sum_of_kept, summary, worker_stats
 from stask.monitoring.rollups import HourlyStats
 from tests.support.apps import run_worker
 from tests.support.monitoring import add_rows
@@ -188,6 +190,30 @@ def test_percentiles_use_nearest_rank() -> None:
     assert single.summary() == {"count": 3, "avg": 42.0, "p50": 42, "p95": 42, "max": 42}
 
 
+def test_a_summary_in_one_pass_equals_one_taken_value_by_value() -> None:
+    """:meth:`Distribution.summary` reads the buckets once; the figures are those of the bucketed
+    values themselves, listed one by one (nearest rank, mean of the bucket values, largest bucket)."""
+    rng = random.Random(14)
+    for _ in range(200):
+        values = Distribution()
+        listed: list[int] = []
+        for _ in range(rng.randint(1, 40)):
+            value, count = int(10 ** rng.uniform(0, 7)), rng.randint(1, 5)
+            values.add(value, count)
+            listed += [bucket(value)] * count
+        listed.sort()
+        nearest = {p: listed[max(1, math.ceil(p * len(listed) / 100)) - 1] for p in (1, 50, 95, 100)}
+        assert values.summary() == {
+            "count": len(listed),
+            "avg": round(sum(listed) / len(listed), 1),
+            "p50": nearest[50],
+            "p95": nearest[95],
+            "max": listed[-1],
+        }
+        assert {p: values.percentile(p) for p in nearest} == nearest
+        assert Distribution([*values.counts, 0, 0]).summary() == values.summary()  # empty buckets at the end
+
+
 def test_adding_up_figures_at_once_equals_merging_them_one_by_one() -> None:
     """A window's rollup rows are added up in one pass (:meth:`Stats.total`); the parts, which are
     shared between reads, stay as they were."""
@@ -208,6 +234,22 @@ def test_adding_up_figures_at_once_equals_merging_them_one_by_one() -> None:
     assert [repr(part) for part in parts] == before
     assert Stats.total([]) == Stats()
     assert Distribution.total([Distribution([0, 3]), Distribution(), Distribution([1, 0, 0, 2])]).counts == [1, 3, 0, 2]
+
+
+def test_a_sum_of_kept_figures_is_kept_for_the_same_parts_only() -> None:
+    """The sum of a window's kept rollup figures is kept between reads (a 30-day page adds up the
+    same month at each refresh), but only for the very same parts: other parts, even as many and
+    equal in value, are added up again."""
+    first, second, third = (Stats(finished=n) for n in (1, 2, 3))
+    for part, value in ((first, 10), (second, 2_000), (third, 60_000)):
+        part.run.add(value, 1)
+    total = sum_of_kept([first, second])
+    assert total == Stats.total([first, second]) and total.finished == 3
+    assert sum_of_kept([first, second]) is total  # the same parts: the kept sum, not added up again
+    other = sum_of_kept([first, third])
+    assert other.finished == 4 and other.run.percentile(100) == 60_000
+    lookalike = sum_of_kept([first, Stats(finished=2, run=Distribution(list(second.run.counts)))])
+    assert lookalike == total and lookalike is not total
 
 
 @pytest.mark.parametrize("raw", ["0", "-1", "abc", "1.5", "9999999", " ", "24h", " 24", "\u00b2", "1e3", ""])

@@ -8,6 +8,8 @@ from stask.web.figures import (
     DURATION_MS,
     NBSP,
     SIZE_BYTES,
+    _quantity,
+    number,
     percent,
     pick_unit,
     quantities,
@@ -80,3 +82,18 @@ def test_percentages_and_unit_names_follow_the_locale() -> None:
     assert percent(0.0623, locale="en") == "6.2%" and percent(0.0623, locale="uk") == "6,2%"
     assert percent(0.0623, locale="fr") == f"6,2{NBSP}%" and percent(None) == "—"
     assert unit_symbol("duration-second", "en") == "sec" and unit_symbol("digital-megabyte", "uk") == "МБ"
+
+
+def test_kept_figures_stay_per_value_unit_and_language() -> None:
+    """Formatted figures are kept (Babel parses its patterns at every call), each under its own
+    value, units and language."""
+    assert quantity(5575, DURATION_MS, locale="en") == f"5.6{NBSP}sec"
+    assert quantity(5575, DURATION_MS, locale="uk") == f"5,6{NBSP}с"
+    assert quantity(5575, SIZE_BYTES, locale="en") == f"5.4{NBSP}kB"
+    assert quantity(5574, DURATION_MS, locale="en") == f"5.6{NBSP}sec"
+    assert quantity(4000, DURATION_MS, locale="en") == f"4{NBSP}sec"
+    assert number(0.5, 1, locale="en") == "0.5" and number(0.5, 1, locale="uk") == "0,5"
+    assert number(0.5, 0, locale="en") == "0"
+    hits = _quantity.cache_info().hits
+    assert quantity(5575, DURATION_MS, locale="uk") == f"5,6{NBSP}с"
+    assert _quantity.cache_info().hits == hits + 1
