@@ -18,6 +18,7 @@ from stask import Task
 from stask.models import utcnow
 from stask.monitoring.alerts import deliver_alerts, evaluate
 from tests.support.monitoring import MailSink, Recorder, add_rows
+from tests.support.plugins import SlowWorker
 from tests.support.servers import RedisServer
 
 
@@ -237,6 +238,46 @@ def test_stuck_tasks_ask_redis_only_about_rows_within_their_timeout(
     alert = by_key(app)["stuck_tasks"]
     assert sorted(asked) == sorted([silent, beating])
     assert alert["value"] == 2 and alert["message"].endswith(f": {overdue}, {silent}")
+
+
+def test_each_worker_is_judged_by_its_own_timeout(app: Flask, stask: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The database judges each running row by its worker's timeout plus the grace (60 s here):
+    after three minutes a task of a worker with a 60 s timeout is stuck, heartbeat or not; one of
+    a worker with the default 1800 s is not while it beats."""
+    monkeypatch.setattr(SlowWorker, "timeout", 60)
+    started = utcnow() - timedelta(minutes=3)
+    add_rows(stask, [{"status": 50, "started_at": started, "identifier": name} for name in ("slow", "echo")])
+    for task_id in task_ids(stask):
+        stask.runtime.redis.set(f"stask:hb:{task_id}", 1, ex=30)
+    slow = task_ids(stask)[0]
+    alert = by_key(app)["stuck_tasks"]
+    assert alert["value"] == 1 and alert["message"].endswith(f": {slow}")
+
+
+def test_the_stuck_alert_counts_them_all_and_names_the_oldest_ten(app: Flask, stask: Any) -> None:
+    """Overdue rows are counted in the database (up to the scan limit) and only the ten the
+    message names are read; rows within their timeout without a heartbeat count too."""
+    now = utcnow()
+    add_rows(stask, [{"status": 50, "started_at": now - timedelta(hours=3, minutes=i)} for i in range(12)])
+    add_rows(stask, [{"status": 50, "started_at": now - timedelta(seconds=10)}])  # within its timeout, silent
+    ids = task_ids(stask)
+    oldest_first = list(reversed(ids[:12])) + ids[12:]
+    alert = by_key(app)["stuck_tasks"]
+    assert alert["value"] == 13
+    assert alert["message"].endswith(": " + ", ".join(str(i) for i in oldest_first[:10]) + " …")
+
+
+def test_a_worker_missing_from_the_counts_is_judged_by_the_default_timeout(
+    app: Flask, stask: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker whose first task started running after the counts were read has no cut-off of
+    its own: its rows are judged by the default timeout, never left out."""
+    from stask.monitoring import alerts
+
+    add_rows(stask, [{"status": 50, "started_at": utcnow() - timedelta(hours=2)}])  # past the 1800 s default
+    stask.runtime.redis.set(f"stask:hb:{task_ids(stask)[0]}", 1, ex=30)
+    monkeypatch.setattr(alerts.counters, "counts", lambda session, identifier=None: {})
+    assert by_key(app)["stuck_tasks"]["value"] == 1
 
 
 def test_the_stuck_rule_reads_the_worker_cache_version_once(app: Flask, stask: Any) -> None:
