@@ -201,17 +201,21 @@ def _cutoffs(service: Service, identifiers: set[str], now: datetime) -> dict[dat
     return groups
 
 
-def find_stuck(service: Service, session: Any, now: datetime, shown: int = STUCK_SCAN_LIMIT) -> Stuck:
+def find_stuck(
+    service: Service, session: Any, now: datetime, shown: int = STUCK_SCAN_LIMIT, running: set[str] | None = None
+) -> Stuck:
     """Running tasks past their timeout by the grace, or older than the heartbeat TTL whose
     heartbeat is gone: how many, and the oldest ``shown`` (rows of id, identifier, action,
     attempts, started_at). The ``stuck_tasks`` alert and the ``stuck`` event.
 
     The database judges the timeouts (a cut-off per worker of the running rows, which
-    ``s_task_counts`` lists), so only the rows it shows and those still within their timeout
-    come back: a thousand overdue rows were read one by one, 40 ms of a Performance page on
-    MariaDB. Only the rows within their timeout are asked about in Redis. Two statements."""
+    ``s_task_counts`` lists, unless the caller has just read them: ``running``), so only the rows
+    it shows and those still within their timeout come back: a thousand overdue rows were read
+    one by one, 40 ms of a Performance page on MariaDB. Only the rows within their timeout are
+    asked about in Redis. One statement, two without ``running``."""
     settings = service.settings
-    running = {ident for (ident, status), n in counters.counts(session).items() if status == Status.RUNNING and n}
+    if running is None:
+        running = {ident for (ident, status), n in counters.counts(session).items() if status == Status.RUNNING and n}
     groups = _cutoffs(service, running, now)
     default = now - timedelta(seconds=settings.timeout + settings.alert_stuck_grace_seconds)
     overdue = sa.or_(
@@ -251,8 +255,8 @@ def stuck_tasks(service: Service, session: Any, now: datetime) -> list[Any]:
     return find_stuck(service, session, now).rows
 
 
-def _stuck_rule(service: Service, session: Any, now: datetime) -> list[Alert]:
-    stuck = find_stuck(service, session, now, shown=STUCK_SHOWN)
+def _stuck_rule(service: Service, session: Any, now: datetime, running: set[str] | None) -> list[Alert]:
+    stuck = find_stuck(service, session, now, shown=STUCK_SHOWN, running=running)
     if not stuck.count:
         return []
     shown = ", ".join(str(row.id) for row in stuck.rows) + (" …" if stuck.count > len(stuck.rows) else "")
@@ -269,10 +273,15 @@ def _stuck_rule(service: Service, session: Any, now: datetime) -> list[Alert]:
 
 
 def evaluate(
-    app: Flask, now: datetime | None = None, *, checks: tuple[dict[str, Any], dict[str, Any]] | None = None
+    app: Flask,
+    now: datetime | None = None,
+    *,
+    checks: tuple[dict[str, Any], dict[str, Any]] | None = None,
+    running: set[str] | None = None,
 ) -> list[dict[str, Any]]:
     """The alerts firing now (inside an app context). ``checks``: the database and Redis checks
-    of :func:`~stask.monitoring.health.health` when the caller has just made them (the page)."""
+    of :func:`~stask.monitoring.health.health`, ``running``: the workers with running tasks (from
+    ``s_task_counts``), when the caller has just read them (the Performance page)."""
     now = now or utcnow()
     service = service_of(app)
     settings = service.settings
@@ -311,7 +320,7 @@ def evaluate(
         evaluated |= {"failure_rate", "p95_run_time", "queue_wait", "schedule_missed", "schedule_failing"}
         if redis_check["ok"]:
             alerts += _no_worker_rule(app, backlog, now)
-            alerts += _stuck_rule(service, session, now)
+            alerts += _stuck_rule(service, session, now, running)
             evaluated |= {"no_worker", "stuck_tasks"}
     _stamp_since(app, alerts, evaluated, now)
     return [asdict(alert) for alert in alerts]

@@ -204,7 +204,7 @@ def _fragment_context(name: str, hours: int) -> dict[str, Any]:
 
 def _page_context(hours: int) -> dict[str, Any]:
     """Every fragment's context: the summary and the per-worker table share one read of the window,
-    the alert rules the health checks' database and Redis checks."""
+    the alert rules the health checks' database and Redis checks and the table's running counts."""
     summary, workers = metrics.performance(_session(), hours)
     context: dict[str, Any] = {
         "hours": hours,
@@ -216,7 +216,8 @@ def _page_context(hours: int) -> dict[str, Any]:
     }
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     checked = health(app)
-    alerts = evaluate(app, checks=(checked["checks"]["database"], checked["checks"]["redis"]))
+    running = {worker["identifier"] for worker in workers if worker["running"]}  # the rule's counts, read above
+    alerts = evaluate(app, checks=(checked["checks"]["database"], checked["checks"]["redis"]), running=running)
     deliver_alerts(app, alerts)
     context.update(alerts=alerts, health=checked, cache=cache_stats())
     return context
