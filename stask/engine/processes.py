@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import logging
 import math
@@ -44,6 +45,7 @@ from ..workers.discovery import import_object
 from ..workers.registry import WorkerCache
 from . import commit_mode
 from .context import Delegation, EngineContext
+from .horse_redis import NextHorseConnection
 from .outages import OutageGuard, is_outage
 from .progress import heartbeat
 from .queues import JOB_FUNCTION
@@ -509,6 +511,26 @@ class StaskForkWorker(StaskWorkerMixin, ForkWorker):
         # collection no longer walks (and, while a horse runs, copies) every page they sit on.
         gc.collect()
         gc.freeze()
+
+    @functools.cached_property
+    def _next_horse_redis(self) -> NextHorseConnection:
+        return NextHorseConnection(self.connection)  # type: ignore[attr-defined]
+
+    def fork_work_horse(self, job: Job, queue: Queue) -> None:
+        """RQ's fork; then, while the horse runs, this process opens the next horse's Redis
+        connection (:mod:`stask.engine.horse_redis`): a horse no longer greets Redis itself."""
+        self._next_horse_redis.make_ready()  # the first horse's (later ones': already open)
+        super().fork_work_horse(job, queue)  # the horse never returns from it
+        self._next_horse_redis.hand_over(self._horse_pid)
+        self._next_horse_redis.make_ready()
+
+    def main_work_horse(self, job: Job, queue: Queue) -> None:
+        self._next_horse_redis.adopt()
+        super().main_work_horse(job, queue)
+
+    def teardown(self) -> None:
+        self._next_horse_redis.close()
+        super().teardown()
 
     def _delegated(self, job: Job) -> bool:
         delegation = self.engine.delegation
