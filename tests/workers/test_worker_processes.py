@@ -33,11 +33,14 @@ def ended(stask: Any, task_id: int) -> bool:
 
 
 def holding(stask: Any, task_id: int) -> dict[str, Any] | None:
-    """The task's progress once it runs and has reported its first tick (None before)."""
+    """The task's progress once it runs and has reported its first tick (None before).
+
+    A tick reaches Redis just before its line reaches the task's log: both are waited for.
+    """
     if task_status(stask, task_id) != Status.RUNNING:
         return None
     info: dict[str, Any] = stask.progress(task_id)
-    return info if info["message"] == HOLDING else None
+    return info if info["message"] == HOLDING and info["log_lines"] else None
 
 
 @pytest.mark.app_config(STASK_WORKERS=BLOCKING_WORKERS)
