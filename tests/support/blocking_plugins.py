@@ -43,7 +43,8 @@ class BlockingWorker(BaseWorker):
 
     def task_hold(self, task: Any, options: dict[str, Any]) -> None:
         self.push_progress(processed=1, total=STEPS, message=HOLDING)
-        with redis.Redis.from_url(current_app.config["REDIS_URL"]) as connection:
+        # redis-py 8 gives up reading after 5 s by default: the wait's own limit is HOLD_LIMIT.
+        with redis.Redis.from_url(current_app.config["REDIS_URL"], socket_timeout=HOLD_LIMIT + 5) as connection:
             released = connection.blpop([release_key(task.id)], timeout=HOLD_LIMIT)
         if released is None:
             self.mark_failed(f"never released within {HOLD_LIMIT} s")
