@@ -125,16 +125,17 @@ def test_overlap_skip_consumes_the_slot_while_the_last_task_is_still_queued_or_r
     skip = service(app).create({**GOOD, "name": "skips"})
     allow = service(app).create({**GOOD, "name": "allows", "overlap": "allow"})
     first = skip.next_run_at
-    service(app).fire_due(first)
+    at = max(first, allow.next_run_at)  # created a second apart, the two schedules' slots differ by one
+    service(app).fire_due(at)
     set_row(app, schedule_tasks(app, skip.id)[0].id, status=int(Status.RUNNING))
-    report = service(app).fire_due(first + timedelta(seconds=60))
+    report = service(app).fire_due(at + timedelta(seconds=60))
     assert len(schedule_tasks(app, skip.id)) == 1 and len(schedule_tasks(app, allow.id)) == 2
     assert report.skipped == 1
     stored = service(app).get(skip.id)
     assert stored.next_run_at == first + timedelta(seconds=120)  # the slot is consumed all the same
     assert "still running" in stored.last_skip_reason
     set_row(app, schedule_tasks(app, skip.id)[0].id, status=int(Status.FINISHED))
-    service(app).fire_due(first + timedelta(seconds=120))
+    service(app).fire_due(at + timedelta(seconds=120))
     assert len(schedule_tasks(app, skip.id)) == 2
 
 
