@@ -40,9 +40,31 @@ def connects(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     yield log
 
 
-def _forked(client: redis.Redis, ready: NextHorseConnection, key: str) -> int:
-    """Fork a child that adopts the ready connection, sets ``key`` to its CLIENT ID, and exits;
-    the parent hands the connection over before the child goes on. The child's exit status."""
+#: Where the forked child writes the CLIENT ID of the connection it used.
+HORSE_CLIENT_KEY = "stask-test:horse-client"
+
+
+@pytest.fixture
+def made_ready(redis_url: str) -> Iterator[tuple[redis.Redis, NextHorseConnection, int]]:
+    """A client, the connection made ready for its next child, and that connection's CLIENT ID."""
+    client = redis_client(redis_url)
+    ready = NextHorseConnection(client)
+    try:
+        ready.make_ready()
+        connection = ready._ready
+        assert connection is not None
+        connection.send_command("CLIENT", "ID")
+        yield client, ready, int(connection.read_response())
+    finally:
+        ready.close()
+        client.delete(HORSE_CLIENT_KEY)
+        client.close()
+
+
+def _forked(client: redis.Redis, ready: NextHorseConnection) -> int:
+    """Fork a child that adopts the ready connection, sets :data:`HORSE_CLIENT_KEY` to its CLIENT
+    ID, and exits; the parent hands the connection over before the child goes on. The child's
+    exit status."""
     go_read, go_write = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover (the child exits through os._exit)
@@ -50,7 +72,7 @@ def _forked(client: redis.Redis, ready: NextHorseConnection, key: str) -> int:
         try:
             ready.adopt()
             os.read(go_read, 1)  # the parent has closed its copy
-            client.set(key, client.client_id())
+            client.set(HORSE_CLIENT_KEY, client.client_id())
             code = 0
         finally:
             os._exit(code)
@@ -62,40 +84,23 @@ def _forked(client: redis.Redis, ready: NextHorseConnection, key: str) -> int:
     return os.waitstatus_to_exitcode(status)
 
 
-def _ready_id(ready: NextHorseConnection) -> int:
-    connection = ready._ready
-    assert connection is not None
-    connection.send_command("CLIENT", "ID")
-    return int(connection.read_response())
+def test_a_horse_uses_the_connection_its_parent_made_ready(
+    made_ready: tuple[redis.Redis, NextHorseConnection, int],
+) -> None:
+    client, ready, expected = made_ready
+    assert _forked(client, ready) == 0
+    # the same connection, alive after the parent closed its copy: no shutdown, no reconnect
+    assert int(client.get(HORSE_CLIENT_KEY) or 0) == expected
+    assert ready._ready is None
 
 
-def test_a_horse_uses_the_connection_its_parent_made_ready(redis_url: str) -> None:
-    client = redis_client(redis_url)
-    ready = NextHorseConnection(client)
-    try:
-        ready.make_ready()
-        expected = _ready_id(ready)
-        assert _forked(client, ready, "stask-test:horse-client") == 0
-        # the same connection, alive after the parent closed its copy: no shutdown, no reconnect
-        assert int(client.get("stask-test:horse-client") or 0) == expected
-        assert ready._ready is None
-    finally:
-        client.delete("stask-test:horse-client")
-        client.close()
-
-
-def test_a_ready_connection_that_went_stale_is_replaced_in_the_horse(redis_url: str) -> None:
-    client = redis_client(redis_url)
-    ready = NextHorseConnection(client)
-    try:
-        ready.make_ready()
-        stale = _ready_id(ready)
-        client.client_kill_filter(_id=str(stale))  # as a Redis restart or its idle timeout would
-        assert _forked(client, ready, "stask-test:horse-client") == 0
-        assert int(client.get("stask-test:horse-client") or 0) not in (0, stale)
-    finally:
-        client.delete("stask-test:horse-client")
-        client.close()
+def test_a_ready_connection_that_went_stale_is_replaced_in_the_horse(
+    made_ready: tuple[redis.Redis, NextHorseConnection, int],
+) -> None:
+    client, ready, stale = made_ready
+    client.client_kill_filter(_id=str(stale))  # as a Redis restart or its idle timeout would
+    assert _forked(client, ready) == 0
+    assert int(client.get(HORSE_CLIENT_KEY) or 0) not in (0, stale)
 
 
 def test_forking_workers_horses_greet_redis_no_more(
