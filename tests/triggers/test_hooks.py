@@ -161,8 +161,8 @@ def test_a_signed_trigger_needs_a_fresh_valid_signature(client: FlaskClient, hoo
     refusals = [
         call(client, token, body),  # no signature
         signed_call(client, token, "another secret", body),
-        signed_call(client, token, secret, body, now=time.time() - 301),  # stale
-        signed_call(client, token, secret, body, now=time.time() + 301),  # from the future
+        signed_call(client, token, secret, body, now=time.time() - 310),  # stale
+        signed_call(client, token, secret, body, now=time.time() + 310),  # future (+301 floored could pass)
         call(client, token, b'{"rows": 3}', **signed_call_headers(secret, b'{"rows": 2}')),  # another body
     ]
     for response in refusals:
