@@ -30,7 +30,7 @@ from ..enums import CLAIMABLE, Status
 from ..exceptions import TaskStopped, WorkerUnavailable
 from ..models import Task, utcnow
 from ..workers.registry import WorkerDefinition
-from .autocommit import autocommit_engine
+from .autocommit import autocommit_engine, run_alone
 from .context import EngineContext
 from .progress import estimate_eta, heartbeat
 from .retry import backoff_delay
@@ -258,8 +258,7 @@ def _alone(ctx: EngineContext, statement: sa.Update, params: dict[str, Any]) -> 
     autocommit = _autocommit(ctx)
     if autocommit is None:
         return None
-    with autocommit.connect() as connection:
-        return int(connection.execute(statement, params).rowcount)
+    return run_alone(autocommit, statement, params).rowcount
 
 
 def _execute_one(ctx: EngineContext, statement: sa.Update, params: dict[str, Any]) -> int:
@@ -344,8 +343,9 @@ def record_held(ctx: EngineContext, claiming: dict[str, Any] | None = None) -> i
         values, _ = _finish_values(info, outcome, held.run_ms, held.peak_kb, held.now)
         params = {f"{HELD_PREFIX}v_{name}": value for name, value in values.items()}
         params.update({f"{HELD_PREFIX}task_id": info.id, f"{HELD_PREFIX}attempt": info.attempts}, **(claiming or {}))
-        with autocommit.connect() as connection:
-            finished, claimed = connection.execute(_finish_and_claim(tuple(values)), params).one()
+        counts = run_alone(autocommit, _finish_and_claim(tuple(values)), params).row
+        assert counts is not None  # a SELECT of two counts: one row
+        finished, claimed = counts
         ctx.held = None  # from here on a retry of this call must not claim again
         if finished:
             _recorded(ctx, info, outcome, values["status"], None, held.run_ms, held.now)

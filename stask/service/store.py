@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import scoped_session
 
+from ..engine.autocommit import run_alone
 from ..enums import CLAIMABLE, FINAL, Priority, Status
 from ..models import Task, Worker
 from ..monitoring import counters
@@ -58,6 +59,7 @@ SQLITE_PARAMETERS = 32_766
 #: One row's INSERT, built once, its values given as parameters: building ``insert().values()``
 #: and its cache key at every call was a third of a plain ``create()``'s INSERT on PostgreSQL.
 _INSERT_ONE = sa.insert(TASKS)
+_INSERT_ONE_RETURNING = sa.insert(TASKS).returning(TASKS.c.id)
 
 
 def insert_task(executor: Session | sa.Connection, values: dict[str, Any]) -> int:
@@ -66,6 +68,13 @@ def insert_task(executor: Session | sa.Connection, values: dict[str, Any]) -> in
     key = result.inserted_primary_key
     assert key is not None  # an INSERT of one row always has one
     return int(key[0])
+
+
+def insert_task_alone(engine: sa.Engine, values: dict[str, Any]) -> int:
+    """INSERT one row as a transaction by itself (``engine`` is an autocommit engine); its id."""
+    row = run_alone(engine, _INSERT_ONE_RETURNING, values).row
+    assert row is not None  # RETURNING of one row
+    return int(row[0])
 
 
 def insert_tasks(session: Session, columns: list[dict[str, Any]]) -> list[int]:

@@ -271,8 +271,7 @@ class TaskService:
         if engine is None:
             return None
         columns = {k: v for k, v in prepared[0].items() if k not in NOT_COLUMNS}
-        with engine.connect() as connection:
-            return [store.insert_task(connection, columns)], [columns]
+        return [store.insert_task_alone(engine, columns)], [columns]
 
     def insert_prepared(self, prepared: list[dict[str, Any]]) -> tuple[list[int], list[dict[str, Any]]]:
         """INSERT prepared rows in the caller's transaction (not committed): (ids, column values)."""
