@@ -90,7 +90,8 @@ def _run_on_driver(engine: sa.Engine, compiled: SQLCompiler, params: dict[str, A
     """The statement on a pooled psycopg connection switched to autocommit for it, and back."""
     dialect = engine.dialect
     expanded = compiled.construct_expanded_state(params, escape_names=False)
-    processors = {**compiled._bind_processors, **expanded.processors}  # as SQLAlchemy's execution context merges them
+    # Converted as SQLAlchemy's execution context converts them: the compiled processors, then the expanded ones.
+    processors: dict[str, Any] = {**compiled._bind_processors, **expanded.processors}
     values = {name: processors[name](v) if name in processors else v for name, v in expanded.parameters.items()}
     escaped = compiled.escaped_bind_names
     if escaped:

@@ -40,7 +40,8 @@ def test_a_statement_alone_is_committed_and_gives_its_count_and_first_row(stask:
     task = stask.create("echo", "say", data={"text": "hi"})  # the INSERT ... RETURNING of create()
     stored = stask.db.session.get(Task, task.id)
     assert (stored.identifier, stored.data, stored.status) == ("echo", {"text": "hi"}, 10)
-    driven = [compiled for statement, compiled in autocommit._COMPILED.values() if statement is store._INSERT_ONE_RETURNING]
+    compiled = autocommit._COMPILED.values()
+    driven = [form for statement, form in compiled if statement is store._INSERT_ONE_RETURNING]
     assert driven and driven[0] is not None  # sent on the driver's connection
 
 
