@@ -29,8 +29,9 @@ from sqlalchemy.sql.compiler import SQLCompiler
 #: Per engine, its autocommit form (the same pool).
 _FORMS: weakref.WeakKeyDictionary[sa.Engine, sa.Engine] = weakref.WeakKeyDictionary()
 #: Per (statement, parameter names, dialect): the statement compiled once, or None where SQLAlchemy
-#: must run it (a column's Python-side default to compute); the entry keeps the statement alive.
-_COMPILED: dict[tuple[int, tuple[str, ...], int], tuple[sa.Executable, SQLCompiler | None]] = {}
+#: must run it (a column's Python-side default to compute); the entry keeps both alive (ids stay theirs).
+_COMPILED: dict[tuple[int, tuple[str, ...], int], tuple[sa.Executable, sa.Dialect, SQLCompiler | None]] = {}
+_COMPILED_MAX = 256
 
 
 def autocommit_engine(session: Session, engine: sa.Engine) -> sa.Engine | None:
@@ -77,13 +78,15 @@ def _on_driver(engine: sa.Engine) -> bool:
 def _compiled(dialect: sa.Dialect, statement: sa.Executable, params: dict[str, Any]) -> SQLCompiler | None:
     key = (id(statement), tuple(params), id(dialect))
     found = _COMPILED.get(key)
-    if found is None or found[0] is not statement:
+    if found is None or found[0] is not statement or found[1] is not dialect:
+        if len(_COMPILED) >= _COMPILED_MAX:  # callers pass statements built once; a caller that builds one per call
+            _COMPILED.clear()  # must not grow this without end
         compiled: SQLCompiler = statement.compile(dialect=dialect, column_keys=list(params))  # type: ignore[attr-defined]
         if compiled.insert_prefetch or compiled.update_prefetch:
-            found = _COMPILED[key] = (statement, None)
+            found = _COMPILED[key] = (statement, dialect, None)
         else:
-            found = _COMPILED[key] = (statement, compiled)
-    return found[1]
+            found = _COMPILED[key] = (statement, dialect, compiled)
+    return found[2]
 
 
 def _run_on_driver(engine: sa.Engine, compiled: SQLCompiler, params: dict[str, Any]) -> AloneResult:

@@ -41,7 +41,7 @@ def test_a_statement_alone_is_committed_and_gives_its_count_and_first_row(stask:
     stored = stask.db.session.get(Task, task.id)
     assert (stored.identifier, stored.data, stored.status) == ("echo", {"text": "hi"}, 10)
     compiled = autocommit._COMPILED.values()
-    driven = [form for statement, form in compiled if statement is store._INSERT_ONE_RETURNING]
+    driven = [form for statement, _, form in compiled if statement is store._INSERT_ONE_RETURNING]
     assert driven and driven[0] is not None  # sent on the driver's connection
 
 
