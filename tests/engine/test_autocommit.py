@@ -97,3 +97,13 @@ def test_an_engine_with_listeners_sees_every_statement(stask: Any) -> None:
         sa.event.remove(stask.db.engine, "before_cursor_execute", record)
     assert len(seen) == 2 and seen[0].startswith("UPDATE s_workers")
     assert title(stask) == "traced"
+
+
+def test_an_engine_that_hides_parameters_keeps_them_out_of_its_errors(stask: Any) -> None:
+    stask.resolve_worker("echo")
+    task = stask.create("echo", "say", data={"token": "hunter2"})
+    hiding = sa.create_engine(stask.db.engine.url, hide_parameters=True, poolclass=sa.pool.NullPool)
+    duplicate = {column.name: getattr(task, column.name) for column in Task.__table__.c}
+    with pytest.raises(sa.exc.IntegrityError) as refused:
+        run_alone(hiding.execution_options(isolation_level="AUTOCOMMIT"), store._INSERT_ONE_RETURNING, duplicate)
+    assert "hunter2" not in str(refused.value) and "hidden" in str(refused.value)
