@@ -16,6 +16,7 @@ from stask.service import store
 pytestmark = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 
 BACKEND_PID = sa.select(sa.func.pg_backend_pid())
+OTHER_BACKENDS = "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
 RENAME = sa.update(Worker).where(Worker.identifier == sa.bindparam("worker")).values(title=sa.bindparam("new_title"))
 
 
@@ -24,6 +25,11 @@ def alone(stask: Any) -> sa.Engine:
     engine = autocommit_engine(stask.db.session(), stask.db.engine)
     assert engine is not None
     return engine
+
+
+def stored_again(task: Task) -> dict[str, Any]:
+    """A task's own row values, id included: an INSERT of them breaks the primary key."""
+    return {column.name: getattr(task, column.name) for column in Task.__table__.c}
 
 
 def title(stask: Any) -> str:
@@ -63,13 +69,13 @@ def test_errors_are_sqlalchemys_and_a_lost_connection_is_replaced(stask: Any) ->
     stask.resolve_worker("echo")
     task = stask.create("echo", "say")
     engine = alone(stask)
-    duplicate = {column.name: getattr(task, column.name) for column in Task.__table__.c}
     with pytest.raises(sa.exc.IntegrityError):  # the id is taken: not an outage
-        run_alone(engine, store._INSERT_ONE_RETURNING, duplicate)
+        run_alone(engine, store._INSERT_ONE_RETURNING, stored_again(task))
     with engine.connect() as first, engine.connect() as second:  # two connections in the pool
         pids = {first.scalar(BACKEND_PID), second.scalar(BACKEND_PID)}
     killer = sa.create_engine(stask.db.engine.url, poolclass=sa.pool.NullPool)  # not from the pool
-    with killer.connect() as other:  # the server restarts: it ends both
+    with killer.connect() as other:  # as a server restart: every connection to this database ends
+        pids |= set(other.scalars(sa.text(OTHER_BACKENDS)))
         for pid in pids:
             other.execute(sa.text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": pid})
     with pytest.raises(sa.exc.OperationalError) as lost:
@@ -103,7 +109,7 @@ def test_an_engine_that_hides_parameters_keeps_them_out_of_its_errors(stask: Any
     stask.resolve_worker("echo")
     task = stask.create("echo", "say", data={"token": "hunter2"})
     hiding = sa.create_engine(stask.db.engine.url, hide_parameters=True, poolclass=sa.pool.NullPool)
-    duplicate = {column.name: getattr(task, column.name) for column in Task.__table__.c}
+    alone_hiding = hiding.execution_options(isolation_level="AUTOCOMMIT")
     with pytest.raises(sa.exc.IntegrityError) as refused:
-        run_alone(hiding.execution_options(isolation_level="AUTOCOMMIT"), store._INSERT_ONE_RETURNING, duplicate)
+        run_alone(alone_hiding, store._INSERT_ONE_RETURNING, stored_again(task))
     assert "hunter2" not in str(refused.value) and "hidden" in str(refused.value)
