@@ -105,7 +105,6 @@ def _run_on_driver(engine: sa.Engine, compiled: SQLCompiler, params: dict[str, A
     try:
         pooled = engine.raw_connection()
         driver: Any = pooled.driver_connection
-        mode = driver.autocommit  # False, unless the engine runs every connection in autocommit
         driver.autocommit = True
         try:
             cursor = driver.cursor()
@@ -113,7 +112,7 @@ def _run_on_driver(engine: sa.Engine, compiled: SQLCompiler, params: dict[str, A
             row = cursor.fetchone() if cursor.description is not None else None
             return AloneResult(int(cursor.rowcount), None if row is None else tuple(row))
         finally:
-            driver.autocommit = mode  # the pool hands it to sessions next, which rely on BEGIN
+            driver.autocommit = False  # the pool hands it to sessions next, which rely on BEGIN
     except error as exc:
         lost = pooled is not None and dialect.is_disconnect(exc, pooled.dbapi_connection, cursor)
         if lost and pooled is not None:

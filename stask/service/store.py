@@ -62,9 +62,9 @@ _INSERT_ONE = sa.insert(TASKS)
 _INSERT_ONE_RETURNING = sa.insert(TASKS).returning(TASKS.c.id)
 
 
-def insert_task(executor: Session | sa.Connection, values: dict[str, Any]) -> int:
-    """INSERT one row in ``executor``'s transaction (a session's, or a connection's own); its id."""
-    result = cast(sa.CursorResult[Any], executor.execute(_INSERT_ONE, values))
+def insert_task(session: Session, values: dict[str, Any]) -> int:
+    """INSERT one row in ``session``'s transaction (alone: :func:`insert_task_alone`); its id."""
+    result = cast(sa.CursorResult[Any], session.execute(_INSERT_ONE, values))
     key = result.inserted_primary_key
     assert key is not None  # an INSERT of one row always has one
     return int(key[0])

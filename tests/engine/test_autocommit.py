@@ -114,14 +114,3 @@ def test_an_engine_that_hides_parameters_keeps_them_out_of_its_errors(stask: Any
         run_alone(alone_hiding, store._INSERT_ONE_RETURNING, stored_again(task))
     assert "hunter2" not in str(refused.value) and "hidden" in str(refused.value)
 
-
-def test_an_engine_in_autocommit_throughout_stays_so(stask: Any) -> None:
-    """A deployment whose every connection runs in autocommit keeps that mode after a statement alone."""
-    stask.resolve_worker("echo")
-    everywhere = sa.create_engine(stask.db.engine.url, isolation_level="AUTOCOMMIT")
-    try:
-        assert run_alone(everywhere, RENAME, {"worker": "echo", "new_title": "kept"}).rowcount == 1
-        with everywhere.connect() as connection:
-            assert connection.connection.driver_connection.autocommit is True
-    finally:
-        everywhere.dispose()
