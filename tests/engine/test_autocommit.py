@@ -113,4 +113,3 @@ def test_an_engine_that_hides_parameters_keeps_them_out_of_its_errors(stask: Any
     with pytest.raises(sa.exc.IntegrityError) as refused:
         run_alone(alone_hiding, store._INSERT_ONE_RETURNING, stored_again(task))
     assert "hunter2" not in str(refused.value) and "hidden" in str(refused.value)
-
